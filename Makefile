@@ -1,0 +1,23 @@
+# Every target installs what it needs into the virtualenv at .venv first.
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv test demo clean
+
+$(STAMP): requirements.txt setup.py
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m pip install --quiet -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q tests
+
+demo: $(STAMP)
+	$(VENV)/bin/tf-wsoftmax demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,36 @@
+from setuptools import find_packages
+from setuptools import setup
+
+setup(
+    name="tf_wsoftmax",
+    version="0.1.0",
+    description="W-Softmax (weights-biased softmax) and discriminative losses for TensorFlow/Keras",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["tf_wsoftmax", "tf_wsoftmax.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.3,<4",
+        "tensorboard>=2.16",
+        "numpy>=1.26",
+        "scikit-learn>=1.3",
+        "tqdm>=4.65",
+    ],
+    extras_require={
+        "data": ["tensorflow-datasets>=4.9,<5", "importlib_resources>=6.0"],
+        "cv": ["keras-cv>=0.9,<1.0"],
+        "faces": ["mtcnn>=1.0,<2"],
+        "plots": ["matplotlib>=3.7"],
+        "test": ["pytest>=8.0"],
+        "all": [
+            "tensorflow-datasets>=4.9,<5",
+            "importlib_resources>=6.0",
+            "keras-cv>=0.9,<1.0",
+            "mtcnn>=1.0,<2",
+            "matplotlib>=3.7",
+            "pytest>=8.0",
+        ],
+    },
+    entry_points={"console_scripts": ["tf-wsoftmax=tf_wsoftmax.cli:main"]},
+)

@@ -1,0 +1,99 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import reference
+from tf_wsoftmax.layers import NormalizedDense
+
+
+@pytest.fixture
+def batch(rng):
+    x = rng.normal(size=(6, 5)).astype("float32")
+    y = rng.integers(0, 4, size=6).astype("int32")
+    return x, y
+
+
+def test_paths_match_reference(batch):
+    x, y = batch
+    head = NormalizedDense(4, alpha=1.5)
+    test_logits = head(x).numpy()
+    kernel = head.kernel.numpy()
+    np.testing.assert_allclose(test_logits, reference.normalized_logits(x, kernel), atol=1e-5)
+    train_logits = head(x, labels=y, training=True).numpy()
+    np.testing.assert_allclose(train_logits, reference.wsoftmax_logits(x, kernel, y, 1.5), atol=1e-5)
+    # Labels without training, or training without labels: the test-time path.
+    np.testing.assert_allclose(head(x, labels=y, training=False).numpy(), test_logits, atol=1e-6)
+    np.testing.assert_allclose(head(x, training=True).numpy(), test_logits, atol=1e-6)
+
+
+def test_outputs_ignore_class_vector_norms(batch):
+    x, y = batch
+    head = NormalizedDense(4, alpha=1.0)
+    before = head(x, labels=y, training=True).numpy()
+    head.kernel.assign(head.kernel.numpy() * np.array([0.1, 2.0, 7.0, 1.0], "float32"))
+    np.testing.assert_allclose(head(x, labels=y, training=True).numpy(), before, atol=1e-5)
+
+
+def test_default_init_is_xavier_and_no_bias():
+    head = NormalizedDense(10)
+    head.build((None, 64))
+    assert isinstance(head.kernel_initializer, keras.initializers.GlorotUniform)
+    assert [w.name for w in head.weights] == ["kernel"]
+    limit = np.sqrt(6.0 / (64 + 10))
+    assert np.abs(head.kernel.numpy()).max() <= limit
+
+
+def test_config_round_trip():
+    head = NormalizedDense(7, alpha=0.5, kernel_regularizer=keras.regularizers.L2(1e-3), name="h")
+    clone = NormalizedDense.from_config(head.get_config())
+    assert clone.get_config() == head.get_config()
+    assert clone.alpha == 0.5 and clone.units == 7
+
+
+def test_keras_file_round_trip(tmp_path, batch):
+    x, y = batch
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8), NormalizedDense(4, alpha=1.0)])
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.layers[-1], NormalizedDense) and loaded.layers[-1].alpha == 1.0
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_mixed_precision_outputs_float32(batch):
+    x, y = batch
+    keras.config.set_dtype_policy("mixed_float16")
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8), NormalizedDense(4, alpha=1.0)])
+    head = model.layers[-1]
+    features = model.layers[0](x)
+    assert features.dtype == tf.float16
+    with tf.GradientTape() as tape:
+        logits = head(features, labels=y, training=True)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+    assert logits.dtype == tf.float32 and loss.dtype == tf.float32
+    assert np.isfinite(loss.numpy())
+    assert np.all(np.isfinite(tape.gradient(loss, head.kernel).numpy()))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(units=0), "units"),
+        (dict(units=2.5), "units"),
+        (dict(units=3, alpha=-1.0), "alpha"),
+        (dict(units=3, alpha=float("nan")), "alpha"),
+        (dict(units=3, alpha="1"), "alpha"),
+    ],
+)
+def test_invalid_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        NormalizedDense(**kwargs)
+
+
+def test_wrong_feature_dimension_is_rejected(batch):
+    x, _ = batch
+    head = NormalizedDense(4)
+    head(x)
+    with pytest.raises(ValueError, match="5|axis"):
+        head(np.ones((2, 3), "float32"))

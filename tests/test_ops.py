@@ -1,0 +1,216 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import reference
+from tf_wsoftmax import ops
+
+
+def make_inputs(rng, batch=6, dim=5, classes=7, dtype=np.float64):
+    features = rng.normal(size=(batch, dim)).astype(dtype)
+    kernel = (rng.normal(size=(dim, classes)) * rng.uniform(0.2, 3.0, size=classes)).astype(dtype)
+    labels = rng.integers(0, classes, size=batch).astype(np.int32)
+    return features, kernel, labels
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0, 1.5, 4.0])
+def test_matches_float64_reference(rng, alpha):
+    x, w, y = make_inputs(rng)
+    got = ops.wsoftmax_logits(x, w, y, alpha).numpy()
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, reference.wsoftmax_logits(x, w, y, alpha), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 1.5])
+def test_matches_reference_in_float32(rng, alpha):
+    x, w, y = make_inputs(rng, dtype=np.float32)
+    got = ops.wsoftmax_logits(x, w, y, alpha)
+    assert got.dtype == tf.float32
+    np.testing.assert_allclose(got.numpy(), reference.wsoftmax_logits(x, w, y, alpha), rtol=1e-5, atol=1e-5)
+
+
+def test_alpha_zero_is_cross_entropy_on_normalized_logits(rng):
+    x, w, y = make_inputs(rng)
+    logits = ops.wsoftmax_logits(x, w, y, 0.0)
+    np.testing.assert_allclose(logits.numpy(), ops.normalized_logits(x, w).numpy(), atol=1e-12)
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits).numpy()
+    expected = reference.softmax_cross_entropy(reference.normalized_logits(x, w), y)
+    np.testing.assert_allclose(loss, expected, atol=1e-10)
+
+
+def test_positive_logit_is_unchanged_and_negatives_grow_with_alpha(rng):
+    """Biasing negatives towards W_y can only make them harder: for a sample
+    with x . W_y > 0, x . W~_j moves towards x . W_y as alpha grows."""
+    x, w, y = make_inputs(rng, batch=20)
+    unit = w / np.linalg.norm(w, axis=0)
+    x = x + 5.0 * unit[:, y].T  # make x . W_y clearly positive
+    small = ops.wsoftmax_logits(x, w, y, 0.5).numpy()
+    large = ops.wsoftmax_logits(x, w, y, 20.0).numpy()
+    target = np.take_along_axis(small, y[:, None], 1)
+    np.testing.assert_allclose(target, np.take_along_axis(large, y[:, None], 1), atol=1e-12)
+    mask = np.ones_like(small, bool)
+    mask[np.arange(len(y)), y] = False
+    gap_small = np.abs(target - small)[mask]
+    gap_large = np.abs(target - large)[mask]
+    assert np.mean(gap_large) < np.mean(gap_small)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7, 1.0, 2.0])
+def test_gradients_match_finite_differences(rng, alpha):
+    x, w, y = make_inputs(rng, batch=3, dim=4, classes=5)
+
+    def loss_of_features(features):
+        return tf.reduce_sum(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(y, ops.wsoftmax_logits(features, w, y, alpha))
+        )
+
+    def loss_of_kernel(kernel):
+        return tf.reduce_sum(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(y, ops.wsoftmax_logits(x, kernel, y, alpha))
+        )
+
+    for fn, value in ((loss_of_features, x), (loss_of_kernel, w)):
+        theoretical, numerical = tf.test.compute_gradient(fn, [tf.constant(value)], delta=1e-6)
+        np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-5, atol=1e-6)
+
+
+def test_antipodal_class_weights_alpha_one_are_finite():
+    """W_j = -W_y with alpha = 1 makes W_j + alpha W_y the zero vector; like
+    l2_normalize(0) its logit is 0, and values and gradients stay finite."""
+    kernel = tf.constant([[1.0, -1.0, 0.0], [0.0, 0.0, 2.0]])
+    features = tf.constant([[0.3, -0.2], [1.0, 1.0]])
+    labels = tf.constant([0, 1])
+    with tf.GradientTape() as tape:
+        tape.watch([features, kernel])
+        logits = ops.wsoftmax_logits(features, kernel, labels, 1.0)
+        loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    grads = tape.gradient(loss, [features, kernel])
+    assert np.all(np.isfinite(logits.numpy()))
+    assert logits.numpy()[0, 1] == 0.0 and logits.numpy()[1, 0] == 0.0
+    np.testing.assert_allclose(
+        logits.numpy(), reference.wsoftmax_logits(features.numpy(), kernel.numpy(), labels.numpy(), 1.0), atol=1e-6
+    )
+    for g in grads:
+        assert np.all(np.isfinite(g.numpy()))
+
+
+def test_zero_features_give_uniform_logits_and_finite_gradients(rng):
+    _, w, y = make_inputs(rng, dtype=np.float32)
+    x = tf.zeros((len(y), w.shape[0]))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(y, ops.wsoftmax_logits(x, w, y, 1.0))
+        )
+    np.testing.assert_allclose(loss.numpy(), np.log(w.shape[1]), rtol=1e-6)
+    assert np.all(np.isfinite(tape.gradient(loss, x).numpy()))
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+def test_half_precision_inputs_compute_in_float32(rng, dtype):
+    x, w, y = make_inputs(rng, dtype=np.float32)
+    x_half, w_half = tf.cast(x, dtype), tf.cast(w, dtype)
+    with tf.GradientTape() as tape:
+        tape.watch([x_half, w_half])
+        logits = ops.wsoftmax_logits(x_half, w_half, y, 1.5)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+    assert logits.dtype == tf.float32
+    expected = reference.wsoftmax_logits(
+        tf.cast(x_half, tf.float64).numpy(), tf.cast(w_half, tf.float64).numpy(), y, 1.5
+    )
+    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5, atol=1e-5)
+    for g in tape.gradient(loss, [x_half, w_half]):
+        assert g.dtype == dtype and np.all(np.isfinite(tf.cast(g, tf.float32).numpy()))
+
+
+def test_eager_function_and_xla_agree(rng):
+    x, w, y = make_inputs(rng, dtype=np.float32)
+
+    def fn(features, kernel, labels):
+        return ops.wsoftmax_logits(features, kernel, labels, 1.0)
+
+    eager = fn(x, w, y).numpy()
+    graph = tf.function(fn)(x, w, y).numpy()
+    xla = tf.function(fn, jit_compile=True)(x, w, y).numpy()
+    np.testing.assert_allclose(graph, eager, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xla, eager, rtol=1e-5, atol=1e-5)
+
+
+def test_never_materialises_a_batch_by_classes_by_dim_tensor():
+    """O(B K d) like a matmul: no op in the graph outputs more values than
+    the (B, K) logits or the (d, K) kernel, so never a (B, K, d) tensor."""
+    batch, dim, classes = 8, 16, 32
+    fn = tf.function(lambda x, w, y: ops.wsoftmax_logits(x, w, y, 1.0))
+    graph = fn.get_concrete_function(
+        tf.TensorSpec((batch, dim)), tf.TensorSpec((dim, classes)), tf.TensorSpec((batch,), tf.int32)
+    ).graph
+    largest = max(
+        out.shape.num_elements() or 0 for op in graph.get_operations() for out in op.outputs
+    )
+    assert largest == max(batch * classes, dim * classes)  # the logits or the kernel itself
+    assert largest < batch * classes * dim
+
+
+BAD_INPUTS = [
+    ("label out of range", dict(labels=[0, 1, 7]), "labels"),
+    ("negative label", dict(labels=[0, -1, 2]), "labels"),
+    ("labels of rank 2", dict(labels=[[0], [1], [2]]), "rank 1"),
+    ("one-hot labels", dict(labels=np.eye(7, dtype=np.int32)[[0, 1, 2]]), "rank 1"),
+    ("batch mismatch", dict(labels=[0, 1]), "batch size"),
+    ("float labels", dict(labels=np.array([0.0, 1.0, 2.0], np.float32)), "integer"),
+    ("alpha < 0", dict(alpha=-0.5), "alpha"),
+    ("alpha nan", dict(alpha=float("nan")), "alpha"),
+    ("alpha inf", dict(alpha=float("inf")), "alpha"),
+    ("dim mismatch", dict(features=np.ones((3, 4), np.float32)), "dimension"),
+]
+
+
+def _call_with(overrides, wrap):
+    args = dict(
+        features=np.ones((3, 5), np.float32),
+        kernel=np.ones((5, 7), np.float32),
+        labels=np.array([0, 1, 2], np.int32),
+        alpha=1.0,
+    )
+    args.update(overrides)
+    labels = args["labels"]
+    labels = tf.constant(labels) if not isinstance(labels, np.ndarray) else tf.constant(labels)
+    fn = lambda f, k, l: ops.wsoftmax_logits(f, k, l, args["alpha"])  # noqa: E731
+    if wrap:
+        fn = tf.function(fn)
+    return fn(tf.constant(args["features"]), tf.constant(args["kernel"]), labels)
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["eager", "tf.function"])
+@pytest.mark.parametrize("case,overrides,match", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_raises_clear_error(case, overrides, match, wrap):
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError), match=match):
+        _call_with(overrides, wrap)
+
+
+def test_dynamic_shapes_are_checked_at_run_time():
+    fn = tf.function(
+        lambda f, k, l: ops.wsoftmax_logits(f, k, l, 1.0),
+        input_signature=[
+            tf.TensorSpec((None, None)),
+            tf.TensorSpec((None, None)),
+            tf.TensorSpec((None,), tf.int32),
+        ],
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="batch sizes"):
+        fn(tf.ones((3, 5)), tf.ones((5, 7)), tf.constant([0, 1]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="dimension"):
+        fn(tf.ones((3, 4)), tf.ones((5, 7)), tf.constant([0, 1, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_classes"):
+        fn(tf.ones((3, 5)), tf.ones((5, 7)), tf.constant([0, 1, 9]))
+
+
+def test_tensor_alpha_is_checked_at_run_time():
+    fn = tf.function(lambda a: ops.wsoftmax_logits(tf.ones((2, 3)), tf.ones((3, 4)), [0, 1], a))
+    np.testing.assert_allclose(
+        fn(tf.constant(1.0)).numpy(), ops.wsoftmax_logits(tf.ones((2, 3)), tf.ones((3, 4)), [0, 1], 1.0)
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="alpha"):
+        fn(tf.constant(-1.0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="alpha"):
+        fn(tf.constant(float("nan")))

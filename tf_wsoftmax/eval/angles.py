@@ -1,0 +1,41 @@
+"""Angle statistics between features and class weight vectors (Eq. 14)."""
+
+import numpy as np
+
+
+def mean_class_angles(features, labels, kernel):
+    """Per-class mean angle between features and their own class vector (Eq. 14).
+
+    For class j: mean over samples i with y_i = j of
+    arccos(x_i . W_j / (||x_i|| ||W_j||)), in degrees. Lower means more
+    compact classes around W_j.
+
+    Args:
+        features: array (N, d).
+        labels: int array (N,).
+        kernel: array (d, K) of class vectors (any norm; only angles count).
+
+    Returns:
+        float64 array (K,) of degrees; NaN for classes without samples.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if features.ndim != 2 or kernel.ndim != 2 or features.shape[1] != kernel.shape[0]:
+        raise ValueError(
+            f"Expected features (N, d) and kernel (d, K); got {features.shape} and {kernel.shape}."
+        )
+    if labels.shape[0] != features.shape[0]:
+        raise ValueError(f"{labels.shape[0]} labels for {features.shape[0]} features.")
+    num_classes = kernel.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must be in [0, {num_classes}).")
+    feature_norms = np.maximum(np.linalg.norm(features, axis=1), 1e-12)
+    class_vectors = kernel[:, labels].T  # (N, d): W_{y_i}
+    class_norms = np.maximum(np.linalg.norm(class_vectors, axis=1), 1e-12)
+    cosines = np.sum(features * class_vectors, axis=1) / (feature_norms * class_norms)
+    angles = np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))
+    sums = np.bincount(labels, weights=angles, minlength=num_classes)
+    counts = np.bincount(labels, minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)

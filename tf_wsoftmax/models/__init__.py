@@ -1,0 +1,6 @@
+"""Backbones."""
+
+from tf_wsoftmax.models.small_cnn import build_small_cnn
+from tf_wsoftmax.models.small_cnn import classifier
+
+__all__ = ["build_small_cnn", "classifier"]
