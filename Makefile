@@ -14,7 +14,7 @@ $(STAMP): requirements.txt setup.py
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q --doctest-modules tests tf_wsoftmax
 
 demo: $(STAMP)
 	$(VENV)/bin/tf-wsoftmax demo
