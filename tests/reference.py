@@ -65,3 +65,83 @@ def mean_class_angles(features, labels, kernel):
                 angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
         out.append(np.mean(angles) if angles else np.nan)
     return np.array(out)
+
+
+def psi(theta, margin):
+    """L-Softmax Eq. 6 on the angle itself: (-1)^k cos(m t) - 2k, t in [k pi/m, (k+1) pi/m]."""
+    k = min(int(np.floor(theta * margin / np.pi)), margin - 1)
+    return (-1) ** k * np.cos(margin * theta) - 2 * k
+
+
+def _angle(a, b):
+    cos = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    return np.arccos(np.clip(cos, -1.0, 1.0))
+
+
+def lsoftmax_logits(features, kernel, labels, margin, lambda_=0.0):
+    """L-Softmax: f_j = W_j.x; f_y = (|W_y||x| psi(t_y) + lambda W_y.x) / (1 + lambda)."""
+    features = np.asarray(features, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    logits = features @ kernel
+    for i, y in enumerate(labels):
+        w, x = kernel[:, y], features[i]
+        t = _angle(w, x)
+        margin_term = np.linalg.norm(w) * np.linalg.norm(x) * psi(t, margin)
+        logits[i, y] = (margin_term + lambda_ * (w @ x)) / (1.0 + lambda_)
+    return logits
+
+
+def sphereface_logits(features, kernel, labels, margin, lambda_=0.0):
+    """A-Softmax: L-Softmax on unit class vectors."""
+    kernel = np.asarray(kernel, np.float64)
+    return lsoftmax_logits(features, kernel / np.linalg.norm(kernel, axis=0), labels, margin, lambda_)
+
+
+def cosface_logits(features, kernel, labels, scale, margin):
+    """s cos t_j; target s (cos t_y - m)."""
+    out = np.zeros((len(features), kernel.shape[1]))
+    for i, x in enumerate(np.asarray(features, np.float64)):
+        for j in range(kernel.shape[1]):
+            cos = np.cos(_angle(x, np.asarray(kernel[:, j], np.float64)))
+            out[i, j] = scale * (cos - margin if j == labels[i] else cos)
+    return out
+
+
+def arcface_logits(features, kernel, labels, scale, margin):
+    """s cos t_j; target s cos(t_y + m) if t_y + m <= pi else s (cos t_y - m sin(pi - m))."""
+    out = np.zeros((len(features), kernel.shape[1]))
+    for i, x in enumerate(np.asarray(features, np.float64)):
+        for j in range(kernel.shape[1]):
+            t = _angle(x, np.asarray(kernel[:, j], np.float64))
+            if j != labels[i]:
+                out[i, j] = scale * np.cos(t)
+            elif t + margin <= np.pi:
+                out[i, j] = scale * np.cos(t + margin)
+            else:
+                out[i, j] = scale * (np.cos(t) - margin * np.sin(np.pi - margin))
+    return out
+
+
+def center_loss(features, centers, labels):
+    """1/2 ||x_i - c_{y_i}||^2 per sample."""
+    return np.array([0.5 * np.sum((x - centers[y]) ** 2) for x, y in zip(features, labels)])
+
+
+def center_update(features, centers, labels, alpha):
+    """Wen et al. Eq. 4, class by class."""
+    new = np.array(centers, np.float64)
+    for j in range(len(centers)):
+        members = [x for x, y in zip(features, labels) if y == j]
+        delta = sum((centers[j] - x for x in members), np.zeros(centers.shape[1])) / (1 + len(members))
+        new[j] = centers[j] - alpha * delta
+    return new
+
+
+def contrastive_center_loss(features, centers, labels, delta):
+    """1/2 ||x - c_y||^2 / (sum_{j != y} ||x - c_j||^2 + delta) per sample."""
+    out = []
+    for x, y in zip(features, labels):
+        own = np.sum((x - centers[y]) ** 2)
+        others = sum(np.sum((x - centers[j]) ** 2) for j in range(len(centers)) if j != y)
+        out.append(0.5 * own / (others + delta))
+    return np.array(out)

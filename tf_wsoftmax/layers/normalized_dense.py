@@ -1,15 +1,16 @@
-"""The bias-free classifier head with L2-normalised class vectors."""
-
-import math
+"""The W-Softmax head: bias-free, L2-normalised class vectors."""
 
 import keras
 import tensorflow as tf
 
 from tf_wsoftmax import ops
+from tf_wsoftmax import theory
+from tf_wsoftmax.layers.margin_head import MarginHead
+from tf_wsoftmax.ops import checks
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
-class NormalizedDense(keras.layers.Layer):
+class NormalizedDense(MarginHead):
     """Bias-free dense classifier whose class vectors are L2-normalised.
 
     The W-Softmax head (Li & Wang 2019, Sec. 4). Its kernel W has shape
@@ -17,21 +18,22 @@ class NormalizedDense(keras.layers.Layer):
     unit length inside `call`, so logits are ||x|| cos(theta_j). During
     training with labels, negative classes are scored with the weights-biased
     vectors W~_j = normalise(W_j + alpha W_y) (Eq. 1); at test time (no labels
-    or `training=False`) the original normalised W is used.
+    or `training=False`) the original normalised W is used. alpha = 0 is the
+    normalised-softmax baseline.
 
-    The layer always computes in float32 (float64 for float64 inputs) and
-    returns float32 logits, also under a mixed precision policy.
+    With `fixed_simplex=True` the kernel is the regular simplex of
+    `tf_wsoftmax.theory.simplex_weights` (pairwise cosine -1/(K-1)) and is
+    not trained; it needs d >= K - 1 feature units.
 
     Args:
         units: number of classes K (positive int).
-        alpha: weight bias, a finite float >= 0. 0 is plain softmax on
-            normalised weights; larger values widen the angular margin.
-            Defaults to 0.0.
-        kernel_initializer: initializer of the (d, K) kernel. Defaults to
-            "glorot_uniform" (Xavier, as in the paper).
-        kernel_regularizer: optional regularizer on the raw kernel.
-            Defaults to None.
-        kernel_constraint: optional constraint on the kernel. Defaults to None.
+        alpha: weight bias, a finite float >= 0. Defaults to 0.0.
+        fixed_simplex: use a fixed, non-trainable simplex kernel. Defaults
+            to False.
+        kernel_initializer: Defaults to "glorot_uniform" (Xavier, as in the
+            paper). Ignored with `fixed_simplex`.
+        kernel_regularizer: Defaults to None.
+        kernel_constraint: Defaults to None.
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
 
     Call arguments:
@@ -57,74 +59,41 @@ class NormalizedDense(keras.layers.Layer):
         Softmax Loss", Pattern Recognition 107 (2020), Eq. 1.
     """
 
-    def __init__(
-        self,
-        units,
-        alpha=0.0,
-        kernel_initializer="glorot_uniform",
-        kernel_regularizer=None,
-        kernel_constraint=None,
-        **kwargs,
-    ):
-        kwargs.setdefault("autocast", False)
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"`units` must be a positive int. Received: units={units}")
-        if (
-            not isinstance(alpha, (int, float))
-            or isinstance(alpha, bool)
-            or not math.isfinite(alpha)
-            or alpha < 0
-        ):
-            raise ValueError(f"`alpha` must be a finite number >= 0. Received: alpha={alpha}")
-        self.units = units
-        self.alpha = float(alpha)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.input_spec = keras.layers.InputSpec(min_ndim=2)
+    def __init__(self, units, alpha=0.0, fixed_simplex=False, **kwargs):
+        super().__init__(units, **kwargs)
+        self.alpha = checks.check_non_negative(alpha, "alpha")
+        if fixed_simplex and units < 2:
+            raise ValueError("`fixed_simplex` needs units >= 2.")
+        self.fixed_simplex = bool(fixed_simplex)
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"The last dimension of the inputs to `NormalizedDense` must be known. "
-                f"Received input_shape={input_shape}"
-            )
+        if not self.fixed_simplex:
+            return super().build(input_shape)
+        simplex = theory.simplex_weights(self.units, dim=self._input_dim(input_shape))
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(input_dim, self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+            shape=simplex.shape,
+            initializer=keras.initializers.Constant(simplex.astype("float32")),
+            trainable=False,
             dtype="float32",
         )
-        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def normalized_kernel(self):
         """Returns the (d, units) kernel with unit-norm columns (float32)."""
         return ops.normalize_kernel(tf.convert_to_tensor(self.kernel))
 
-    def call(self, inputs, labels=None, training=None):
-        if labels is not None and training:
-            return ops.wsoftmax_logits(inputs, self.kernel, labels, self.alpha)
+    def margin_logits(self, inputs, labels):
+        return ops.wsoftmax_logits(inputs, self.kernel, labels, self.alpha)
+
+    def test_logits(self, inputs):
         return ops.normalized_logits(inputs, self.kernel)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
-
-    def compute_output_spec(self, inputs, labels=None, training=None):
-        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="float32")
+    def logits_from_outputs(self, outputs, labels, alpha=None):
+        alpha = self.alpha if alpha is None else alpha
+        unit_kernel = tf.cast(self.normalized_kernel(), outputs.dtype)
+        return ops.wsoftmax_logits_from_cosine_logits(outputs, unit_kernel, labels, alpha)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "alpha": self.alpha,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-            }
-        )
+        config.update({"alpha": self.alpha, "fixed_simplex": self.fixed_simplex})
         return config

@@ -1,5 +1,18 @@
 """Pure tensor functions: the math of each loss, no state."""
 
+from tf_wsoftmax.ops.additive import additive_margin_logits
+from tf_wsoftmax.ops.additive import arcface_logits
+from tf_wsoftmax.ops.additive import arcface_target
+from tf_wsoftmax.ops.additive import cosface_logits
+from tf_wsoftmax.ops.additive import cosface_target
+from tf_wsoftmax.ops.additive import cosine_logits
+from tf_wsoftmax.ops.angular import lsoftmax_lambda
+from tf_wsoftmax.ops.angular import lsoftmax_logits
+from tf_wsoftmax.ops.angular import multiple_angle_psi
+from tf_wsoftmax.ops.angular import sphereface_logits
+from tf_wsoftmax.ops.centers import center_loss
+from tf_wsoftmax.ops.centers import center_update
+from tf_wsoftmax.ops.centers import contrastive_center_loss
 from tf_wsoftmax.ops.wsoftmax import EPSILON
 from tf_wsoftmax.ops.wsoftmax import normalize_kernel
 from tf_wsoftmax.ops.wsoftmax import normalized_logits
@@ -8,8 +21,21 @@ from tf_wsoftmax.ops.wsoftmax import wsoftmax_logits_from_cosine_logits
 
 __all__ = [
     "EPSILON",
+    "additive_margin_logits",
+    "arcface_logits",
+    "arcface_target",
+    "center_loss",
+    "center_update",
+    "contrastive_center_loss",
+    "cosface_logits",
+    "cosface_target",
+    "cosine_logits",
+    "lsoftmax_lambda",
+    "lsoftmax_logits",
+    "multiple_angle_psi",
     "normalize_kernel",
     "normalized_logits",
+    "sphereface_logits",
     "wsoftmax_logits",
     "wsoftmax_logits_from_cosine_logits",
 ]

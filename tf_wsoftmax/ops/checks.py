@@ -152,3 +152,69 @@ def check_non_negative_scalar(value, name):
     ]
     with tf.control_dependencies(assertions):
         return tf.identity(value)
+
+
+def check_integer_margin(margin, allowed=(1, 2, 3, 4)):
+    """Validates the integer angular margin m of L-Softmax / A-Softmax."""
+    if isinstance(margin, bool) or not isinstance(margin, int) or margin not in allowed:
+        raise ValueError(f"`margin` must be an integer in {list(allowed)}. Received: margin={margin}")
+    return margin
+
+
+def check_positive(value, name):
+    """Validates a Python hyperparameter that must be a finite number > 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value}")
+    return float(value)
+
+
+def check_range(value, name, low, high):
+    """Validates a Python hyperparameter in [low, high)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value < high
+    ):
+        raise ValueError(f"`{name}` must be in [{low}, {high}). Received: {name}={value}")
+    return float(value)
+
+
+def prepare_head_inputs(features, kernel, labels):
+    """The checks every margin op starts with.
+
+    Args:
+        features: float (B, d).
+        kernel: float (d, K).
+        labels: int (B,).
+
+    Returns:
+        (features, kernel, labels) cast to the compute dtype / int32, with
+        the label and shape assertions attached.
+    """
+    features = check_float(features, "features")
+    kernel = check_float(kernel, "kernel")
+    features = check_feature_dims(features, kernel)
+    num_classes = kernel.shape[-1]
+    if num_classes is None:
+        num_classes = tf.shape(kernel)[-1]
+    labels = check_labels(labels, num_classes, features)
+    dtype = compute_dtype(features, kernel)
+    return tf.cast(features, dtype), tf.cast(kernel, dtype), labels
+
+
+def check_non_negative(value, name):
+    """Validates a Python hyperparameter that must be a finite number >= 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value}")
+    return float(value)

@@ -114,14 +114,7 @@ def wsoftmax_logits(features, kernel, labels, alpha):
     TensorShape([4, 5])
     """
     alpha = checks.check_non_negative_scalar(alpha, "alpha")
-    features = checks.check_float(features, "features")
-    kernel = checks.check_float(kernel, "kernel")
-    features = checks.check_feature_dims(features, kernel)
-    num_classes = kernel.shape[-1]
-    if num_classes is None:
-        num_classes = tf.shape(kernel)[-1]
-    labels = checks.check_labels(labels, num_classes, features)
-    dtype = checks.compute_dtype(features, kernel)
-    unit_kernel = normalize_kernel(tf.cast(kernel, dtype))
-    logits = tf.matmul(tf.cast(features, dtype), unit_kernel)
+    features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
+    unit_kernel = normalize_kernel(kernel)
+    logits = tf.matmul(features, unit_kernel)
     return wsoftmax_logits_from_cosine_logits(logits, unit_kernel, labels, alpha)

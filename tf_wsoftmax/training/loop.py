@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from tf_wsoftmax.training.train_step import TrainStep
-from tf_wsoftmax.training.train_step import classifier_logits
+from tf_wsoftmax.training.objective import classifier_logits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _steps_per_epoch(dataset):
     return steps
 
 
-def train(backbone, head, optimizer, train_data, config, validation_data=None):
+def train(backbone, head, optimizer, train_data, config, validation_data=None, feature_loss=None):
     """Trains backbone + head with `TrainStep`, resuming from the last checkpoint.
 
     The global step is `optimizer.iterations`. On restart the loop restores
@@ -119,24 +119,31 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None):
         config: a `LoopConfig`.
         validation_data: optional batched dataset; its accuracy is reported
             after each epoch.
+        feature_loss: optional centre-loss layer (`CenterLossLayer`,
+            `ContrastiveCenterLossLayer`); its centres are checkpointed.
 
     Returns:
         dict: "history" (a list of per-epoch metric dicts of the epochs run in
         this call) and "step" (the final global step).
     """
-    step_fn = TrainStep(backbone, head, optimizer, jit_compile=config.jit_compile)
+    step_fn = TrainStep(
+        backbone, head, optimizer, jit_compile=config.jit_compile, feature_loss=feature_loss
+    )
     accumulators = _EpochAccumulators()
     first = _epoch_dataset(train_data, 0)
     steps_per_epoch = _steps_per_epoch(first)
     sample_images, _ = next(iter(first))
-    classifier_logits(backbone, head, sample_images, training=False)
+    features, _ = classifier_logits(backbone, head, sample_images, training=False)
+    if feature_loss is not None and not feature_loss.built:
+        feature_loss.build(features.shape)
     optimizer.build(step_fn.trainable_variables)
 
     manager = None
     if config.checkpoint_dir:
-        checkpoint = tf.train.Checkpoint(
-            backbone=backbone, head=head, optimizer=optimizer, epoch_metrics=accumulators
-        )
+        tracked = dict(backbone=backbone, head=head, optimizer=optimizer, epoch_metrics=accumulators)
+        if feature_loss is not None:
+            tracked["feature_loss"] = feature_loss
+        checkpoint = tf.train.Checkpoint(**tracked)
         manager = tf.train.CheckpointManager(
             checkpoint, config.checkpoint_dir, max_to_keep=config.max_to_keep
         )

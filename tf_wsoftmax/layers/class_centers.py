@@ -1,0 +1,72 @@
+"""`ClassCenters`: base of the layers that hold one centre per class."""
+
+import keras
+import tensorflow as tf
+
+from tf_wsoftmax.ops import checks
+
+
+class ClassCenters(keras.layers.Layer):
+    """Holds a (num_classes, d) centre matrix as a non-trainable weight.
+
+    The centres are training-only state: checkpoints and `.keras` files of a
+    model that tracks the layer carry them, while the serving model
+    (backbone + head) does not contain them. They are never updated by the
+    model's optimiser (they are not trainable); `update` applies the loss's
+    own rule once per train step.
+
+    Call returns `weight * mean_i loss_i` (a float32 scalar), the term added
+    to the classification loss: L = L_cls + lambda L_center.
+
+    Args:
+        num_classes: K.
+        weight: lambda >= 0.
+        centers_initializer: Defaults to "zeros".
+        **kwargs: base layer arguments.
+    """
+
+    learns_by_gradient = False
+
+    def __init__(self, num_classes, weight, centers_initializer="zeros", **kwargs):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"`num_classes` must be a positive int. Received: num_classes={num_classes}")
+        self.num_classes = num_classes
+        self.weight = checks.check_non_negative(weight, "weight")
+        self.centers_initializer = keras.initializers.get(centers_initializer)
+
+    def build(self, input_shape):
+        self.centers = self.add_weight(
+            name="centers",
+            shape=(self.num_classes, input_shape[-1]),
+            initializer=self.centers_initializer,
+            trainable=False,
+            dtype="float32",
+        )
+
+    def per_sample_loss(self, features, labels):
+        """Per-sample loss (B,). Implemented by subclasses."""
+        raise NotImplementedError
+
+    def call(self, features, labels):
+        features = tf.cast(features, tf.float32)
+        return self.weight * tf.reduce_mean(self.per_sample_loss(features, labels))
+
+    def update(self, features, labels, center_gradient=None):
+        """Applies the centre update of one train step. Implemented by subclasses."""
+        raise NotImplementedError
+
+    def compute_output_spec(self, features, labels):
+        return keras.KerasTensor((), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "weight": self.weight,
+                "centers_initializer": keras.initializers.serialize(self.centers_initializer),
+            }
+        )
+        return config

@@ -1,0 +1,113 @@
+"""`MarginHead`: the shared base of the bias-free classifier heads."""
+
+import keras
+
+
+class MarginHead(keras.layers.Layer):
+    """Base class of bias-free classifier heads with a label-aware training path.
+
+    A head holds a (d, units) kernel whose column j is class j's vector.
+    `call(inputs, labels=None, training=None)` returns the margin (training)
+    logits when labels are given and `training` is true, and the test-time
+    logits otherwise, so one layer serves the train step and serving.
+    Subclasses implement `margin_logits(inputs, labels)` and
+    `test_logits(inputs)`; those whose training logits are a function of the
+    test-time output also implement `logits_from_outputs(outputs, labels)`,
+    which `MarginLoss` uses inside `model.fit`.
+
+    The layer computes in float32 (float64 for float64 inputs) and returns
+    float32 logits under a mixed precision policy (autocast is off).
+
+    Args:
+        units: number of classes K (positive int).
+        kernel_initializer: Defaults to "glorot_uniform" (Xavier).
+        kernel_regularizer: Defaults to None.
+        kernel_constraint: Defaults to None.
+        **kwargs: base `keras.layers.Layer` arguments.
+    """
+
+    def __init__(
+        self,
+        units,
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=None,
+        kernel_constraint=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"`units` must be a positive int. Received: units={units}")
+        self.units = units
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.input_spec = keras.layers.InputSpec(min_ndim=2)
+
+    def _input_dim(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"The last dimension of the inputs to `{type(self).__name__}` must be known. "
+                f"Received input_shape={input_shape}"
+            )
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
+        return input_dim
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self._input_dim(input_shape), self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            dtype="float32",
+        )
+
+    def margin_logits(self, inputs, labels):
+        """Training logits with the loss's margin. Implemented by subclasses."""
+        raise NotImplementedError
+
+    def test_logits(self, inputs):
+        """Test-time logits. Implemented by subclasses."""
+        raise NotImplementedError
+
+    def logits_from_outputs(self, outputs, labels):
+        """Training logits from this head's test-time output (for `MarginLoss`).
+
+        Args:
+            outputs: (B, units) test-time output of this head.
+            labels: validated int32 (B,) class ids.
+
+        Returns:
+            (B, units) training logits.
+        """
+        raise NotImplementedError(
+            f"`{type(self).__name__}`'s training logits need the features themselves "
+            "(their norm), which its (batch, classes) output does not carry. Train it with "
+            "`tf_wsoftmax.training.MarginClassifier` (compile/fit) or `TrainStep`."
+        )
+
+    def call(self, inputs, labels=None, training=None):
+        if labels is not None and training:
+            return self.margin_logits(inputs, labels)
+        return self.test_logits(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def compute_output_spec(self, inputs, labels=None, training=None):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            }
+        )
+        return config
+

@@ -1,0 +1,128 @@
+"""Multiplicative angular margins: L-Softmax (Liu et al. 2016) and A-Softmax /
+SphereFace (Liu et al. 2017)."""
+
+import math
+
+import tensorflow as tf
+
+from tf_wsoftmax.ops import checks
+from tf_wsoftmax.ops.wsoftmax import EPSILON
+from tf_wsoftmax.ops.wsoftmax import normalize_kernel
+
+# cos(m t) as a polynomial of c = cos(t) (Chebyshev polynomials T_m), as in
+# the original L-Softmax implementation: no arccos, so gradients stay finite
+# at t = 0 and t = pi.
+_CHEBYSHEV = {
+    1: lambda c: c,
+    2: lambda c: 2.0 * c**2 - 1.0,
+    3: lambda c: 4.0 * c**3 - 3.0 * c,
+    4: lambda c: 8.0 * c**4 - 8.0 * c**2 + 1.0,
+}
+
+
+def multiple_angle_psi(cosine, margin):
+    """psi(t) = (-1)^k cos(m t) - 2k for t in [k pi/m, (k+1) pi/m] (L-Softmax Eq. 6).
+
+    k is found by comparing cos(t) with the thresholds cos(j pi / m), so the
+    function takes cos(t) and never calls arccos. psi is continuous and
+    monotonically decreasing on [0, pi].
+
+    Args:
+        cosine: tensor of cos(t) values in [-1, 1].
+        margin: integer m in {1, 2, 3, 4}.
+
+    Returns:
+        psi(t), same shape and dtype.
+    """
+    margin = checks.check_integer_margin(margin)
+    k = tf.zeros_like(cosine)
+    for j in range(1, margin):
+        k += tf.cast(cosine <= math.cos(j * math.pi / margin), cosine.dtype)
+    sign = 1.0 - 2.0 * tf.math.floormod(k, 2.0)  # (-1)^k
+    return sign * _CHEBYSHEV[margin](cosine) - 2.0 * k
+
+
+def lsoftmax_lambda(iteration, base=1000.0, gamma=2.5e-5, power=35.0, lambda_min=0.0):
+    """The original L-Softmax annealing: max(lambda_min, base (1 + gamma iter)^-power).
+
+    Args:
+        iteration: training iteration (number or tensor).
+        base, gamma, power, lambda_min: schedule constants (the MNIST values
+            of the original implementation are the defaults).
+
+    Returns:
+        lambda (a float tensor).
+    """
+    iteration = tf.cast(iteration, tf.float32)
+    return tf.maximum(lambda_min, base * tf.pow(1.0 + gamma * iteration, -power))
+
+
+def _margin_target(norm_x, norm_w, cos_target, margin, lambda_):
+    """(|W||x| psi(t) + lambda |W||x| cos t) / (1 + lambda)."""
+    psi = multiple_angle_psi(cos_target, margin)
+    lambda_ = tf.cast(lambda_, cos_target.dtype)
+    return norm_w * norm_x * (psi + lambda_ * cos_target) / (1.0 + lambda_)
+
+
+def _norms_and_cosines(features, kernel):
+    norm_x = tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(features), -1, keepdims=True), EPSILON))
+    unit_kernel = normalize_kernel(kernel)
+    cosines = tf.clip_by_value(tf.matmul(features, unit_kernel) / norm_x, -1.0, 1.0)
+    return norm_x, cosines
+
+
+def lsoftmax_logits(features, kernel, labels, margin, lambda_=0.0):
+    """L-Softmax logits (Liu et al. 2016, Eq. 4-6, with the original lambda).
+
+    Non-target columns are W_j . x (no bias, no normalisation). The target
+    column is f_y = (|W_y| |x| psi(t_y) + lambda W_y . x) / (1 + lambda).
+    margin = 1 with lambda = 0 is bias-free softmax.
+
+    Args:
+        features: float (B, d).
+        kernel: float (d, K).
+        labels: int (B,) in [0, K).
+        margin: integer m in {1, 2, 3, 4}.
+        lambda_: float >= 0 (number or scalar tensor), the annealing weight.
+            Defaults to 0.
+
+    Returns:
+        (B, K) logits in float32 (float64 for float64 inputs).
+    """
+    margin = checks.check_integer_margin(margin)
+    lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
+    features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
+    logits = tf.matmul(features, kernel)
+    norm_x, cosines = _norms_and_cosines(features, kernel)
+    norm_w = tf.gather(tf.norm(kernel, axis=0), labels)[:, None]
+    cos_target = tf.gather(cosines, labels, batch_dims=1)[:, None]
+    target = _margin_target(norm_x, norm_w, cos_target, margin, lambda_)
+    is_target = tf.one_hot(labels, tf.shape(logits)[-1], on_value=True, off_value=False)
+    return tf.where(is_target, target, logits)
+
+
+def sphereface_logits(features, kernel, labels, margin, lambda_=0.0):
+    """A-Softmax / SphereFace logits: L-Softmax with normalised class vectors.
+
+    Non-target columns are |x| cos(t_j); the target column is
+    |x| (psi(t_y) + lambda cos t_y) / (1 + lambda). Features are not
+    normalised.
+
+    Args:
+        features: float (B, d).
+        kernel: float (d, K); columns normalised inside.
+        labels: int (B,) in [0, K).
+        margin: integer m in {1, 2, 3, 4}.
+        lambda_: float >= 0, the annealing weight. Defaults to 0.
+
+    Returns:
+        (B, K) logits in float32 (float64 for float64 inputs).
+    """
+    margin = checks.check_integer_margin(margin)
+    lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
+    features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
+    norm_x, cosines = _norms_and_cosines(features, kernel)
+    cos_target = tf.gather(cosines, labels, batch_dims=1)[:, None]
+    target = _margin_target(norm_x, 1.0, cos_target, margin, lambda_)
+    is_target = tf.one_hot(labels, tf.shape(cosines)[-1], on_value=True, off_value=False)
+    return tf.where(is_target, target, norm_x * cosines)

@@ -1,0 +1,118 @@
+"""`MarginClassifier`: every loss of the library through `compile` / `fit`."""
+
+import keras
+import tensorflow as tf
+
+from tf_wsoftmax.losses import sparse_labels_from_keras
+from tf_wsoftmax.training import objective as objective_lib
+
+
+@keras.saving.register_keras_serializable(package="tf_wsoftmax")
+class MarginClassifier(keras.Model):
+    """A backbone, a classifier head and an optional centre loss, trained by `fit`.
+
+    `fit(x, y)` runs the label-aware training path (Keras' documented way of
+    customising `fit`: an overridden `train_step`): the head gets the labels,
+    so every margin head works, including L-Softmax and A-Softmax, whose
+    training logits need the features themselves; a centre loss is added as
+    lambda * L_center and its centres are updated once per step. Calling the
+    model (predict, evaluate, export) gives the test-time logits and takes
+    images only.
+
+    Compile it without a `loss` (the objective is the head's softmax
+    cross-entropy); metrics such as "accuracy" see the test-time logits.
+    `serving_model()` returns backbone + head alone, without the centres,
+    for `export`.
+
+    Args:
+        backbone: Keras model, images -> features (its input shape must be
+            known).
+        head: classifier layer (a margin head or a plain `Dense`).
+        feature_loss: optional `CenterLossLayer` / `ContrastiveCenterLossLayer`.
+        **kwargs: `keras.Model` arguments (name).
+
+    Example:
+    >>> import numpy as np, keras
+    >>> from tf_wsoftmax.layers import LSoftmaxDense, CenterLossLayer
+    >>> backbone = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> model = MarginClassifier(backbone, LSoftmaxDense(3, margin=2), CenterLossLayer(3))
+    >>> model.compile(optimizer="sgd", metrics=["accuracy"])
+    >>> x, y = np.random.randn(32, 4), np.random.randint(0, 3, 32)
+    >>> _ = model.fit(x, y, epochs=1, verbose=0)
+    """
+
+    def __init__(self, backbone, head, feature_loss=None, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.head = head
+        self.feature_loss = feature_loss
+        self.build(backbone.input_shape)
+
+    def build(self, input_shape):
+        features = self.backbone.compute_output_shape(input_shape)
+        if not self.head.built:
+            self.head.build(features)
+        if self.feature_loss is not None and not self.feature_loss.built:
+            self.feature_loss.build(features)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        return self.head(self.backbone(inputs, training=training), training=training)
+
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        if loss is not None:
+            raise ValueError(
+                "`MarginClassifier` computes its own loss from its head (softmax "
+                "cross-entropy on the training logits, plus the centre loss); compile "
+                f"it without `loss`. Received: loss={loss}"
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Re-compiles a loaded model (same as Keras' own, through our `compile`)."""
+        config = keras.saving.deserialize_keras_object(config)
+        config.pop("loss", None)
+        self.compile(**config)
+        self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        labels = sparse_labels_from_keras(y, tf.zeros((tf.shape(y)[0], self.head.units)))
+        outputs = objective_lib.train_batch(
+            self.backbone, self.head, self.optimizer, x, labels, self.feature_loss, sample_weight
+        )
+        self._loss_tracker.update_state(outputs["loss"])
+        return self.compute_metrics(x, labels, outputs["test_logits"], sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        logits = self(x, training=False)
+        labels = sparse_labels_from_keras(y, logits)
+        loss = objective_lib.weighted_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), sample_weight
+        )
+        self._loss_tracker.update_state(loss)
+        return self.compute_metrics(x, labels, logits, sample_weight)
+
+    def serving_model(self, name="classifier"):
+        """Backbone + head as a functional model (no centres), for `export`."""
+        inputs = keras.Input(shape=self.backbone.input_shape[1:])
+        return keras.Model(inputs, self.head(self.backbone(inputs)), name=name)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "head": keras.saving.serialize_keras_object(self.head),
+                "feature_loss": keras.saving.serialize_keras_object(self.feature_loss),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("backbone", "head", "feature_loss"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
