@@ -26,6 +26,232 @@ def _demo(args):
     return 0
 
 
+def _train_config(args):
+    from tf_wsoftmax.experiment import TrainConfig
+
+    return TrainConfig(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        classes=args.classes,
+        download=not args.no_download,
+        loss=args.loss,
+        alpha=args.alpha,
+        pretrain_epochs=args.pretrain_epochs,
+        margin=args.margin,
+        scale=args.scale,
+        center_weight=args.center_weight,
+        backbone=args.backbone,
+        units=args.units,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        augment=args.augment,
+        seed=args.seed,
+        jit_compile=args.jit,
+        checkpoint_every=args.checkpoint_every,
+    )
+
+
+def _train(args):
+    from tf_wsoftmax.experiment import run_training
+
+    metrics = run_training(_train_config(args), args.out, verbose=not args.quiet)
+    print(
+        f"test_accuracy={metrics['test_accuracy']:.4f} train_accuracy={metrics['train_accuracy']:.4f} "
+        f"mean_angle_test={metrics['mean_angle_test']:.2f} mean_angle_train={metrics['mean_angle_train']:.2f} "
+        f"fc_params={metrics['fc_params']} -> {args.out}/metrics.json"
+    )
+    return 0
+
+
+def _sweep(args):
+    from tf_wsoftmax.experiment import sweeps
+
+    base = _train_config(args)
+    if args.command == "units-sweep":
+        records = sweeps.units_sweep(base, args.units_list, alphas=args.alphas, out_dir=args.out)
+        print(sweeps.format_records(records, ["units", "loss", "test_accuracy", "fc_params"]))
+    elif args.command == "alpha-sweep":
+        records = sweeps.alpha_sweep(base, alphas=args.alphas, out_dir=args.out)
+        print(sweeps.format_records(records, ["loss", "test_accuracy", "mean_angle_test"]))
+    elif args.command == "class-sweep":
+        records = sweeps.class_sweep(base, classes=args.classes_list, alpha=args.alpha, out_dir=args.out)
+        print(sweeps.format_records(records, ["classes", "loss", "test_accuracy"]))
+    else:
+        accuracies = sweeps.features_2d(base, out_dir=args.out)
+        print("\n".join(f"{k}: {v:.4f}" for k, v in accuracies.items()))
+    print(f"figures and summary.json in {args.out}")
+    return 0
+
+
+def _align(args):
+    from tf_wsoftmax.data.face_align import AlignConfig
+    from tf_wsoftmax.data.face_align import align_folder
+
+    config = AlignConfig(
+        image_size=args.image_size,
+        margin=args.margin,
+        selection=args.selection,
+        landmarks=args.landmarks,
+        min_confidence=args.min_confidence,
+        workers=args.workers,
+    )
+    counts = align_folder(args.src, args.dst, config, manifest=args.manifest, progress=not args.quiet)
+    print(" ".join(f"{status}={count}" for status, count in sorted(counts.items())))
+    return 0
+
+
+def _train_faces(args):
+    from tf_wsoftmax.experiment.faces import FaceTrainConfig
+    from tf_wsoftmax.experiment.faces import run_face_training
+
+    config = FaceTrainConfig(
+        data=args.data,
+        loss=args.loss,
+        alpha=args.alpha,
+        embedding_dim=args.embedding_dim,
+        backbone=args.backbone,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        learning_rate=args.learning_rate,
+        decay_every=args.decay_every,
+        pretrain_steps=args.pretrain_steps,
+        min_images=args.min_images,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        jit_compile=args.jit,
+    )
+    metrics = run_face_training(config, args.out, verbose=not args.quiet)
+    print(f"steps={metrics['steps']} identities={metrics['identities']} embedder={metrics['embedder']}")
+    return 0
+
+
+def _load_embedder(path):
+    import keras
+
+    import tf_wsoftmax  # noqa: F401  (registers the custom layers)
+
+    return keras.models.load_model(path, compile=False)
+
+
+def _lfw(args):
+    import json
+
+    from tf_wsoftmax.eval import lfw
+
+    embedder = _load_embedder(args.model)
+    size = embedder.input_shape[1]
+    metrics = lfw.evaluate_lfw(
+        lambda batch: embedder(batch, training=False), args.pairs, args.dir, image_size=size,
+        flip_fusion=not args.no_flip, far_target=args.far,
+    )
+    print(
+        f"LFW accuracy {100 * metrics['accuracy_mean']:.2f} +- {100 * metrics['accuracy_std']:.2f}% | "
+        f"VAL@FAR={args.far:g}: {100 * metrics['val_mean']:.2f} +- {100 * metrics['val_std']:.2f}% | "
+        f"AUC {metrics['auc']:.4f} | EER {metrics['eer']:.4f} | {metrics['pairs']} pairs"
+    )
+    if args.roc:
+        lfw.plot_roc(metrics, args.roc)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({k: v for k, v in metrics.items() if k != "roc"}, f, indent=2)
+    return 0
+
+
+def _export(args):
+    from tf_wsoftmax.export import export_embedder
+
+    path = export_embedder(_load_embedder(args.model), args.out, args.name, args.version, args.overwrite)
+    print(f"SavedModel written to {path} (signatures: serving_default, serve_uint8, serve_bytes)")
+    return 0
+
+
+def _add_face_commands(commands):
+    align = commands.add_parser("align", help="MTCNN-align an identity-folder tree (resumable)")
+    align.add_argument("src")
+    align.add_argument("dst")
+    align.add_argument("--image-size", type=int, default=160)
+    align.add_argument("--margin", type=int, default=32, help="facenet: 32 for 160, 44 for 182")
+    align.add_argument("--selection", choices=["confidence", "largest_central"], default="confidence")
+    align.add_argument("--landmarks", action="store_true", help="5-point similarity alignment")
+    align.add_argument("--min-confidence", type=float, default=0.9)
+    align.add_argument("--workers", type=int, default=1)
+    align.add_argument("--manifest", help="CSV path (default DST/manifest.csv)")
+    align.add_argument("--quiet", action="store_true")
+    align.set_defaults(func=_align)
+
+    from tf_wsoftmax.experiment import LOSSES
+    from tf_wsoftmax.models import FACE_BACKBONES
+
+    faces = commands.add_parser("train-faces", help="train a face embedder on aligned identity folders")
+    faces.add_argument("--data", required=True)
+    faces.add_argument("--out", required=True)
+    faces.add_argument("--loss", default="wsoftmax", choices=LOSSES)
+    faces.add_argument("--alpha", type=float, default=1.0)
+    faces.add_argument("--embedding-dim", type=int, default=128)
+    faces.add_argument("--backbone", default="mobilenet_v2", choices=FACE_BACKBONES)
+    faces.add_argument("--image-size", type=int, default=160)
+    faces.add_argument("--batch-size", type=int, default=128)
+    faces.add_argument("--steps", type=int, default=30000)
+    faces.add_argument("--learning-rate", type=float, default=0.1)
+    faces.add_argument("--decay-every", type=int, default=10000)
+    faces.add_argument("--pretrain-steps", type=int, default=0)
+    faces.add_argument("--min-images", type=int, default=1)
+    faces.add_argument("--seed", type=int, default=0)
+    faces.add_argument("--checkpoint-every", type=int, default=1000)
+    faces.add_argument("--jit", action="store_true")
+    faces.add_argument("--quiet", action="store_true")
+    faces.set_defaults(func=_train_faces)
+
+    lfw = commands.add_parser("lfw", help="LFW 10-fold verification of an embedder")
+    lfw.add_argument("--pairs", required=True)
+    lfw.add_argument("--dir", required=True, help="aligned LFW folder")
+    lfw.add_argument("--model", required=True, help="embedder .keras file")
+    lfw.add_argument("--far", type=float, default=1e-3)
+    lfw.add_argument("--no-flip", action="store_true", help="disable flip fusion")
+    lfw.add_argument("--roc", help="write the ROC curve PNG here")
+    lfw.add_argument("--json", help="write the metrics here")
+    lfw.set_defaults(func=_lfw)
+
+    export = commands.add_parser("export", help="SavedModel for TF Serving (<out>/<name>/<version>)")
+    export.add_argument("--model", required=True, help="embedder .keras file")
+    export.add_argument("--out", required=True)
+    export.add_argument("--name", default="faces")
+    export.add_argument("--version", type=int, default=1)
+    export.add_argument("--overwrite", action="store_true")
+    export.set_defaults(func=_export)
+
+
+def _add_train_arguments(parser):
+    from tf_wsoftmax.experiment import LOSSES
+    from tf_wsoftmax.experiment.config import DEFAULT_BACKBONES
+    from tf_wsoftmax.models import BACKBONES
+
+    parser.add_argument("--dataset", default="digits", choices=sorted(DEFAULT_BACKBONES))
+    parser.add_argument("--data-dir", help="folder with IDX / CIFAR files (also tfds' data_dir)")
+    parser.add_argument("--classes", type=int, help="keep only the first K classes")
+    parser.add_argument("--no-download", action="store_true", help="never let tfds download")
+    parser.add_argument("--loss", default="wsoftmax", choices=LOSSES)
+    parser.add_argument("--alpha", type=float, default=1.0)
+    parser.add_argument("--pretrain-epochs", type=int, default=0, help="softmax epochs before W-Softmax")
+    parser.add_argument("--margin", type=float, help="L-/A-Softmax m (int) or CosFace/ArcFace m")
+    parser.add_argument("--scale", type=float, default=16.0, help="CosFace/ArcFace s")
+    parser.add_argument("--center-weight", type=float, default=0.01, help="lambda of centre losses")
+    parser.add_argument("--backbone", choices=sorted(BACKBONES), help="default: by dataset")
+    parser.add_argument("--units", type=int, help="FC feature units (default: the backbone's)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--augment", action="store_true", help="pad-crop + flip")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
+    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--quiet", action="store_true")
+
+
 def build_parser():
     """Returns the argparse parser of `tf-wsoftmax`."""
     parser = argparse.ArgumentParser(prog="tf-wsoftmax", description=__doc__)
@@ -41,6 +267,27 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--json", help="also write the results to this JSON file")
     demo.set_defaults(func=_demo)
+
+    train = commands.add_parser("train", help="train one configuration (resumable); writes OUT/metrics.json")
+    _add_train_arguments(train)
+    train.add_argument("--out", required=True, help="output folder")
+    train.set_defaults(func=_train)
+
+    sweeps = {
+        "units-sweep": "accuracy and FC memory vs feature units (Fig. 4)",
+        "alpha-sweep": "per-class mean angles, softmax vs W-Softmax alphas (Fig. 5)",
+        "class-sweep": "softmax vs W-Softmax on the first K classes (Table 4)",
+        "features-2d": "LeNets++ 2-D features: softmax / center / contrastive-center / W-Softmax",
+    }
+    for name, help_text in sweeps.items():
+        sweep = commands.add_parser(name, help=help_text)
+        _add_train_arguments(sweep)
+        sweep.add_argument("--out", default=f"runs/{name}", help="sweep folder")
+        sweep.add_argument("--units-list", type=int, nargs="+", default=[2, 5, 9, 32, 90, 900])
+        sweep.add_argument("--alphas", type=float, nargs="+", default=[0.5, 1.0, 1.5])
+        sweep.add_argument("--classes-list", type=int, nargs="+", default=[5, 6, 7, 8, 9, 10])
+        sweep.set_defaults(func=_sweep)
+    _add_face_commands(commands)
     return parser
 
 
@@ -49,7 +296,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -1,5 +1,7 @@
-"""Evaluation metrics."""
+"""Evaluation: angle metrics, features, plots."""
 
+from tf_wsoftmax.eval.angles import angle_statistics
 from tf_wsoftmax.eval.angles import mean_class_angles
+from tf_wsoftmax.eval.features import collect_features
 
-__all__ = ["mean_class_angles"]
+__all__ = ["angle_statistics", "collect_features", "mean_class_angles"]

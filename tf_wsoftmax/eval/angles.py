@@ -39,3 +39,42 @@ def mean_class_angles(features, labels, kernel):
     counts = np.bincount(labels, minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _degrees_between(features, kernel):
+    features = np.asarray(features, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    unit_x = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    unit_w = kernel / np.maximum(np.linalg.norm(kernel, axis=0, keepdims=True), 1e-12)
+    return np.degrees(np.arccos(np.clip(unit_x @ unit_w, -1.0, 1.0)))
+
+
+def angle_statistics(features, labels, kernel):
+    """Intra- and inter-class angle statistics (degrees).
+
+    Args:
+        features: array (N, d).
+        labels: int array (N,).
+        kernel: array (d, K).
+
+    Returns:
+        dict: "per_class" (Eq. 14, a list of K), "intra_mean" (mean of the
+        per-class means), "inter_mean" (mean angle between a feature and the
+        other classes' vectors), "inter_nearest_mean" (mean over samples of
+        the angle to the nearest wrong class vector) and
+        "weights_min_angle" (smallest angle between two class vectors).
+    """
+    per_class = mean_class_angles(features, labels, kernel)
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    angles = _degrees_between(features, kernel)  # (N, K)
+    others = np.ones_like(angles, dtype=bool)
+    others[np.arange(len(labels)), labels] = False
+    weight_angles = _degrees_between(np.asarray(kernel).T, kernel)
+    np.fill_diagonal(weight_angles, np.inf)
+    return {
+        "per_class": [float(a) for a in per_class],
+        "intra_mean": float(np.nanmean(per_class)),
+        "inter_mean": float(angles[others].mean()),
+        "inter_nearest_mean": float(np.where(others, angles, np.inf).min(axis=1).mean()),
+        "weights_min_angle": float(weight_angles.min()),
+    }

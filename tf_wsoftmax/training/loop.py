@@ -1,6 +1,7 @@
 """A small training loop: progress bar, epoch metrics, TensorBoard, resumable checkpoints."""
 
 import dataclasses
+import math
 
 import keras
 import tensorflow as tf
@@ -23,6 +24,10 @@ class LoopConfig:
         log_dir: TensorBoard directory; None disables summaries.
         jit_compile: XLA-compile the train step.
         verbose: show a Keras progress bar and an epoch line.
+        epoch_callback: optional function called with each epoch's metric
+            dict after its checkpoint is written (e.g. to append a log).
+        max_steps: stop (with a checkpoint) once the global step reaches
+            it, even inside an epoch. None: run all epochs.
     """
 
     epochs: int
@@ -32,6 +37,8 @@ class LoopConfig:
     log_dir: str = None
     jit_compile: bool = False
     verbose: bool = True
+    epoch_callback: object = None
+    max_steps: int = None
 
 
 class _EpochAccumulators(tf.Module):
@@ -154,6 +161,8 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
     step = int(optimizer.iterations.numpy())
     history = []
     for epoch in range(step // steps_per_epoch, config.epochs):
+        if config.max_steps is not None and step >= config.max_steps:
+            break
         done_in_epoch = step - epoch * steps_per_epoch
         if done_in_epoch == 0:
             accumulators.reset()
@@ -167,12 +176,20 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
             print(f"Epoch {epoch + 1}/{config.epochs}")
         for images, labels in dataset:
             outputs = step_fn(images, labels)
+            if not math.isfinite(float(outputs["loss"])):
+                raise FloatingPointError(
+                    f"Non-finite training loss ({float(outputs['loss'])}) at step {step + 1} (epoch "
+                    f"{epoch + 1}); stopping before checkpointing it. Lower the learning rate or "
+                    "check the data; a restart resumes from the last checkpoint."
+                )
             accumulators.update(outputs["loss"], outputs["correct"], int(tf.shape(labels)[0]))
             step += 1
             if progress:
                 progress.update(step - epoch * steps_per_epoch, list(accumulators.result().items()))
             if manager and config.checkpoint_every and step % config.checkpoint_every == 0:
                 manager.save(checkpoint_number=step)
+            if config.max_steps is not None and step >= config.max_steps:
+                break
         metrics = dict(accumulators.result(), epoch=epoch + 1, step=step)
         if validation_data is not None:
             metrics["val_accuracy"] = evaluate_accuracy(backbone, head, validation_data)
@@ -187,6 +204,8 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
                 learning_rate = optimizer.learning_rate
                 tf.summary.scalar("learning_rate", tf.convert_to_tensor(learning_rate))
             writer.flush()
+        if config.epoch_callback is not None:
+            config.epoch_callback(metrics)
         if config.verbose:
             print(" - ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items()))
     return {"history": history, "step": step}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fig. 4 (units sweep), Fig. 5 (per-class angles vs alpha), Table 4 (class count) and the 2-D feature
+# figure, all on scikit-learn's bundled digits (offline, CPU).
+#
+# Command (repository root, after `make venv`):  bash experiments/digits_figures.sh
+# Writes runs/digits_{units_sweep,alpha_sweep,class_sweep,features_2d}/ with summary.json and PNGs.
+# The same sweeps on MNIST / CIFAR: replace --dataset digits by --dataset mnist|cifar10|cifar100
+# (GPU-sized; not run here). Hardware and results: README, "Results".
+set -euo pipefail
+bin=.venv/bin/tf-wsoftmax
+$bin units-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --units-list 2 5 9 32 90 900 \
+  --alphas 1.0 --out runs/digits_units_sweep --quiet
+$bin alpha-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --units 9 --alphas 0.5 1.0 1.5 \
+  --out runs/digits_alpha_sweep --quiet
+$bin class-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --units 9 --classes-list 5 6 7 8 9 10 \
+  --alpha 1.0 --out runs/digits_class_sweep --quiet
+$bin features-2d --dataset digits --backbone small --epochs 30 --pretrain-epochs 10 \
+  --out runs/digits_features_2d --quiet

@@ -1,0 +1,166 @@
+"""Dataset sources and pipelines, on files the tests write themselves."""
+
+import gzip
+import os
+import pickle
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_wsoftmax import data
+
+
+def write_idx(path, array):
+    """Writes `array` (uint8) as an IDX file, gzipped if the name ends in .gz."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(payload)
+
+
+def make_idx_folder(folder, n_train=30, n_test=12, gz=True, classes=10):
+    rng = np.random.default_rng(0)
+    os.makedirs(folder, exist_ok=True)
+    arrays = {}
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % classes).astype(np.uint8)
+        suffix = ".gz" if gz else ""
+        write_idx(os.path.join(folder, f"{split}-images-idx3-ubyte{suffix}"), images)
+        write_idx(os.path.join(folder, f"{split}-labels-idx1-ubyte{suffix}"), labels)
+        arrays[split] = (images, labels)
+    return arrays
+
+
+def make_cifar_folder(root, name, n_per_batch=8):
+    rng = np.random.default_rng(1)
+    layout = {"cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], b"labels", 10),
+              "cifar100": ("cifar-100-python", ["train", "test"], b"fine_labels", 100)}[name]
+    folder = os.path.join(root, layout[0])
+    os.makedirs(folder)
+    images = {}
+    for file in layout[1]:
+        pixels = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
+        labels = list(rng.integers(0, layout[3], size=n_per_batch))
+        with open(os.path.join(folder, file), "wb") as f:
+            pickle.dump({b"data": pixels, layout[2]: labels}, f)
+        images[file] = (pixels, labels)
+    return images
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_round_trip(tmp_path, gz):
+    arrays = make_idx_folder(str(tmp_path), gz=gz)
+    (x_train, y_train), (x_test, y_test) = data.load_idx_dataset(str(tmp_path))
+    np.testing.assert_array_equal(x_train[..., 0], arrays["train"][0])
+    np.testing.assert_array_equal(y_test, arrays["t10k"][1])
+    assert x_train.shape == (30, 28, 28, 1) and y_train.dtype == np.int32
+
+
+def test_idx_errors(tmp_path):
+    make_idx_folder(str(tmp_path), gz=False)
+    images = str(tmp_path / "train-images-idx3-ubyte")
+    with open(images, "r+b") as f:
+        f.truncate(1000)
+    with pytest.raises(data.DataFileError, match="truncated"):
+        data.load_idx_dataset(str(tmp_path))
+    with open(images, "wb") as f:
+        f.write(b"\x12\x34\x08\x03garbage")
+    with pytest.raises(data.DataFileError, match="magic"):
+        data.read_idx(images)
+    os.remove(images)
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
+        data.load_idx_dataset(str(tmp_path))
+    bad_gz = str(tmp_path / "x.gz")
+    with open(bad_gz, "wb") as f:
+        f.write(b"not gzip")
+    with pytest.raises(data.DataFileError, match="Cannot read"):
+        data.read_idx(bad_gz)
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_cifar_pickles(tmp_path, name):
+    written = make_cifar_folder(str(tmp_path), name)
+    loaded = data.load_dataset(name, data_dir=str(tmp_path), download=False)
+    x_train, y_train = loaded.train
+    first_file = sorted(written)[0] if name == "cifar10" else "train"
+    pixels, labels = written[first_file]
+    # Rows are R, G, B planes of 32x32: pixel (0, 0)'s channels are columns 0, 1024, 2048.
+    np.testing.assert_array_equal(x_train[0, 0, 0], pixels[0, [0, 1024, 2048]])
+    np.testing.assert_array_equal(x_train[0, 0, 1], pixels[0, [1, 1025, 2049]])
+    assert x_train.shape[1:] == (32, 32, 3) and y_train[0] == labels[0]
+    assert loaded.num_classes == (10 if name == "cifar10" else 100)
+    assert "local files" in loaded.source
+
+
+def test_corrupt_cifar_batch(tmp_path):
+    make_cifar_folder(str(tmp_path), "cifar10")
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_3", "wb") as f:
+        f.write(b"\x80\x04truncated")
+    with pytest.raises(data.DataFileError, match="data_batch_3"):
+        data.load_dataset("cifar10", data_dir=str(tmp_path), download=False)
+
+
+def test_load_dataset_sources_and_errors(tmp_path):
+    make_idx_folder(str(tmp_path / "mnist"))
+    loaded = data.load_dataset("mnist", data_dir=str(tmp_path / "mnist"), classes=5, download=False)
+    assert loaded.num_classes == 5 and loaded.train[1].max() == 4
+    assert len(loaded.train[1]) == 15  # 30 examples, labels cycling over 10 classes
+    with pytest.raises(ValueError, match="Unknown dataset"):
+        data.load_dataset("imagenet")
+    with pytest.raises(ValueError, match="classes"):
+        data.load_dataset("digits", classes=11)
+    with pytest.raises(FileNotFoundError) as error:
+        data.load_dataset("cifar100", data_dir=str(tmp_path / "nowhere"), download=False)
+    message = str(error.value)
+    assert "no such folder" in message and "tensorflow_datasets.load('cifar100')" in message
+    assert "--data-dir" in message
+
+
+def test_digits_are_embedded():
+    loaded = data.load_dataset("digits")
+    assert loaded.train[0].dtype == np.uint8 and loaded.train[0].shape[1:] == (8, 8, 1)
+    assert len(loaded.train[1]) + len(loaded.test[1]) == 1797
+
+
+def test_epoch_datasets_are_reproducible_and_augment(rng):
+    images = rng.integers(0, 256, size=(20, 8, 8, 3), dtype=np.uint8)
+    labels = np.arange(20, dtype=np.int32)
+    normalize = data.make_normalizer(*data.channel_statistics(images))
+    make = data.epoch_datasets(images, labels, batch_size=6, seed=5, normalize=normalize, augment=True)
+    first = [(x.numpy(), y.numpy()) for x, y in make(3)]
+    again = [(x.numpy(), y.numpy()) for x, y in make(3)]
+    for (a, b), (c, d) in zip(first, again):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+    assert sorted(np.concatenate([y for _, y in first])) == list(range(20))
+    assert first[0][0].dtype == np.float32 and first[0][0].shape == (6, 8, 8, 3)
+    other = np.concatenate([y for _, y in make(4)])
+    assert not np.array_equal(other, np.concatenate([y for _, y in first]))
+    # Augmentation changes images but keeps them a crop/flip of the padded original.
+    plain = data.epoch_datasets(images, labels, 20, seed=5, normalize=normalize)(3)
+    augmented = data.epoch_datasets(images, labels, 20, seed=5, normalize=normalize, augment=True)(3)
+    assert not np.allclose(next(iter(plain))[0].numpy(), next(iter(augmented))[0].numpy())
+
+
+def test_augment_is_a_flip_of_a_shifted_crop():
+    image = tf.reshape(tf.range(16 * 16 * 1, dtype=tf.float32), (16, 16, 1))
+    out = data.augment_flip_crop(image, tf.constant([1, 2], tf.int64)).numpy()[..., 0]
+    source = np.pad(image.numpy()[..., 0], 4)
+    found = any(
+        np.array_equal(candidate, out)
+        for dy in range(9)
+        for dx in range(9)
+        for candidate in (source[dy : dy + 16, dx : dx + 16], source[dy : dy + 16, dx : dx + 16][:, ::-1])
+    )
+    assert found
+
+
+def test_normalizer_standardises(rng):
+    images = rng.integers(0, 256, size=(50, 4, 4, 3), dtype=np.uint8)
+    normalize = data.make_normalizer(*data.channel_statistics(images))
+    out = normalize(tf.constant(images)).numpy()
+    np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1.0, atol=1e-4)

@@ -1,0 +1,294 @@
+"""Face pipeline: MTCNN alignment on a real photo, identity-folder data, LFW metrics,
+face training, SavedModel export for TF Serving and its client."""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tf_wsoftmax import cli
+from tf_wsoftmax.data import face_align
+from tf_wsoftmax.data.face_folders import face_epoch_datasets
+from tf_wsoftmax.data.face_folders import list_identity_folders
+from tf_wsoftmax.eval import lfw
+from tf_wsoftmax.export import export_embedder
+from tf_wsoftmax.export import grpc_request
+from tf_wsoftmax.export import rest_payload
+from tf_wsoftmax.export import rest_url
+from tf_wsoftmax.models import build_face_embedder
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from skimage import data
+
+    return data.astronaut()
+
+
+def test_mtcnn_finds_the_astronaut(astronaut):
+    faces = face_align._detector().detect_faces(astronaut)
+    face = face_align.select_face(faces, astronaut.shape, face_align.AlignConfig())
+    assert len([f for f in faces if f["confidence"] > 0.9]) == 1
+    x, y, w, h = face["box"]
+    for px, py in face["keypoints"].values():
+        assert x <= px <= x + w and y <= py <= y + h
+    crop = face_align.crop_with_margin(astronaut, face["box"], 32, 160)
+    assert crop.shape == (160, 160, 3) and crop.dtype == np.uint8
+
+
+def test_landmark_alignment_puts_eyes_on_the_template(astronaut):
+    face = face_align.select_face(face_align._detector().detect_faces(astronaut), astronaut.shape, face_align.AlignConfig())
+    aligned = face_align.align_with_landmarks(astronaut, face["keypoints"], 160)
+    again = face_align._detector().detect_faces(aligned)
+    assert again, "the aligned face must still be a face"
+    template = face_align._TEMPLATE_112 * 160 / 112
+    eyes = np.array([again[0]["keypoints"]["left_eye"], again[0]["keypoints"]["right_eye"]], float)
+    assert np.abs(eyes - template[:2]).max() < 8  # pixels
+
+
+def write_tree(root, astronaut):
+    os.makedirs(root / "alice")
+    os.makedirs(root / "bob")
+    Image.fromarray(astronaut).save(root / "alice" / "a1.jpg")
+    Image.fromarray(np.full((120, 120, 3), 128, np.uint8)).save(root / "alice" / "blank.png")
+    (root / "bob" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    jpeg = io.BytesIO()
+    Image.fromarray(astronaut).save(jpeg, format="JPEG")
+    (root / "bob" / "truncated.jpg").write_bytes(jpeg.getvalue()[:4000])
+    Image.fromarray(np.zeros((1000, 1000, 3), np.uint8)).save(root / "bob" / "huge.png")
+    (root / "bob" / "notes.txt").write_text("not an image")
+
+
+def read_manifest(path):
+    with open(path) as f:
+        return {os.path.basename(r["input"]): r for r in csv.DictReader(f)}
+
+
+def test_align_folder_reports_every_input_and_resumes(tmp_path, astronaut):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_tree(src, astronaut)
+    config = face_align.AlignConfig(max_pixels=600_000)
+    counts = face_align.align_folder(str(src), str(dst), config, progress=False)
+    rows = read_manifest(dst / "manifest.csv")
+    assert set(rows) == {"a1.jpg", "blank.png", "broken.jpg", "truncated.jpg", "huge.png"}
+    assert rows["a1.jpg"]["status"] == "aligned"
+    assert rows["blank.png"]["status"] == "no_face"
+    assert rows["broken.jpg"]["status"] == "unreadable"
+    assert rows["truncated.jpg"]["status"] == "unreadable"
+    assert rows["huge.png"]["status"] == "too_large"
+    assert counts == {"aligned": 1, "no_face": 1, "unreadable": 2, "too_large": 1}
+    out = Image.open(dst / "alice" / "a1.png")
+    assert out.size == (160, 160)
+    # Resume: a second run processes nothing new and keeps the results.
+    stamp = os.path.getmtime(dst / "alice" / "a1.png")
+    assert face_align.align_folder(str(src), str(dst), config, progress=False) == counts
+    assert os.path.getmtime(dst / "alice" / "a1.png") == stamp
+    assert len(read_manifest(dst / "manifest.csv")) == 5
+
+
+def test_align_with_several_processes(tmp_path, astronaut):
+    src = tmp_path / "src"
+    os.makedirs(src / "p1")
+    os.makedirs(src / "p2")
+    Image.fromarray(astronaut).save(src / "p1" / "x.jpg")
+    Image.fromarray(astronaut[:, ::-1].copy()).save(src / "p2" / "y.jpg")
+    code = cli.main(["align", str(src), str(tmp_path / "dst"), "--workers", "2", "--quiet"])
+    assert code == 0
+    assert os.path.exists(tmp_path / "dst" / "p1" / "x.png") and os.path.exists(tmp_path / "dst" / "p2" / "y.png")
+
+
+def make_identities(root, identities=4, per_identity=6, size=32):
+    """Synthetic identities: each a distinct colour plus noise (a known answer)."""
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, size=(identities, 3))
+    for i in range(identities):
+        folder = root / f"person{i}"
+        os.makedirs(folder)
+        for n in range(1, per_identity + 1):
+            noise = rng.integers(-20, 20, size=(size, size, 3))
+            pixels = np.clip(colours[i] + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"person{i}_{n:04d}.png")
+
+
+def write_pairs(path, identities=4, per_identity=6, folds=2, per_fold=3):
+    rng = np.random.default_rng(1)
+    lines = [f"{folds} {per_fold}"]
+    for _ in range(folds):
+        for _ in range(per_fold):
+            i = rng.integers(identities)
+            a, b = rng.choice(np.arange(1, per_identity + 1), 2, replace=False)
+            lines.append(f"person{i}\t{a}\t{b}")
+        for _ in range(per_fold):
+            i, j = rng.choice(identities, 2, replace=False)
+            lines.append(f"person{i}\t{rng.integers(1, per_identity + 1)}\tperson{j}\t{rng.integers(1, per_identity + 1)}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_identity_folder_dataset(tmp_path):
+    make_identities(tmp_path)
+    paths, labels, names = list_identity_folders(str(tmp_path))
+    assert names == [f"person{i}" for i in range(4)] and len(paths) == 24
+    assert list(np.bincount(labels)) == [6, 6, 6, 6]
+    batches = list(face_epoch_datasets(paths, labels, batch_size=5, image_size=32)(0))
+    assert len(batches) == 4  # 24 // 5, remainder dropped
+    images = batches[0][0].numpy()
+    assert images.shape == (5, 32, 32, 3) and -1.0 <= images.min() and images.max() < 1.0
+    again = list(face_epoch_datasets(paths, labels, batch_size=5, image_size=32)(0))
+    np.testing.assert_array_equal(batches[1][0].numpy(), again[1][0].numpy())
+    with pytest.raises(FileNotFoundError):
+        list_identity_folders(str(tmp_path / "missing"))
+
+
+def test_parse_pairs_and_errors(tmp_path):
+    path = tmp_path / "pairs.txt"
+    write_pairs(path)
+    pairs = lfw.parse_pairs(str(path))
+    assert len(pairs) == 12 and sum(p.same for p in pairs) == 6 and {p.fold for p in pairs} == {0, 1}
+    lines = path.read_text().splitlines()
+    lines[5] = "person1 2"  # line 6 of the file: a mismatched pair with missing fields
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"pairs.txt:6: malformed"):
+        lfw.parse_pairs(str(path))
+    path.write_text("2 3\nperson0 1 2\n")
+    with pytest.raises(ValueError, match="12 lines"):
+        lfw.parse_pairs(str(path))
+    path.write_text("ten folds\n")
+    with pytest.raises(ValueError, match=":1: header"):
+        lfw.parse_pairs(str(path))
+
+
+def test_verification_metrics_known_answers():
+    rng = np.random.default_rng(0)
+    same = np.array([True, False] * 300)
+    folds = np.repeat(np.arange(10), 60)
+    separated = np.where(same, 0.9, 0.1) + rng.normal(0, 0.01, 600)
+    good = lfw.verification_metrics(separated, same, folds)
+    assert good["accuracy_mean"] == 1.0 and good["auc"] == 1.0 and good["eer"] == 0.0
+    assert good["val_mean"] == 1.0 and good["far_mean"] <= 1e-3
+    first, second = rng.normal(size=(600, 16)), rng.normal(size=(600, 16))
+    chance = lfw.verification_metrics(lfw.cosine_scores(first, second), same, folds)
+    assert 0.4 < chance["accuracy_mean"] < 0.6 and 0.4 < chance["auc"] < 0.6
+    np.testing.assert_allclose(lfw.cosine_scores(first, 3 * first), 1.0)
+
+
+def colour_embedding(batch):
+    """A perfect embedder for the synthetic identities: the mean colour, centred."""
+    return tf.reduce_mean(batch, axis=[1, 2]) - tf.constant([[0.0, 0.0, 0.0]])
+
+
+def test_evaluate_lfw_end_to_end_and_missing_images(tmp_path):
+    make_identities(tmp_path / "aligned")
+    write_pairs(tmp_path / "pairs.txt")
+    metrics = lfw.evaluate_lfw(colour_embedding, str(tmp_path / "pairs.txt"), str(tmp_path / "aligned"), image_size=32)
+    assert metrics["accuracy_mean"] == 1.0 and metrics["pairs"] == 12
+    lfw.plot_roc(metrics, str(tmp_path / "roc.png"))
+    assert os.path.getsize(tmp_path / "roc.png") > 1000
+    pairs = lfw.parse_pairs(str(tmp_path / "pairs.txt"))
+    gone = sorted({lfw.image_path(str(tmp_path / "aligned"), *p.first) for p in pairs})[:2]
+    for path in gone:
+        os.remove(path)
+    with pytest.raises(FileNotFoundError) as error:
+        lfw.evaluate_lfw(colour_embedding, str(tmp_path / "pairs.txt"), str(tmp_path / "aligned"), image_size=32)
+    message = str(error.value)
+    assert message.startswith("2 LFW images missing")
+    for path in gone:
+        assert os.path.basename(path) in message
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    embedder = build_face_embedder(16, 32, "small")
+    path = export_embedder(embedder, str(root), "faces", 3)
+    return embedder, path, root
+
+
+def test_export_layout_and_signatures(exported):
+    embedder, path, root = exported
+    assert path == os.path.join(str(root), "faces", "3")
+    cli_out = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir", path, "--all"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    for signature in ("serving_default", "serve_uint8", "serve_bytes"):
+        assert f"signature_def['{signature}']" in cli_out
+    assert "label" not in cli_out.lower() and "center" not in cli_out.lower()
+    loaded = tf.saved_model.load(path)
+    for name in ("serving_default", "serve_uint8"):
+        args, kwargs = loaded.signatures[name].structured_input_signature
+        assert args == () and list(kwargs) == ["faces"] and kwargs["faces"].shape.as_list() == [None, 32, 32, 3]
+
+
+def test_export_matches_in_memory_model_and_rejects_bad_input(exported, rng):
+    embedder, path, _ = exported
+    loaded = tf.saved_model.load(path)
+    faces = rng.integers(0, 256, size=(3, 32, 32, 3)).astype("float32")
+    expected = embedder((faces - 127.5) / 128.0, training=False).numpy()
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    got = loaded.signatures["serving_default"](faces=tf.constant(faces))["embeddings"].numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    as_uint8 = loaded.signatures["serve_uint8"](faces=tf.constant(faces.astype("uint8")))["embeddings"].numpy()
+    np.testing.assert_allclose(as_uint8, got, atol=1e-6)
+    png = io.BytesIO()
+    Image.fromarray(faces[0].astype("uint8")).save(png, format="PNG")
+    from_bytes = loaded.signatures["serve_bytes"](images=tf.constant([png.getvalue()]))["embeddings"].numpy()
+    np.testing.assert_allclose(from_bytes, got[:1], atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="faces must have shape"):
+        loaded.signatures["serving_default"](faces=tf.zeros((1, 31, 32, 3)))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        loaded.signatures["serve_bytes"](images=tf.constant([b"corrupt jpeg bytes"]))
+
+
+def test_export_refuses_to_overwrite_and_bad_versions(exported):
+    embedder, _, root = exported
+    with pytest.raises(FileExistsError):
+        export_embedder(embedder, str(root), "faces", 3)
+    with pytest.raises(ValueError, match="version"):
+        export_embedder(embedder, str(root), "faces", 0)
+
+
+def test_client_builds_correct_requests():
+    faces = np.zeros((2, 4, 4, 3), np.uint8)
+    payload = rest_payload(faces=faces)
+    assert payload["signature_name"] == "serving_default"
+    assert np.asarray(payload["instances"]).shape == (2, 4, 4, 3)
+    encoded = rest_payload(encoded_images=[b"\x89PNG..."])
+    assert encoded == {"signature_name": "serve_bytes", "instances": [{"b64": "iVBORy4uLg=="}]}
+    assert rest_url("localhost", "faces", 3) == "http://localhost:8501/v1/models/faces/versions/3:predict"
+    request = grpc_request("faces", faces=faces, version=3)
+    assert request.model_spec.name == "faces" and request.model_spec.version.value == 3
+    assert request.model_spec.signature_name == "serving_default"
+    assert tf.make_ndarray(request.inputs["faces"]).shape == (2, 4, 4, 3)
+    assert list(request.output_filter) == ["embeddings"]
+    byte_request = grpc_request("faces", encoded_images=[b"abc", b"de"])
+    assert byte_request.model_spec.signature_name == "serve_bytes"
+    assert list(tf.make_ndarray(byte_request.inputs["images"])) == [b"abc", b"de"]
+    with pytest.raises(ValueError, match="exactly one"):
+        rest_payload()
+    with pytest.raises(ValueError, match=r"\[N, S, S, 3\]"):
+        rest_payload(faces=np.zeros((4, 4, 3)))
+
+
+def test_train_faces_export_and_lfw_from_the_cli(tmp_path, capsys):
+    make_identities(tmp_path / "aligned", identities=4, per_identity=8)
+    write_pairs(tmp_path / "pairs.txt", per_identity=8)
+    out = str(tmp_path / "run")
+    args = ["train-faces", "--data", str(tmp_path / "aligned"), "--out", out, "--backbone", "small",
+            "--image-size", "32", "--embedding-dim", "8", "--batch-size", "8", "--steps", "10",
+            "--learning-rate", "0.05", "--pretrain-steps", "4", "--quiet"]
+    assert cli.main(args) == 0
+    assert "steps=10 identities=4" in capsys.readouterr().out
+    model = os.path.join(out, "embedder.keras")
+    assert cli.main(["lfw", "--pairs", str(tmp_path / "pairs.txt"), "--dir", str(tmp_path / "aligned"),
+                     "--model", model, "--roc", str(tmp_path / "roc.png")]) == 0
+    assert "LFW accuracy" in capsys.readouterr().out
+    assert cli.main(["export", "--model", model, "--out", str(tmp_path / "serving"), "--name", "faces"]) == 0
+    assert os.path.exists(tmp_path / "serving" / "faces" / "1" / "saved_model.pb")
+    assert cli.main(["export", "--model", model, "--out", str(tmp_path / "serving"), "--name", "faces"]) == 2

@@ -1,0 +1,96 @@
+"""Face datasets from identity folders (CASIA-WebFace layout: root/<identity>/<image>)."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tf_wsoftmax.data.face_align import IMAGE_EXTENSIONS
+
+
+def list_identity_folders(root, min_images=1):
+    """Image paths and integer labels of an identity-folder tree.
+
+    Args:
+        root: folder whose sub-folders are identities.
+        min_images: identities with fewer images are left out.
+
+    Returns:
+        (paths, labels, identity names), labels in [0, number of identities).
+    """
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"Face folder {root} does not exist.")
+    names, paths, labels = [], [], []
+    for name in sorted(os.listdir(root)):
+        folder = os.path.join(root, name)
+        if not os.path.isdir(folder):
+            continue
+        images = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if len(images) < min_images:
+            continue
+        label = len(names)
+        names.append(name)
+        paths += [os.path.join(folder, f) for f in images]
+        labels += [label] * len(images)
+    if not paths:
+        raise ValueError(f"No identity folders with images found under {root}.")
+    return np.array(paths), np.array(labels, dtype=np.int32), names
+
+
+def standardize_face(image):
+    """The paper's pixel scaling: (x - 127.5) / 128, float32."""
+    return (tf.cast(image, tf.float32) - 127.5) / 128.0
+
+
+def decode_face(path, image_size):
+    """Reads and decodes a JPEG/PNG file to a (size, size, 3) uint8 tensor."""
+    return decode_face_bytes(tf.io.read_file(path), image_size)
+
+
+def decode_face_bytes(data, image_size):
+    """Decodes encoded JPEG/PNG bytes to a (size, size, 3) uint8 tensor (resized).
+
+    Corrupt bytes raise `tf.errors.InvalidArgumentError`.
+    """
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    image = tf.image.resize(image, (image_size, image_size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
+def face_epoch_datasets(paths, labels, batch_size, image_size=160, seed=0, flip=True):
+    """Returns `epoch -> Dataset` of standardised faces with a per-epoch permutation.
+
+    Order: permute (NumPy, seeded by (seed, epoch)) -> from_tensor_slices ->
+    map(decode, stateless random flip, standardise) -> batch (drop remainder,
+    a fixed batch size for the margin heads) -> prefetch.
+
+    Args:
+        paths: image paths.
+        labels: int labels.
+        batch_size: batch size (the paper: 128).
+        image_size: side the images are resized to. Defaults to 160.
+        seed: shuffling / flipping seed.
+        flip: random horizontal flip. Defaults to True.
+
+    Returns:
+        A callable epoch -> batched dataset of (images (B, S, S, 3) float32, labels).
+    """
+    paths, labels = np.asarray(paths), np.asarray(labels)
+
+    def make(epoch):
+        order = np.random.default_rng([seed, epoch]).permutation(len(labels))
+
+        def load(index, example):
+            path, label = example
+            image = decode_face(path, image_size)
+            if flip:
+                image = tf.image.stateless_random_flip_left_right(
+                    image, seed=tf.stack([tf.cast(seed * 100_003 + epoch, tf.int64), index])
+                )
+            return standardize_face(image), label
+
+        dataset = tf.data.Dataset.from_tensor_slices((paths[order], labels[order])).enumerate()
+        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    return make

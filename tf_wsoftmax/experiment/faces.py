@@ -1,0 +1,136 @@
+"""Face-embedding training on an aligned identity-folder tree (the paper's LFW setting)."""
+
+import dataclasses
+import math
+import os
+import time
+
+import keras
+
+from tf_wsoftmax.data.face_folders import face_epoch_datasets
+from tf_wsoftmax.data.face_folders import list_identity_folders
+from tf_wsoftmax.experiment.config import TrainConfig
+from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.experiment.run import hardware_description
+from tf_wsoftmax.experiment.run import write_json
+from tf_wsoftmax.models import build_face_embedder
+from tf_wsoftmax.training import LoopConfig
+from tf_wsoftmax.training import paper_kernel_regularizer
+from tf_wsoftmax.training import train
+
+EMBEDDER_FILE = "embedder.keras"
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceTrainConfig:
+    """Face training; defaults are the paper's CASIA-WebFace schedule.
+
+    Args:
+        data: aligned identity-folder tree (output of `tf-wsoftmax align`).
+        loss: any `TrainConfig` loss. Defaults to "wsoftmax".
+        alpha: W-Softmax alpha. Defaults to 1.0.
+        embedding_dim: Defaults to 128.
+        backbone: a `FACE_BACKBONES` name. Defaults to "mobilenet_v2".
+        image_size: Defaults to 160.
+        batch_size: Defaults to 128.
+        steps: total steps. Defaults to 30,000.
+        learning_rate: Defaults to 0.1, divided by 10 every `decay_every` steps.
+        decay_every: Defaults to 10,000.
+        momentum: Defaults to 0.9.
+        weight_decay: Defaults to 5e-4.
+        pretrain_steps: W-Softmax only: softmax steps first. Defaults to 0.
+        min_images: identities with fewer images are skipped. Defaults to 1.
+        seed: Defaults to 0.
+        checkpoint_every: Defaults to 1,000.
+        jit_compile: Defaults to False.
+    """
+
+    data: str
+    loss: str = "wsoftmax"
+    alpha: float = 1.0
+    embedding_dim: int = 128
+    backbone: str = "mobilenet_v2"
+    image_size: int = 160
+    batch_size: int = 128
+    steps: int = 30_000
+    learning_rate: float = 0.1
+    decay_every: int = 10_000
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    pretrain_steps: int = 0
+    min_images: int = 1
+    seed: int = 0
+    checkpoint_every: int = 1000
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        if self.steps < 1 or not 0 <= self.pretrain_steps <= self.steps:
+            raise ValueError("`steps` must be >= 1 and `pretrain_steps` in [0, steps].")
+        if self.pretrain_steps and self.loss != "wsoftmax":
+            raise ValueError("`pretrain_steps` (softmax pre-training) applies to loss='wsoftmax' only.")
+
+
+def face_learning_rate(config):
+    """lr divided by 10 every `decay_every` steps (a staircase)."""
+    return keras.optimizers.schedules.ExponentialDecay(
+        config.learning_rate, config.decay_every, 0.1, staircase=True
+    )
+
+
+def run_face_training(config, out_dir, verbose=True):
+    """Trains a face embedder with any loss of the library; resumable.
+
+    Writes checkpoints (out/ckpt), TensorBoard logs, `out/embedder.keras`
+    (the embedding model alone, for `tf-wsoftmax export` and `lfw`) and
+    `out/metrics.json`.
+
+    Returns:
+        The metrics dict.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
+    started = time.time()
+    paths, labels, names = list_identity_folders(config.data, config.min_images)
+    keras.utils.set_random_seed(config.seed)
+    embedder = build_face_embedder(
+        config.embedding_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
+    )
+    head_config = TrainConfig(loss=config.loss, alpha=config.alpha, scale=64.0)
+    head, feature_loss = build_head_and_feature_loss(head_config, len(names))
+    optimizer = keras.optimizers.SGD(face_learning_rate(config), momentum=config.momentum)
+    data = face_epoch_datasets(paths, labels, config.batch_size, config.image_size, config.seed)
+    steps_per_epoch = len(labels) // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"{len(labels)} images are fewer than one batch of {config.batch_size}.")
+    epochs = math.ceil(config.steps / steps_per_epoch)
+
+    def loop(max_steps):
+        return LoopConfig(
+            epochs=epochs,
+            max_steps=max_steps,
+            checkpoint_dir=os.path.join(out_dir, "ckpt"),
+            checkpoint_every=config.checkpoint_every,
+            log_dir=os.path.join(out_dir, "logs"),
+            jit_compile=config.jit_compile,
+            verbose=verbose,
+        )
+
+    if config.pretrain_steps:
+        head.alpha = 0.0
+        train(embedder, head, optimizer, data, loop(config.pretrain_steps), feature_loss=feature_loss)
+        head.alpha = config.alpha
+    result = train(embedder, head, optimizer, data, loop(config.steps), feature_loss=feature_loss)
+    embedder.save(os.path.join(out_dir, EMBEDDER_FILE))
+    last = result["history"][-1] if result["history"] else {}
+    metrics = {
+        "steps": result["step"],
+        "identities": len(names),
+        "images": int(len(labels)),
+        "last_epoch": last,
+        "embedder": os.path.join(out_dir, EMBEDDER_FILE),
+        "seconds_this_call": round(time.time() - started, 1),
+        "hardware": hardware_description(),
+        "config": dataclasses.asdict(config),
+    }
+    write_json(os.path.join(out_dir, "metrics.json"), metrics)
+    return metrics

@@ -1,0 +1,140 @@
+"""`run_training`: one resumable training run that writes metrics.json."""
+
+import dataclasses
+import json
+import os
+import platform
+import time
+
+import keras
+import tensorflow as tf
+
+from tf_wsoftmax.data import channel_statistics
+from tf_wsoftmax.data import epoch_datasets
+from tf_wsoftmax.data import eval_dataset
+from tf_wsoftmax.data import load_dataset
+from tf_wsoftmax.data import make_normalizer
+from tf_wsoftmax.eval import angle_statistics
+from tf_wsoftmax.eval import collect_features
+from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.models import build_backbone
+from tf_wsoftmax.models import fc_parameter_count
+from tf_wsoftmax.training import LoopConfig
+from tf_wsoftmax.training import paper_kernel_regularizer
+from tf_wsoftmax.training import paper_learning_rate
+from tf_wsoftmax.training import paper_optimizer
+from tf_wsoftmax.training import train
+
+METRICS_FILE = "metrics.json"
+
+
+def hardware_description():
+    """A one-line description of the machine (for metrics and README tables)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
+    return f"{platform.machine()} {os.cpu_count()} cores, {device}, TF {tf.__version__}"
+
+
+def write_json(path, payload):
+    """Writes JSON atomically (temp file + rename), so a kill never leaves half a file."""
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(temporary, path)
+
+
+def _evaluate(backbone, head, images, labels, normalize):
+    features, logits, labels = collect_features(
+        backbone, head, eval_dataset(images, labels, batch_size=500, normalize=normalize)
+    )
+    accuracy = float((logits.argmax(axis=-1) == labels).mean())
+    return accuracy, angle_statistics(features, labels, keras.ops.convert_to_numpy(head.kernel))
+
+
+def run_training(config, out_dir, verbose=True):
+    """Trains one configuration, resuming from `out_dir` if it was interrupted.
+
+    Writes `out_dir/config.json` at the start, a TensorBoard log under
+    `out_dir/logs`, checkpoints under `out_dir/ckpt`, one line per epoch in
+    `out_dir/history.jsonl`, and `out_dir/metrics.json` at the end.
+
+    Args:
+        config: a `TrainConfig`.
+        out_dir: output folder (created).
+        verbose: progress bars and epoch lines.
+
+    Returns:
+        The metrics dict written to metrics.json.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    started = time.time()
+    write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
+    data = load_dataset(config.dataset, config.data_dir, config.classes, config.seed, config.download)
+    (x_train, y_train), (x_test, y_test) = data.train, data.test
+    normalize = make_normalizer(*channel_statistics(x_train))
+
+    keras.utils.set_random_seed(config.seed)
+    backbone = build_backbone(
+        config.backbone_name,
+        x_train.shape[1:],
+        config.units,
+        kernel_regularizer=paper_kernel_regularizer(config.weight_decay),
+    )
+    head, feature_loss = build_head_and_feature_loss(config, data.num_classes)
+    optimizer = paper_optimizer(
+        paper_learning_rate(config.learning_rate, config.decay_steps, config.decay_rate), config.momentum
+    )
+    history_path = os.path.join(out_dir, "history.jsonl")
+
+    def log_epoch(metrics):
+        with open(history_path, "a") as f:
+            f.write(json.dumps(metrics) + "\n")
+
+    def loop_config(epochs):
+        return LoopConfig(
+            epochs=epochs,
+            checkpoint_dir=os.path.join(out_dir, "ckpt"),
+            checkpoint_every=config.checkpoint_every,
+            log_dir=os.path.join(out_dir, "logs"),
+            jit_compile=config.jit_compile,
+            verbose=verbose,
+            epoch_callback=log_epoch,
+        )
+
+    train_data = epoch_datasets(
+        x_train, y_train, config.batch_size, seed=config.seed, normalize=normalize, augment=config.augment
+    )
+    validation = eval_dataset(x_test, y_test, batch_size=500, normalize=normalize)
+    if config.pretrain_epochs:
+        # Algorithm 1: softmax on the normalised head (alpha = 0) first; the
+        # shared checkpoint and step counter make a restart skip whatever
+        # phase already finished.
+        head.alpha = 0.0
+        train(backbone, head, optimizer, train_data, loop_config(config.pretrain_epochs), validation, feature_loss)
+        head.alpha = config.alpha
+    result = train(backbone, head, optimizer, train_data, loop_config(config.epochs), validation, feature_loss)
+
+    train_accuracy, train_angles = _evaluate(backbone, head, x_train, y_train, normalize)
+    test_accuracy, test_angles = _evaluate(backbone, head, x_test, y_test, normalize)
+    fc_params = fc_parameter_count(backbone, head)
+    metrics = {
+        "test_accuracy": test_accuracy,
+        "train_accuracy": train_accuracy,
+        "mean_angle_test": test_angles["intra_mean"],
+        "mean_angle_train": train_angles["intra_mean"],
+        "angles_test": test_angles,
+        "angles_train": train_angles,
+        "fc_params": fc_params,
+        "fc_bytes_float32": 4 * fc_params,
+        "total_params": backbone.count_params() + head.count_params(),
+        "num_classes": data.num_classes,
+        "train_examples": int(len(y_train)),
+        "test_examples": int(len(y_test)),
+        "data_source": data.source,
+        "steps": result["step"],
+        "seconds_this_call": round(time.time() - started, 1),
+        "hardware": hardware_description(),
+        "config": dataclasses.asdict(config),
+    }
+    write_json(os.path.join(out_dir, METRICS_FILE), metrics)
+    return metrics

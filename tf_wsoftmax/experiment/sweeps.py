@@ -1,0 +1,158 @@
+"""The paper's sweeps: FC units (Fig. 4), alpha (Fig. 5), class count (Table 4), 2-D features."""
+
+import dataclasses
+import json
+import os
+
+import tensorflow as tf
+
+from tf_wsoftmax.data import channel_statistics
+from tf_wsoftmax.data import eval_dataset
+from tf_wsoftmax.data import load_dataset
+from tf_wsoftmax.data import make_normalizer
+from tf_wsoftmax.eval import collect_features
+from tf_wsoftmax.eval import plots
+from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.experiment.run import METRICS_FILE
+from tf_wsoftmax.experiment.run import run_training
+from tf_wsoftmax.experiment.run import write_json
+from tf_wsoftmax.models import build_backbone
+
+
+def run_all(configs, out_dir, verbose=False):
+    """Runs named configurations one after another, each in `out_dir/<name>`.
+
+    Runs with a metrics.json are done and are read back; an interrupted run
+    resumes from its checkpoint. So re-running a killed sweep loses nothing.
+
+    Args:
+        configs: dict name -> `TrainConfig`.
+        out_dir: the sweep's folder.
+        verbose: progress bars.
+
+    Returns:
+        dict name -> metrics.
+    """
+    results = {}
+    for name, config in configs.items():
+        run_dir = os.path.join(out_dir, name)
+        metrics_path = os.path.join(run_dir, METRICS_FILE)
+        if os.path.exists(metrics_path):
+            with open(metrics_path) as f:
+                results[name] = json.load(f)
+        else:
+            results[name] = run_training(config, run_dir, verbose=verbose)
+        m = results[name]
+        print(f"{name}: test {m['test_accuracy']:.4f} train {m['train_accuracy']:.4f} "
+              f"angle {m['mean_angle_test']:.2f} fc_params {m['fc_params']}", flush=True)
+    return results
+
+
+def _losses(base, alphas):
+    """softmax plus W-Softmax at each alpha, as (name, config) pairs."""
+    runs = [("softmax", dataclasses.replace(base, loss="softmax", pretrain_epochs=0))]
+    runs += [(f"wsoftmax_a{a:g}", dataclasses.replace(base, loss="wsoftmax", alpha=a)) for a in alphas]
+    return runs
+
+
+def units_sweep(base, units, alphas=(1.0,), out_dir="runs/units_sweep"):
+    """Accuracy and FC memory versus feature units (Fig. 4).
+
+    Returns:
+        A list of records (units, loss name, test accuracy, fc_params, ...).
+    """
+    configs = {
+        f"{name}_u{u}": dataclasses.replace(config, units=u)
+        for u in units
+        for name, config in _losses(base, alphas)
+    }
+    results = run_all(configs, out_dir)
+    records = [
+        {"units": u, "loss": name, "test_accuracy": results[f"{name}_u{u}"]["test_accuracy"],
+         "fc_params": results[f"{name}_u{u}"]["fc_params"]}
+        for u in units
+        for name, _ in _losses(base, alphas)
+    ]
+    names = [name for name, _ in _losses(base, alphas)]
+    accuracies = {n: [r["test_accuracy"] for r in records if r["loss"] == n] for n in names}
+    fc_bytes = [4 * r["fc_params"] for r in records if r["loss"] == names[0]]
+    num_classes = next(iter(results.values()))["num_classes"]
+    plots.plot_units_sweep(
+        list(units), accuracies, fc_bytes, os.path.join(out_dir, "units_sweep.png"),
+        title=f"{base.dataset}: accuracy and FC memory vs units", labels={"K-1": num_classes - 1},
+    )
+    write_json(os.path.join(out_dir, "summary.json"), records)
+    return records
+
+
+def alpha_sweep(base, alphas=(0.5, 1.0, 1.5), out_dir="runs/alpha_sweep"):
+    """Per-class mean angles for softmax and W-Softmax at each alpha (Fig. 5)."""
+    configs = dict(_losses(base, alphas))
+    results = run_all(configs, out_dir)
+    per_class = {name: results[name]["angles_test"]["per_class"] for name in configs}
+    plots.plot_angle_bars(per_class, os.path.join(out_dir, "alpha_angles.png"), title=f"{base.dataset}: Eq. 14 per class")
+    records = [
+        {"loss": name, "test_accuracy": results[name]["test_accuracy"],
+         "mean_angle_test": results[name]["mean_angle_test"], "per_class": per_class[name]}
+        for name in configs
+    ]
+    write_json(os.path.join(out_dir, "summary.json"), records)
+    return records
+
+
+def class_sweep(base, classes=(5, 6, 7, 8, 9, 10), alpha=1.0, out_dir="runs/class_sweep"):
+    """Softmax vs W-Softmax on the first K classes (Table 4)."""
+    configs = {}
+    for k in classes:
+        for name, config in _losses(base, (alpha,)):
+            configs[f"{name}_k{k}"] = dataclasses.replace(config, classes=k)
+    results = run_all(configs, out_dir)
+    records = [
+        {"classes": k, "loss": name, "test_accuracy": results[f"{name}_k{k}"]["test_accuracy"]}
+        for k in classes
+        for name, _ in _losses(base, (alpha,))
+    ]
+    write_json(os.path.join(out_dir, "summary.json"), records)
+    return records
+
+
+FEATURE_LOSSES = ("softmax", "center", "contrastive_center", "wsoftmax")
+
+
+def features_2d(base, out_dir="runs/features_2d"):
+    """2-D features for softmax / center / contrastive-center / W-Softmax, scattered
+    side by side (the classic feature-distribution figure). The backbone is
+    LeNets++ unless `base.backbone` names another; the feature layer has 2 units."""
+    configs = {
+        loss: dataclasses.replace(
+            base, loss=loss, backbone=base.backbone or "lenets_pp", units=2,
+            pretrain_epochs=base.pretrain_epochs if loss == "wsoftmax" else 0,
+        )
+        for loss in FEATURE_LOSSES
+    }
+    results = run_all(configs, out_dir)
+    data = load_dataset(base.dataset, base.data_dir, base.classes, base.seed, base.download)
+    normalize = make_normalizer(*channel_statistics(data.train[0]))
+    panels = []
+    for loss, config in configs.items():
+        backbone = build_backbone(config.backbone_name, data.train[0].shape[1:], 2)
+        head, _ = build_head_and_feature_loss(config, data.num_classes)
+        head.build((None, 2))
+        checkpoint = tf.train.Checkpoint(backbone=backbone, head=head)
+        checkpoint.restore(tf.train.latest_checkpoint(os.path.join(out_dir, loss, "ckpt"))).expect_partial()
+        features, _, labels = collect_features(backbone, head, eval_dataset(*data.test, normalize=normalize))
+        panels.append((f"{loss} ({100 * results[loss]['test_accuracy']:.1f}%)", features, labels))
+    plots.plot_feature_scatter(panels, os.path.join(out_dir, "features_2d.png"))
+    return {loss: results[loss]["test_accuracy"] for loss in configs}
+
+
+def format_records(records, columns):
+    """A Markdown table of sweep records."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in records:
+        cells = [f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["alpha_sweep", "class_sweep", "features_2d", "format_records", "run_all", "units_sweep"]
