@@ -168,6 +168,58 @@ def _export(args):
     return 0
 
 
+def _bench(args):
+    import json
+
+    records = []
+    jits = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
+    if args.bench == "heads":
+        from tf_wsoftmax.bench import heads
+
+        shapes = [(k, d) for k in args.classes for d in args.dim] if not args.sweep else heads.sweep_shapes(
+            [10, 100, 1000, 10575, 100000], [128, 512]
+        )
+        for classes, dim in shapes:
+            for dtype in args.dtype:
+                for jit in jits:
+                    for name in args.losses or heads.HEADS:
+                        records.append(
+                            heads.time_head(name, classes, dim, args.batch, dtype, jit, repeats=args.repeats)
+                        )
+                        print(f"{name} K={classes} d={dim} {dtype} jit={jit}: {records[-1]['median_ms']:.2f} ms", flush=True)
+        table = heads.markdown(records)
+    else:
+        from tf_wsoftmax.bench import step
+
+        for network in args.networks:
+            for jit in jits:
+                for loss in args.losses or ["softmax", "wsoftmax", "lsoftmax", "cosface", "arcface", "center"]:
+                    records.append(step.time_step(network, loss, args.batch, jit, repeats=args.repeats))
+                    print(f"{network} {loss} jit={jit}: {records[-1]['images_per_s']:.1f} images/s", flush=True)
+        table = step.markdown(records)
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=2)
+    return 0
+
+
+def _add_bench_command(commands):
+    bench = commands.add_parser("bench", help="benchmarks: `bench heads` or `bench step`")
+    bench.add_argument("bench", choices=["heads", "step"])
+    bench.add_argument("--classes", type=int, nargs="+", default=[10575])
+    bench.add_argument("--dim", type=int, nargs="+", default=[512])
+    bench.add_argument("--batch", type=int, default=256)
+    bench.add_argument("--sweep", action="store_true", help="heads: K in {10..100000} x d in {K-1, 128, 512}")
+    bench.add_argument("--dtype", nargs="+", default=["float32"], choices=["float32", "bfloat16", "float16"])
+    bench.add_argument("--jit", choices=["both", "on", "off"], default="both")
+    bench.add_argument("--losses", nargs="+", help="subset of heads / losses")
+    bench.add_argument("--networks", nargs="+", default=["mnist", "cifar10"], choices=["mnist", "cifar10", "face"])
+    bench.add_argument("--repeats", type=int, default=20)
+    bench.add_argument("--json", help="write the records here")
+    bench.set_defaults(func=_bench)
+
+
 def _add_face_commands(commands):
     align = commands.add_parser("align", help="MTCNN-align an identity-folder tree (resumable)")
     align.add_argument("src")
@@ -288,6 +340,7 @@ def build_parser():
         sweep.add_argument("--classes-list", type=int, nargs="+", default=[5, 6, 7, 8, 9, 10])
         sweep.set_defaults(func=_sweep)
     _add_face_commands(commands)
+    _add_bench_command(commands)
     return parser
 
 

@@ -48,7 +48,12 @@ class AngularMarginHead(MarginHead):
     def build(self, input_shape):
         super().build(input_shape)
         self.iterations = self.add_weight(
-            name="iterations", shape=(), initializer="zeros", dtype="int64", trainable=False
+            name="iterations",
+            shape=(),
+            initializer="zeros",
+            dtype="int64",
+            trainable=False,
+            aggregation="only_first_replica",
         )
 
     def current_lambda(self):

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers.class_centers import ClassCenters
+from tf_wsoftmax.layers.class_centers import all_reduce_sum
 from tf_wsoftmax.ops import checks
 
 
@@ -42,8 +43,10 @@ class CenterLossLayer(ClassCenters):
         return ops.center_loss(features, self.centers, labels)
 
     def update(self, features, labels, center_gradient=None):
-        new_centers = ops.center_update(tf.cast(features, tf.float32), self.centers, labels, self.alpha)
-        self.centers.assign(new_centers)
+        centers = tf.convert_to_tensor(self.centers)
+        sums, counts = ops.center_update_statistics(tf.cast(features, tf.float32), centers, labels)
+        sums, counts = all_reduce_sum(sums, counts)  # global batch statistics under tf.distribute
+        self.centers.assign(ops.apply_center_update(centers, sums, counts, self.alpha))
 
     def get_config(self):
         config = super().get_config()

@@ -43,6 +43,7 @@ class ClassCenters(keras.layers.Layer):
             initializer=self.centers_initializer,
             trainable=False,
             dtype="float32",
+            aggregation="mean",  # every replica assigns the same all-reduced value
         )
 
     def per_sample_loss(self, features, labels):
@@ -54,7 +55,12 @@ class ClassCenters(keras.layers.Layer):
         return self.weight * tf.reduce_mean(self.per_sample_loss(features, labels))
 
     def update(self, features, labels, center_gradient=None):
-        """Applies the centre update of one train step. Implemented by subclasses."""
+        """Applies the centre update of one train step. Implemented by subclasses.
+
+        Under `tf.distribute` it is called in each replica with that replica's
+        batch; implementations all-reduce what they need (`all_reduce_sum`)
+        so that every replica writes the same centres.
+        """
         raise NotImplementedError
 
     def compute_output_spec(self, features, labels):
@@ -70,3 +76,11 @@ class ClassCenters(keras.layers.Layer):
             }
         )
         return config
+
+
+def all_reduce_sum(*values):
+    """Sums tensors over the replicas of the current strategy (identity without one)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return tuple(context.all_reduce(tf.distribute.ReduceOp.SUM, value) for value in values)

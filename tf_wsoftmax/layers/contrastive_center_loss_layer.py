@@ -4,6 +4,7 @@ import keras
 
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers.class_centers import ClassCenters
+from tf_wsoftmax.layers.class_centers import all_reduce_sum
 from tf_wsoftmax.ops import checks
 
 
@@ -40,6 +41,7 @@ class ContrastiveCenterLossLayer(ClassCenters):
     def update(self, features, labels, center_gradient=None):
         if center_gradient is None:
             raise ValueError("`ContrastiveCenterLossLayer.update` needs the centres' gradient.")
+        (center_gradient,) = all_reduce_sum(center_gradient)  # replicas hold partial gradients
         self.centers.assign_sub(self.center_learning_rate * center_gradient)
 
     def get_config(self):

@@ -10,8 +10,10 @@ from tf_wsoftmax.ops.angular import lsoftmax_lambda
 from tf_wsoftmax.ops.angular import lsoftmax_logits
 from tf_wsoftmax.ops.angular import multiple_angle_psi
 from tf_wsoftmax.ops.angular import sphereface_logits
+from tf_wsoftmax.ops.centers import apply_center_update
 from tf_wsoftmax.ops.centers import center_loss
 from tf_wsoftmax.ops.centers import center_update
+from tf_wsoftmax.ops.centers import center_update_statistics
 from tf_wsoftmax.ops.centers import contrastive_center_loss
 from tf_wsoftmax.ops.wsoftmax import EPSILON
 from tf_wsoftmax.ops.wsoftmax import normalize_kernel
@@ -22,10 +24,12 @@ from tf_wsoftmax.ops.wsoftmax import wsoftmax_logits_from_cosine_logits
 __all__ = [
     "EPSILON",
     "additive_margin_logits",
+    "apply_center_update",
     "arcface_logits",
     "arcface_target",
     "center_loss",
     "center_update",
+    "center_update_statistics",
     "contrastive_center_loss",
     "cosface_logits",
     "cosface_target",

@@ -39,6 +39,35 @@ def center_loss(features, centers, labels):
     return 0.5 * tf.reduce_sum(tf.square(features - tf.gather(centers, labels)), axis=-1)
 
 
+def center_update_statistics(features, centers, labels):
+    """Per-class sums of (c_j - x_i) and counts n_j of one batch (Wen et al. Eq. 4).
+
+    Under `tf.distribute` these are what replicas all-reduce before the
+    update, so every replica applies the same global update.
+
+    Args:
+        features: float (B, d) (treated as constants).
+        centers: float (K, d).
+        labels: int (B,) in [0, K).
+
+    Returns:
+        (sums (K, d), counts (K,)).
+    """
+    features, centers, labels = _prepare(features, centers, labels)
+    features = tf.stop_gradient(features)
+    num_classes = tf.shape(centers)[0]
+    differences = tf.gather(centers, labels) - features  # c_{y_i} - x_i
+    sums = tf.math.unsorted_segment_sum(differences, labels, num_classes)
+    counts = tf.math.unsorted_segment_sum(tf.ones_like(labels, centers.dtype), labels, num_classes)
+    return sums, counts
+
+
+def apply_center_update(centers, sums, counts, alpha):
+    """c_j - alpha * sums_j / (1 + n_j); classes with n_j = 0 keep their centre."""
+    delta = sums / (1.0 + counts)[:, None]
+    return centers - tf.cast(alpha, centers.dtype) * delta
+
+
 def center_update(features, centers, labels, alpha):
     """The centres after one Wen et al. update (Eq. 4).
 
@@ -55,14 +84,8 @@ def center_update(features, centers, labels, alpha):
         The updated (K, d) centres.
     """
     alpha = checks.check_non_negative_scalar(alpha, "alpha")
-    features, centers, labels = _prepare(features, centers, labels)
-    features = tf.stop_gradient(features)
-    num_classes = tf.shape(centers)[0]
-    differences = tf.gather(centers, labels) - features  # c_{y_i} - x_i
-    sums = tf.math.unsorted_segment_sum(differences, labels, num_classes)
-    counts = tf.math.unsorted_segment_sum(tf.ones_like(labels, centers.dtype), labels, num_classes)
-    delta = sums / (1.0 + counts)[:, None]
-    return centers - tf.cast(alpha, centers.dtype) * delta
+    sums, counts = center_update_statistics(features, centers, labels)
+    return apply_center_update(tf.cast(centers, sums.dtype), sums, counts, alpha)
 
 
 def squared_distances(features, centers):

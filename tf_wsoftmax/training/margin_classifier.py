@@ -21,6 +21,9 @@ class MarginClassifier(keras.Model):
 
     Compile it without a `loss` (the objective is the head's softmax
     cross-entropy); metrics such as "accuracy" see the test-time logits.
+    Under `strategy.scope()` it trains with `tf.distribute` like any Keras
+    model: loss terms are scaled by the global batch and centre updates are
+    all-reduced across replicas.
     `serving_model()` returns backbone + head alone, without the centres,
     for `export`.
 
@@ -78,10 +81,12 @@ class MarginClassifier(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         labels = sparse_labels_from_keras(y, tf.zeros((tf.shape(y)[0], self.head.units)))
+        replicas = objective_lib.num_replicas()
         outputs = objective_lib.train_batch(
-            self.backbone, self.head, self.optimizer, x, labels, self.feature_loss, sample_weight
+            self.backbone, self.head, self.optimizer, x, labels, self.feature_loss, sample_weight,
+            global_batch_size=tf.shape(labels)[0] * replicas,  # Keras splits batches evenly
         )
-        self._loss_tracker.update_state(outputs["loss"])
+        self._loss_tracker.update_state(outputs["loss"] * replicas)
         return self.compute_metrics(x, labels, outputs["test_logits"], sample_weight)
 
     def test_step(self, data):

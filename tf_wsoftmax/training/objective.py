@@ -34,16 +34,27 @@ def classifier_logits(backbone, head, images, labels=None, training=False):
     return features, head(features, training=training)
 
 
-def weighted_mean(values, sample_weight=None):
-    """Keras' "sum_over_batch_size": sum(w * v) / B (plain mean without weights)."""
+def weighted_mean(values, sample_weight=None, global_batch_size=None):
+    """Keras' "sum_over_batch_size": sum(w * v) / B.
+
+    Under `tf.distribute`, pass the global batch size: each replica then
+    returns its share sum(w * v) / B_global, and the replicas' shares add up
+    to the global mean (also for uneven or empty replica batches).
+    """
     values = tf.cast(values, tf.float32)
-    if sample_weight is None:
-        return tf.reduce_mean(values)
-    weights = tf.reshape(tf.cast(sample_weight, tf.float32), tf.shape(values))
-    return tf.reduce_sum(values * weights) / tf.cast(tf.size(values), tf.float32)
+    if sample_weight is not None:
+        values = values * tf.reshape(tf.cast(sample_weight, tf.float32), tf.shape(values))
+    if global_batch_size is None:
+        global_batch_size = tf.size(values)
+    return tf.reduce_sum(values) / tf.cast(global_batch_size, tf.float32)
 
 
-def objective(backbone, head, images, labels, feature_loss=None, sample_weight=None, tape=None):
+def num_replicas():
+    """Replicas in sync of the current strategy (1 without one)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def objective(backbone, head, images, labels, feature_loss=None, sample_weight=None, tape=None, global_batch_size=None):
     """One training-mode forward pass and its loss terms.
 
     Args:
@@ -57,6 +68,10 @@ def objective(backbone, head, images, labels, feature_loss=None, sample_weight=N
         tape: the enclosing `GradientTape`; it is told to watch the centres
             of a loss that learns them by gradient (they are not trainable
             weights, so tapes do not watch them on their own).
+        global_batch_size: under `tf.distribute`, the batch size over all
+            replicas: every term is this replica's share of the global
+            objective (regularisation divided by the number of replicas), so
+            the all-reduced (summed) gradients are those of the global batch.
 
     Returns:
         dict with "loss" (total), "cross_entropy", "feature_loss",
@@ -66,18 +81,20 @@ def objective(backbone, head, images, labels, feature_loss=None, sample_weight=N
     cross_entropy = weighted_mean(
         tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32)),
         sample_weight,
+        global_batch_size,
     )
     loss = cross_entropy
     regularization = backbone.losses + head.losses
     if regularization:
-        loss += tf.add_n([tf.cast(r, tf.float32) for r in regularization])
+        loss += tf.add_n([tf.cast(r, tf.float32) for r in regularization]) / float(num_replicas())
     center_term = tf.zeros((), tf.float32)
     if feature_loss is not None:
         if not feature_loss.built:
             feature_loss.build(features.shape)
         if tape is not None and feature_loss.learns_by_gradient:
             tape.watch(feature_loss.centers.value)
-        center_term = feature_loss(features, labels)
+        per_sample = feature_loss.per_sample_loss(tf.cast(features, tf.float32), labels)
+        center_term = feature_loss.weight * weighted_mean(per_sample, None, global_batch_size)
         loss += center_term
     return {
         "loss": loss,
@@ -93,7 +110,7 @@ def trainable_variables(backbone, head):
     return backbone.trainable_variables + head.trainable_variables
 
 
-def gradients(backbone, head, optimizer, images, labels, feature_loss=None, sample_weight=None):
+def gradients(backbone, head, optimizer, images, labels, feature_loss=None, sample_weight=None, global_batch_size=None):
     """The objective and its gradients (unscaled), without applying them.
 
     The loss is scaled with `optimizer.scale_loss` (a mixed precision
@@ -107,7 +124,7 @@ def gradients(backbone, head, optimizer, images, labels, feature_loss=None, samp
     variables = trainable_variables(backbone, head)
     learns_centers = feature_loss is not None and feature_loss.learns_by_gradient
     with tf.GradientTape() as tape:
-        outputs = objective(backbone, head, images, labels, feature_loss, sample_weight, tape)
+        outputs = objective(backbone, head, images, labels, feature_loss, sample_weight, tape, global_batch_size)
         scaled = optimizer.scale_loss(outputs["loss"]) if optimizer is not None else outputs["loss"]
     watched = variables + ([feature_loss.centers.value] if learns_centers else [])
     grads = tape.gradient(scaled, watched)
@@ -119,14 +136,19 @@ def gradients(backbone, head, optimizer, images, labels, feature_loss=None, samp
     return outputs, grads, center_gradient
 
 
-def train_batch(backbone, head, optimizer, images, labels, feature_loss=None, sample_weight=None):
+def train_batch(
+    backbone, head, optimizer, images, labels, feature_loss=None, sample_weight=None, global_batch_size=None
+):
     """Computes the objective, applies the optimiser step and the centre update.
 
+    Under `tf.distribute` this runs in each replica: the optimiser sums the
+    replicas' gradients and the centre layers all-reduce their statistics.
+
     Returns:
-        The `objective` outputs.
+        The `objective` outputs (this replica's shares of the loss terms).
     """
     outputs, grads, center_gradient = gradients(
-        backbone, head, optimizer, images, labels, feature_loss, sample_weight
+        backbone, head, optimizer, images, labels, feature_loss, sample_weight, global_batch_size
     )
     optimizer.apply(grads, trainable_variables(backbone, head))
     if feature_loss is not None:

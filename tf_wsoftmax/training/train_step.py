@@ -22,6 +22,14 @@ class TrainStep:
     compiled step, so the check also runs when `jit_compile=True` (XLA drops
     runtime assertions).
 
+    Distributed training: build the models, the optimiser and the step under
+    `strategy.scope()` (MirroredStrategy, MultiWorkerMirroredStrategy, or
+    TPUStrategy) and call the step with the *global* batch (on every worker,
+    the same batch). Each replica trains on its slice, its loss terms are
+    scaled by the global batch size, the optimiser sums the replicas'
+    gradients, centre statistics are all-reduced so every replica writes the
+    same centres, and the returned numbers are summed over replicas.
+
     Args:
         backbone: Keras model, images -> features.
         head: classifier layer (a margin head or a plain `Dense`).
@@ -44,7 +52,17 @@ class TrainStep:
         self.optimizer = optimizer
         self.jit_compile = jit_compile
         self.feature_loss = feature_loss
-        self._step = tf.function(self._train_step, jit_compile=jit_compile)
+        self.strategy = tf.distribute.get_strategy()
+        if self.strategy.num_replicas_in_sync > 1:
+            if jit_compile:
+                raise ValueError(
+                    "`jit_compile=True` is not supported by `TrainStep` under a multi-replica "
+                    "strategy (the replica step synchronises gradients, which cannot sit inside a "
+                    "nested XLA function). Use jit_compile=False, or Keras fit with MarginClassifier."
+                )
+            self._step = tf.function(self._distributed_step)
+        else:
+            self._step = tf.function(self._train_step, jit_compile=jit_compile)
         self._check = tf.function(self._check_labels)
 
     @property
@@ -65,10 +83,11 @@ class TrainStep:
         )
         return outputs["loss"], outputs["cross_entropy"], grads, outputs["test_logits"]
 
-    def _train_step(self, images, labels):
+    def _train_step(self, images, labels, global_batch_size=None):
         labels = tf.cast(labels, tf.int32)
         outputs = objective_lib.train_batch(
-            self.backbone, self.head, self.optimizer, images, labels, self.feature_loss
+            self.backbone, self.head, self.optimizer, images, labels, self.feature_loss,
+            global_batch_size=global_batch_size,
         )
         predictions = tf.argmax(outputs["test_logits"], axis=-1, output_type=tf.int32)
         correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32))
@@ -79,5 +98,26 @@ class TrainStep:
             "correct": correct,
         }
 
+    def _replica_slice(self, images, labels, global_batch_size):
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        per_replica = (global_batch_size + replicas - 1) // replicas
+        start = tf.minimum(tf.cast(context.replica_id_in_sync_group, tf.int32) * per_replica, global_batch_size)
+        end = tf.minimum(start + per_replica, global_batch_size)
+        return self._train_step(images[start:end], labels[start:end], global_batch_size)
+
+    def _distributed_step(self, images, labels):
+        global_batch_size = tf.shape(labels)[0]
+        outputs = self.strategy.run(self._replica_slice, args=(images, labels, global_batch_size))
+        return {
+            key: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for key, value in outputs.items()
+        }
+
     def __call__(self, images, labels):
+        if not self.optimizer.built and self.trainable_variables:
+            # Create the optimiser's slots eagerly, in the strategy's scope: a
+            # variable created inside `strategy.run` in a tf.function cannot be.
+            with self.strategy.scope():
+                self.optimizer.build(self.trainable_variables)
         return self._step(images, self._check(tf.convert_to_tensor(labels)))

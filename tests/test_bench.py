@@ -1,0 +1,35 @@
+"""Benchmarks produce well-formed records and tables (speed itself is not asserted here)."""
+
+import json
+
+from tf_wsoftmax import cli
+from tf_wsoftmax.bench import heads
+
+
+def test_every_head_runs_forward_and_backward_with_and_without_xla():
+    for name in heads.HEADS:
+        for jit in (False, True):
+            record = heads.time_head(name, 12, 5, 8, jit_compile=jit, warmup=1, repeats=2)
+            assert record["median_ms"] > 0 and record["loss"] == name and record["jit_compile"] is jit
+
+
+def test_sweep_shapes():
+    shapes = heads.sweep_shapes([10, 100, 1000, 10575], [128, 512])
+    assert (10, 9) in shapes and (1000, 999) in shapes and (10575, 512) in shapes
+    assert not any(k == 10575 and d == 10574 for k, d in shapes)
+
+
+def test_bench_cli_writes_json_and_table(tmp_path, capsys):
+    out = tmp_path / "heads.json"
+    code = cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--batch", "4", "--repeats", "2",
+                     "--losses", "normalized_softmax", "wsoftmax", "--dtype", "float32", "bfloat16", "--json", str(out)])
+    assert code == 0
+    records = json.loads(out.read_text())
+    assert len(records) == 8
+    assert set(records[0]) >= {"loss", "jit_compile", "classes", "dim", "batch", "dtype", "median_ms"}
+    assert "| wsoftmax |" in capsys.readouterr().out
+    out = tmp_path / "step.json"
+    assert cli.main(["bench", "step", "--networks", "mnist", "--batch", "4", "--repeats", "1", "--jit", "off",
+                     "--losses", "softmax", "wsoftmax", "--json", str(out)]) == 0
+    steps = json.loads(out.read_text())
+    assert [r["loss"] for r in steps] == ["softmax", "wsoftmax"] and steps[0]["images_per_s"] > 0

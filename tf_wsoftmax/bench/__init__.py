@@ -1,0 +1,1 @@
+"""Benchmarks: head cost and full train steps."""
