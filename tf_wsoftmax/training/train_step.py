@@ -53,10 +53,12 @@ class TrainStep:
         self.jit_compile = jit_compile
         self.feature_loss = feature_loss
         self.strategy = tf.distribute.get_strategy()
-        if self.strategy.num_replicas_in_sync > 1:
+        # Built inside `strategy.scope()`: run every step through `strategy.run`.
+        self.distributed = tf.distribute.has_strategy()
+        if self.distributed:
             if jit_compile:
                 raise ValueError(
-                    "`jit_compile=True` is not supported by `TrainStep` under a multi-replica "
+                    "`jit_compile=True` is not supported by `TrainStep` under a tf.distribute "
                     "strategy (the replica step synchronises gradients, which cannot sit inside a "
                     "nested XLA function). Use jit_compile=False, or Keras fit with MarginClassifier."
                 )
@@ -115,9 +117,15 @@ class TrainStep:
         }
 
     def __call__(self, images, labels):
-        if not self.optimizer.built and self.trainable_variables:
+        if self.distributed and not self.optimizer.built:
             # Create the optimiser's slots eagerly, in the strategy's scope: a
             # variable created inside `strategy.run` in a tf.function cannot be.
+            parts = [self.backbone, self.head] + ([self.feature_loss] if self.feature_loss else [])
+            if not all(part.built for part in parts):
+                raise ValueError(
+                    "Under a tf.distribute strategy, build the backbone, head and centre layer "
+                    "(e.g. call them once on a batch) before the first train step."
+                )
             with self.strategy.scope():
                 self.optimizer.build(self.trainable_variables)
         return self._step(images, self._check(tf.convert_to_tensor(labels)))
