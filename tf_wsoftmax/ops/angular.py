@@ -64,8 +64,12 @@ def _margin_target(norm_x, norm_w, cos_target, margin, lambda_):
     return norm_w * norm_x * (psi + lambda_ * cos_target) / (1.0 + lambda_)
 
 
+def _feature_norms(features):
+    return tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(features), -1, keepdims=True), EPSILON))
+
+
 def _norms_and_cosines(features, kernel):
-    norm_x = tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(features), -1, keepdims=True), EPSILON))
+    norm_x = _feature_norms(features)
     unit_kernel = normalize_kernel(kernel)
     cosines = tf.clip_by_value(tf.matmul(features, unit_kernel) / norm_x, -1.0, 1.0)
     return norm_x, cosines
@@ -92,10 +96,11 @@ def lsoftmax_logits(features, kernel, labels, margin, lambda_=0.0):
     margin = checks.check_integer_margin(margin)
     lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
-    logits = tf.matmul(features, kernel)
-    norm_x, cosines = _norms_and_cosines(features, kernel)
-    norm_w = tf.gather(tf.norm(kernel, axis=0), labels)[:, None]
-    cos_target = tf.gather(cosines, labels, batch_dims=1)[:, None]
+    logits = tf.matmul(features, kernel)  # the only (B, d) x (d, K) product
+    norm_x = _feature_norms(features)
+    norm_w = tf.gather(tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(kernel), 0), EPSILON)), labels)[:, None]
+    target_logit = tf.gather(logits, labels, batch_dims=1)[:, None]
+    cos_target = tf.clip_by_value(target_logit / (norm_x * norm_w), -1.0, 1.0)
     target = _margin_target(norm_x, norm_w, cos_target, margin, lambda_)
     is_target = tf.one_hot(labels, tf.shape(logits)[-1], on_value=True, off_value=False)
     return tf.where(is_target, target, logits)

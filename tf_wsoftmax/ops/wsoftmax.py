@@ -69,8 +69,8 @@ def wsoftmax_logits_from_cosine_logits(logits, normalized_kernel, labels, alpha)
     dtype = logits.dtype
     alpha = tf.cast(alpha, dtype)
     num_classes = tf.shape(logits)[-1]
-    target_rows = tf.gather(tf.transpose(normalized_kernel), labels)  # (B, d): W_y
-    cosines = tf.matmul(target_rows, normalized_kernel)  # (B, K): W_y . W_j
+    target_columns = tf.gather(normalized_kernel, labels, axis=1)  # (d, B): W_y, no (K, d) transpose
+    cosines = tf.matmul(target_columns, normalized_kernel, transpose_a=True)  # (B, K): W_y . W_j
     target_logit = tf.gather(logits, labels, batch_dims=1)[:, None]  # (B, 1): z_y
     squared_norm = 1.0 + tf.square(alpha) + 2.0 * alpha * cosines
     biased = (logits + alpha * target_logit) * tf.math.rsqrt(
