@@ -55,9 +55,9 @@ def _evaluate(backbone, head, model, images, labels):
     return accuracy, float(np.nanmean(angles))
 
 
-def _fit(model, loss, data, epochs, initial_epoch, config):
+def _fit(model, optimizer, loss, data, epochs, initial_epoch, config):
     (x_train, y_train) = data
-    model.compile(optimizer=model.optimizer or paper_optimizer(), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     model.fit(
         x_train,
         y_train,
@@ -75,19 +75,18 @@ def run_one(loss_name, config, train, test):
     backbone = build_small_cnn(
         feature_dim=config.feature_dim, kernel_regularizer=paper_kernel_regularizer()
     )
+    optimizer = paper_optimizer()  # one optimiser across both phases: its state carries over
     started = time.time()
     if loss_name == "softmax":
         head = keras.layers.Dense(10, kernel_initializer="glorot_uniform", name="head")
         model = classifier(backbone, head)
-        model.optimizer = None
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        _fit(model, loss, train, config.epochs, 0, config)
+        _fit(model, optimizer, loss, train, config.epochs, 0, config)
     else:
         head = NormalizedDense(10, alpha=config.alpha, name="head")
         model = classifier(backbone, head)
-        model.optimizer = None
-        _fit(model, WSoftmaxLoss(head, alpha=0.0), train, config.pretrain_epochs, 0, config)
-        _fit(model, WSoftmaxLoss(head), train, config.epochs, config.pretrain_epochs, config)
+        _fit(model, optimizer, WSoftmaxLoss(head, alpha=0.0), train, config.pretrain_epochs, 0, config)
+        _fit(model, optimizer, WSoftmaxLoss(head), train, config.epochs, config.pretrain_epochs, config)
     train_accuracy, train_angle = _evaluate(backbone, head, model, *train)
     test_accuracy, test_angle = _evaluate(backbone, head, model, *test)
     return {

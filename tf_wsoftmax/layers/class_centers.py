@@ -50,9 +50,17 @@ class ClassCenters(keras.layers.Layer):
         """Per-sample loss (B,). Implemented by subclasses."""
         raise NotImplementedError
 
-    def call(self, features, labels):
-        features = tf.cast(features, tf.float32)
-        return self.weight * tf.reduce_mean(self.per_sample_loss(features, labels))
+    def call(self, features, labels, global_batch_size=None):
+        """lambda * the batch mean of the per-sample loss.
+
+        Under `tf.distribute`, pass the global batch size: the result is then
+        this replica's share, lambda * sum / B_global, and the replicas'
+        shares add up to the global mean.
+        """
+        per_sample = self.per_sample_loss(tf.cast(features, tf.float32), labels)
+        if global_batch_size is None:
+            global_batch_size = tf.size(per_sample)
+        return self.weight * tf.reduce_sum(per_sample) / tf.cast(global_batch_size, tf.float32)
 
     def update(self, features, labels, center_gradient=None):
         """Applies the centre update of one train step. Implemented by subclasses.
@@ -63,7 +71,7 @@ class ClassCenters(keras.layers.Layer):
         """
         raise NotImplementedError
 
-    def compute_output_spec(self, features, labels):
+    def compute_output_spec(self, features, labels, global_batch_size=None):
         return keras.KerasTensor((), dtype="float32")
 
     def get_config(self):

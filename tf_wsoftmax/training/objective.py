@@ -93,8 +93,7 @@ def objective(backbone, head, images, labels, feature_loss=None, sample_weight=N
             feature_loss.build(features.shape)
         if tape is not None and feature_loss.learns_by_gradient:
             tape.watch(feature_loss.centers.value)
-        per_sample = feature_loss.per_sample_loss(tf.cast(features, tf.float32), labels)
-        center_term = feature_loss.weight * weighted_mean(per_sample, None, global_batch_size)
+        center_term = feature_loss(features, labels, global_batch_size=global_batch_size)
         loss += center_term
     return {
         "loss": loss,
