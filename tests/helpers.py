@@ -19,13 +19,13 @@ def tiny_backbone(input_dim=6, feature_dim=5, regularizer=None):
     )
 
 
-def twin_models(alpha=1.0, classes=4, seed=0, regularizer=None):
+def twin_models(alpha=1.0, classes=4, seed=0, regularizer=None, **head_kwargs):
     """Two identical (backbone, head, model) triples built from one seed."""
     out = []
     for _ in range(2):
         keras.utils.set_random_seed(seed)
         backbone = tiny_backbone(regularizer=regularizer)
-        head = NormalizedDense(classes, alpha=alpha, name="head")
+        head = NormalizedDense(classes, alpha=alpha, name="head", **head_kwargs)
         out.append((backbone, head, classifier(backbone, head)))
     return out
 

@@ -32,6 +32,48 @@ def wsoftmax_logits(features, kernel, labels, alpha):
     return logits
 
 
+def wsoftmax_loss(features, kernel, labels, alpha, frozen_kernel=None):
+    """Summed Eq. 10-13 cross-entropy of the Eq. 1 logits, written per sample and class.
+
+    With `frozen_kernel`, the bias alpha W_y and the norm ||W_j + alpha W_y||
+    of every negative logit come from that frozen copy, while x . W_j and the
+    positive logit x . W_y use `kernel`:
+        f_ij = x_i . (W_j + alpha W0_y) / ||W0_j + alpha W0_y||.
+    At kernel == frozen_kernel the value is Eq. 1's, and finite differences
+    of this function in `features` and `kernel` are the "stop" gradient.
+    """
+    features = np.asarray(features, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    frozen = kernel if frozen_kernel is None else np.asarray(frozen_kernel, np.float64)
+    num_classes = kernel.shape[1]
+    unit = [normalise(kernel[:, j]) for j in range(num_classes)]
+    frozen_unit = [normalise(frozen[:, j]) for j in range(num_classes)]
+    logits = np.zeros((features.shape[0], num_classes))
+    for i, x in enumerate(features):
+        y = int(labels[i])
+        for j in range(num_classes):
+            if j == y:
+                logits[i, j] = x @ unit[y]
+            else:
+                bias = alpha * (unit[y] if frozen_kernel is None else frozen_unit[y])
+                norm = np.sqrt(max(float(np.sum((frozen_unit[j] + alpha * frozen_unit[y]) ** 2)), EPS))
+                if frozen_kernel is None:
+                    norm = np.sqrt(max(float(np.sum((unit[j] + alpha * unit[y]) ** 2)), EPS))
+                logits[i, j] = x @ (unit[j] + bias) / norm
+    return float(softmax_cross_entropy(logits, labels).sum())
+
+
+def central_differences(function, value, delta=1e-6):
+    """Numerical gradient of a scalar function of one float64 array."""
+    value = np.array(value, np.float64)
+    gradient = np.zeros_like(value)
+    for index in np.ndindex(value.shape):
+        step = np.zeros_like(value)
+        step[index] = delta
+        gradient[index] = (function(value + step) - function(value - step)) / (2 * delta)
+    return gradient
+
+
 def normalized_logits(features, kernel):
     """x . W_j / ||W_j|| (test-time logits)."""
     features = np.asarray(features, np.float64)

@@ -22,12 +22,16 @@ def test_sweep_shapes():
 def test_bench_cli_writes_json_and_table(tmp_path, capsys):
     out = tmp_path / "heads.json"
     code = cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--batch", "4", "--repeats", "2",
-                     "--losses", "normalized_softmax", "wsoftmax", "--dtype", "float32", "bfloat16", "--json", str(out)])
+                     "--losses", "normalized_softmax", "wsoftmax_stop", "wsoftmax_full", "--dtype", "float32",
+                     "bfloat16", "--json", str(out)])
     assert code == 0
     records = json.loads(out.read_text())
-    assert len(records) == 8
+    assert len(records) == 12
     assert set(records[0]) >= {"loss", "jit_compile", "classes", "dim", "batch", "dtype", "median_ms"}
-    assert "| wsoftmax |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| wsoftmax_stop |" in printed and "| wsoftmax_full |" in printed
+    assert cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--losses", "wsoftmax"]) == 2
+    assert "Unknown head" in capsys.readouterr().err
     out = tmp_path / "step.json"
     assert cli.main(["bench", "step", "--networks", "mnist", "--batch", "4", "--repeats", "1", "--jit", "off",
                      "--losses", "softmax", "wsoftmax", "--json", str(out)]) == 0

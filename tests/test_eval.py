@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 
 from tests import reference
+from tf_wsoftmax import theory
+from tf_wsoftmax.eval import angle_statistics
 from tf_wsoftmax.eval import mean_class_angles
+from tf_wsoftmax.eval import project_onto_span
+from tf_wsoftmax.eval import weight_geometry
 
 
 def test_matches_loop_reference(rng):
@@ -37,3 +41,34 @@ def test_known_angles():
 def test_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
         mean_class_angles(*args)
+
+
+def test_weight_geometry_of_the_simplex_and_of_a_shared_component():
+    """Simplex: pairwise cosine -1/(K-1), unit mean 0. Adding a shared
+    component m to every class vector raises both (the drift of the "full"
+    gradient that issue 9 describes)."""
+    simplex = theory.simplex_weights(5, dim=4)
+    geometry = weight_geometry(simplex)
+    np.testing.assert_allclose(geometry["mean_pairwise_cosine"], -1.0 / 4, atol=1e-12)
+    np.testing.assert_allclose(geometry["mean_vector_norm"], 0.0, atol=1e-12)
+    shifted = weight_geometry(simplex + 0.8 * np.array([[1.0], [0.0], [0.0], [0.0]]))
+    assert shifted["mean_pairwise_cosine"] > -0.25 and shifted["mean_vector_norm"] > 0.3
+    same = weight_geometry(np.ones((3, 4)))
+    np.testing.assert_allclose([same["mean_pairwise_cosine"], same["mean_vector_norm"]], [1.0, 1.0])
+
+
+def test_projection_onto_the_span_of_the_class_vectors(rng):
+    kernel = rng.normal(size=(6, 2))
+    inside = rng.normal(size=(5, 2)) @ kernel.T
+    outside = rng.normal(size=(5, 6))
+    outside -= project_onto_span(outside, kernel)  # orthogonal part only
+    np.testing.assert_allclose(project_onto_span(inside, kernel), inside, atol=1e-10)
+    np.testing.assert_allclose(project_onto_span(inside + outside, kernel), inside, atol=1e-10)
+    np.testing.assert_allclose(outside @ kernel, 0.0, atol=1e-10)
+    labels = rng.integers(0, 2, size=5)
+    stats = angle_statistics(inside + outside, labels, kernel)
+    np.testing.assert_allclose(
+        stats["intra_span_mean"], np.nanmean(reference.mean_class_angles(inside, labels, kernel)), atol=1e-9
+    )
+    assert stats["intra_mean"] > stats["intra_span_mean"]
+    np.testing.assert_allclose(stats["feature_norm_mean"], np.linalg.norm(inside + outside, axis=1).mean())

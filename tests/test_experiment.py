@@ -1,5 +1,6 @@
 """The training runner, its metrics file, resume, sweeps and the CLI."""
 
+import dataclasses
 import json
 import os
 
@@ -9,7 +10,9 @@ import pytest
 from tf_wsoftmax import cli
 from tf_wsoftmax.experiment import TrainConfig
 from tf_wsoftmax.experiment import run_training
+from tf_wsoftmax.experiment import gradient_modes
 from tf_wsoftmax.experiment import sweeps
+from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
 
 METRIC_KEYS = {
     "test_accuracy", "train_accuracy", "mean_angle_test", "mean_angle_train", "fc_params",
@@ -30,6 +33,7 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     assert metrics["fc_params"] == 256 * 9 + 9 + 9 * 10
     steps_per_epoch = int(np.ceil(1437 / 50))
     assert metrics["steps"] == 2 * steps_per_epoch
+    assert metrics["softmax_steps"] == steps_per_epoch  # Algorithm 1 inside the one run
     # Asking for more epochs continues from the checkpoint instead of starting over.
     more = run_training(TrainConfig(**{**on_disk["config"], "epochs": 3}), out, verbose=False)
     assert more["steps"] == 3 * steps_per_epoch
@@ -45,11 +49,67 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
         (dict(loss="softmax", pretrain_epochs=1), "wsoftmax' only"),
         (dict(alpha=-1.0), "alpha"),
         (dict(epochs=2, pretrain_epochs=3), "pretrain_epochs"),
+        (dict(bias_gradient="approximate"), "bias_gradient"),
+        (dict(loss="cosface", fixed_simplex=True), "fixed_simplex"),
     ],
 )
 def test_bad_configs(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)
+
+
+def test_algorithm_1_is_the_default_of_wsoftmax_runs():
+    assert TrainConfig(loss="wsoftmax", epochs=20).softmax_epochs == 5
+    assert TrainConfig(loss="wsoftmax", epochs=3).softmax_epochs == 1
+    assert TrainConfig(loss="wsoftmax", epochs=1).softmax_epochs == 0
+    assert TrainConfig(loss="wsoftmax", epochs=20, pretrain_epochs=0).softmax_epochs == 0
+    assert TrainConfig(loss="cosface", epochs=20).softmax_epochs == 0
+    head, _ = build_head_and_feature_loss(TrainConfig(loss="wsoftmax", alpha=1.5, bias_gradient="full"), 10, 40)
+    assert (head.alpha, head.bias_gradient, head.alpha_warmup_steps) == (1.5, "full", 40)
+
+
+@pytest.mark.parametrize(
+    "dataset,augment,expected",
+    [
+        ("mnist", False, dict(margin=4, lambda_base=1000.0, lambda_gamma=2.5e-5, lambda_power=35.0)),
+        ("cifar10", False, dict(margin=2, lambda_base=1000.0, lambda_gamma=2e-5, lambda_power=45.0)),
+        ("cifar10", True, dict(margin=2, lambda_base=1000.0, lambda_gamma=1e-5, lambda_power=45.0)),
+    ],
+)
+def test_lsoftmax_schedule_follows_the_release_per_dataset(dataset, augment, expected):
+    head, _ = build_head_and_feature_loss(TrainConfig(dataset=dataset, loss="lsoftmax", augment=augment), 10)
+    assert {key: getattr(head, key) for key in expected} == expected
+    overridden, _ = build_head_and_feature_loss(
+        TrainConfig(dataset=dataset, loss="lsoftmax", margin=3.0, lambda_power=10.0), 10
+    )
+    assert overridden.margin == 3 and overridden.lambda_power == 10.0
+
+
+@pytest.mark.parametrize("margin", [0.0, 2.7, 5.0])
+def test_invalid_integer_margins_are_errors_not_rewritten(margin):
+    for loss in ("lsoftmax", "sphereface"):
+        with pytest.raises(ValueError, match="margin"):
+            build_head_and_feature_loss(TrainConfig(loss=loss, margin=margin), 10)
+
+
+def test_gradient_mode_sweep_writes_table_figure_and_refuses_a_changed_config(tmp_path):
+    base = TrainConfig(dataset="digits", units=9, epochs=2, pretrain_epochs=1)
+    records = gradient_modes.gradient_mode_sweep(base, alphas=(0.0, 1.0), seeds=(0,), out_dir=str(tmp_path))
+    assert [r["row"] for r in records] == [
+        "softmax (biased Dense)", "alpha 0 (normalised softmax)", "stop alpha 1", "full alpha 1",
+        "fixed simplex alpha 0", "fixed simplex alpha 1",
+    ]
+    simplex = records[-1]
+    # The simplex kernel is fixed: pairwise cosine -1/(K-1), unit mean 0.
+    np.testing.assert_allclose(simplex["angles_test.weights_mean_pairwise_cosine"]["mean"], -1 / 9, atol=1e-6)
+    np.testing.assert_allclose(simplex["angles_test.weights_mean_vector_norm"]["mean"], 0.0, atol=1e-6)
+    assert all(len(r["per_class_test"]) == 10 for r in records)
+    assert os.path.getsize(tmp_path / "angles.png") > 1000
+    assert "| stop alpha 1 |" in (tmp_path / "summary.md").read_text()
+    with pytest.raises(ValueError, match="different config.*epochs"):
+        gradient_modes.gradient_mode_sweep(
+            dataclasses.replace(base, epochs=3), alphas=(0.0, 1.0), seeds=(0,), out_dir=str(tmp_path)
+        )
 
 
 def test_units_sweep_writes_table_and_figure(tmp_path):

@@ -39,7 +39,8 @@ def test_default_init_is_xavier_and_no_bias():
     head = NormalizedDense(10)
     head.build((None, 64))
     assert isinstance(head.kernel_initializer, keras.initializers.GlorotUniform)
-    assert [w.name for w in head.weights] == ["kernel"]
+    assert [w.name for w in head.trainable_weights] == ["kernel"]
+    assert sorted(w.name for w in head.non_trainable_weights) == ["alpha", "iterations"]
     limit = np.sqrt(6.0 / (64 + 10))
     assert np.abs(head.kernel.numpy()).max() <= limit
 
@@ -84,6 +85,11 @@ def test_mixed_precision_outputs_float32(batch):
         (dict(units=3, alpha=-1.0), "alpha"),
         (dict(units=3, alpha=float("nan")), "alpha"),
         (dict(units=3, alpha="1"), "alpha"),
+        (dict(units=3, bias_gradient="none"), "bias_gradient"),
+        (dict(units=3, bias_gradient=None), "bias_gradient"),
+        (dict(units=3, alpha_warmup_steps=-1), "alpha_warmup_steps"),
+        (dict(units=3, alpha_warmup_steps=1.5), "alpha_warmup_steps"),
+        (dict(units=3, alpha_ramp_steps=-2), "alpha_ramp_steps"),
     ],
 )
 def test_invalid_arguments(kwargs, match):
@@ -97,3 +103,69 @@ def test_wrong_feature_dimension_is_rejected(batch):
     head(x)
     with pytest.raises(ValueError, match="5|axis"):
         head(np.ones((2, 3), "float32"))
+
+
+def test_alpha_change_after_tracing_takes_effect(batch):
+    """alpha is a weight read at run time: a traced (and an XLA-compiled)
+    function sees a new value without retracing."""
+    x, y = batch
+    head = NormalizedDense(4, alpha=0.0)
+    head.build((None, 5))
+    for jit_compile in (False, True):
+        step = tf.function(lambda f, l: head(f, labels=l, training=True), jit_compile=jit_compile)
+        head.alpha = 0.0
+        np.testing.assert_allclose(step(x, y).numpy(), reference.normalized_logits(x, head.kernel.numpy()), atol=1e-5)
+        head.alpha = 1.5
+        kernel = head.kernel.numpy()
+        np.testing.assert_allclose(step(x, y).numpy(), reference.wsoftmax_logits(x, kernel, y, 1.5), atol=1e-5)
+        assert step.experimental_get_tracing_count() == 1
+    with pytest.raises(ValueError, match="alpha"):
+        head.alpha = -1.0
+    assert head.alpha == 1.5
+
+
+@pytest.mark.parametrize("ramp", [0, 4])
+def test_alpha_schedule_warms_up_with_softmax_then_switches_or_ramps(batch, ramp):
+    """Algorithm 1 on the layer's step counter: steps 0..warmup-1 are
+    normalised softmax, then alpha ramps linearly over `ramp` steps."""
+    x, y = batch
+    warmup, alpha = 3, 2.0
+    head = NormalizedDense(4, alpha=alpha, alpha_warmup_steps=warmup, alpha_ramp_steps=ramp)
+    head.build((None, 5))
+    kernel = head.kernel.numpy()
+    step = tf.function(lambda f, l: head(f, labels=l, training=True))
+    for index in range(warmup + ramp + 2):
+        expected_alpha = 0.0 if index < warmup else alpha * min(1.0, (index - warmup + 1) / ramp if ramp else 1.0)
+        assert float(head.current_alpha()) == pytest.approx(expected_alpha)
+        np.testing.assert_allclose(
+            step(x, y).numpy(), reference.wsoftmax_logits(x, kernel, y, expected_alpha), atol=1e-5
+        )
+    assert int(head.iterations.numpy()) == warmup + ramp + 2
+    # Test-time calls are not steps.
+    head(x)
+    head(x, labels=y, training=False)
+    assert int(head.iterations.numpy()) == warmup + ramp + 2
+
+
+def test_alpha_and_schedule_position_survive_keras_file_and_checkpoint(tmp_path, batch):
+    x, y = batch
+    model = keras.Sequential([keras.Input((5,)), NormalizedDense(4, alpha=1.0, alpha_warmup_steps=5, name="head")])
+    head = model.get_layer("head")
+    for _ in range(3):
+        head(x, labels=y, training=True)
+    head.alpha = 0.75
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path).get_layer("head")
+    assert loaded.alpha == 0.75 and int(loaded.iterations.numpy()) == 3
+    assert loaded.get_config()["alpha_warmup_steps"] == 5
+
+    checkpoint_path = tf.train.Checkpoint(head=head).save(str(tmp_path / "ckpt"))
+    fresh = NormalizedDense(4, alpha=1.0, alpha_warmup_steps=5)
+    fresh.build((None, 5))
+    tf.train.Checkpoint(head=fresh).restore(checkpoint_path).assert_existing_objects_matched()
+    assert fresh.alpha == 0.75 and int(fresh.iterations.numpy()) == 3
+    assert float(fresh.current_alpha()) == 0.0  # two warm-up steps left
+    fresh(x, labels=y, training=True)
+    fresh(x, labels=y, training=True)
+    assert float(fresh.current_alpha()) == 0.75

@@ -20,15 +20,19 @@ def test_loss_value_matches_reference(rng):
     loss = WSoftmaxLoss(head)
     for labels in (y.astype("int32"), y.astype("float32"), y.reshape(-1, 1)):
         np.testing.assert_allclose(loss(labels, z).numpy(), expected, rtol=1e-5)
-    # An explicit alpha overrides the head's.
+    # alpha is the head's state: a new value is used by the next call.
+    head.alpha = 0.0
     expected0 = reference.softmax_cross_entropy(reference.normalized_logits(features, kernel), y).mean()
-    np.testing.assert_allclose(WSoftmaxLoss(head, alpha=0.0)(y, z).numpy(), expected0, rtol=1e-5)
+    np.testing.assert_allclose(loss(y, z).numpy(), expected0, rtol=1e-5)
+    with pytest.raises(ValueError, match="takes alpha from its head"):
+        WSoftmaxLoss(head, alpha=0.5)
 
 
-def test_fit_and_custom_step_give_same_loss_and_gradients(rng):
+@pytest.mark.parametrize("bias_gradient", ["full", "stop"])
+def test_fit_and_custom_step_give_same_loss_and_gradients(rng, bias_gradient):
     x, y = helpers.toy_batch(rng)
     reg = keras.regularizers.L2(1e-3)
-    (b1, h1, m1), (b2, h2, m2) = helpers.twin_models(alpha=1.0, regularizer=reg)
+    (b1, h1, m1), (b2, h2, m2) = helpers.twin_models(alpha=1.0, regularizer=reg, bias_gradient=bias_gradient)
     loss_fn = WSoftmaxLoss(h1)
     m1.compile(optimizer="sgd", loss=loss_fn)
 
@@ -50,10 +54,11 @@ def test_fit_and_custom_step_give_same_loss_and_gradients(rng):
     assert np.abs(fit_grads[-1].numpy()).max() > 0
 
 
+@pytest.mark.parametrize("bias_gradient", ["full", "stop"])
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_fit_trains_the_head_like_the_custom_step(rng, jit_compile):
+def test_fit_trains_the_head_like_the_custom_step(rng, jit_compile, bias_gradient):
     x, y = helpers.toy_batch(rng)
-    (b1, h1, m1), (b2, h2, m2) = helpers.twin_models(alpha=1.0)
+    (b1, h1, m1), (b2, h2, m2) = helpers.twin_models(alpha=1.0, bias_gradient=bias_gradient)
     kernel_before = h1.kernel.numpy().copy()
     m1.compile(optimizer=keras.optimizers.SGD(0.1), loss=WSoftmaxLoss(h1), jit_compile=jit_compile)
     m1.fit(x, y, batch_size=len(y), epochs=1, shuffle=False, verbose=0)
@@ -69,10 +74,31 @@ def test_loss_works_under_tf_function_and_xla(rng):
     y = rng.integers(0, 4, size=8).astype("int32")
     head = NormalizedDense(4, alpha=1.0)
     loss = WSoftmaxLoss(head)
+
+    def forward_and_loss(x):
+        return loss(y, head(x))
+
+    eager = forward_and_loss(features).numpy()
+    np.testing.assert_allclose(tf.function(forward_and_loss)(features).numpy(), eager, rtol=1e-6)
+    np.testing.assert_allclose(
+        tf.function(forward_and_loss, jit_compile=True)(features).numpy(), eager, rtol=1e-5
+    )
+
+
+def test_stop_mode_needs_the_output_of_the_heads_latest_call(rng):
+    features = rng.normal(size=(8, 5)).astype("float32")
+    y = rng.integers(0, 4, size=8).astype("int32")
+    head = NormalizedDense(4, alpha=1.0, bias_gradient="stop")
+    loss = WSoftmaxLoss(head)
     z = head(features)
-    eager = loss(y, z).numpy()
-    np.testing.assert_allclose(tf.function(loss)(y, z).numpy(), eager, rtol=1e-6)
-    np.testing.assert_allclose(tf.function(loss, jit_compile=True)(y, z).numpy(), eager, rtol=1e-5)
+    head(features[:4])  # a later call: z is no longer the latest output
+    with pytest.raises(ValueError, match="latest call"):
+        loss(y, z)
+    # The full gradient needs only the output.
+    full = NormalizedDense(4, alpha=1.0, bias_gradient="full")
+    z = full(features)
+    full(features[:4])
+    assert np.isfinite(WSoftmaxLoss(full)(y, z).numpy())
 
 
 @pytest.mark.parametrize("wrap", [False, True], ids=["eager", "tf.function"])
@@ -88,19 +114,24 @@ def test_loss_works_under_tf_function_and_xla(rng):
 )
 def test_bad_labels(labels, match, wrap):
     head = NormalizedDense(4, alpha=1.0)
-    z = head(np.ones((4, 3), "float32"))
     loss = WSoftmaxLoss(head)
-    fn = tf.function(loss) if wrap else loss
+
+    def forward_and_loss(y):
+        return loss(y, head(np.ones((4, 3), "float32")))
+
+    fn = tf.function(forward_and_loss) if wrap else forward_and_loss
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match=match):
-        fn(tf.constant(labels), z)
+        fn(tf.constant(labels))
 
 
 def test_out_of_range_label_under_xla_is_nan_not_silent():
     """XLA drops runtime assertions; the loss must then be NaN, not a number
     computed from a clamped label."""
     head = NormalizedDense(4, alpha=1.0)
-    z = head(np.ones((2, 3), "float32"))
-    value = tf.function(WSoftmaxLoss(head), jit_compile=True)(tf.constant([0, 7]), z)
+    loss = WSoftmaxLoss(head)
+    value = tf.function(lambda y: loss(y, head(np.ones((2, 3), "float32"))), jit_compile=True)(
+        tf.constant([0, 7])
+    )
     assert np.isnan(value.numpy())
 
 
@@ -109,25 +140,56 @@ def test_wrong_head_and_unbound_loss_are_reported():
     z = head(np.ones((2, 3), "float32"))
     with pytest.raises(ValueError, match="units=5"):
         WSoftmaxLoss(NormalizedDense(5))([0, 1], z)
-    unbound = WSoftmaxLoss.from_config(WSoftmaxLoss(head, alpha=0.5).get_config())
+    unbound = WSoftmaxLoss.from_config(WSoftmaxLoss(head).get_config())
     with pytest.raises(RuntimeError, match="not bound"):
         unbound([0, 1], z)
-    with pytest.raises(ValueError, match="alpha"):
-        WSoftmaxLoss(head, alpha=-1.0)
 
 
 def test_config_round_trip_and_bind_after_load(tmp_path, rng):
     x, y = helpers.toy_batch(rng)
-    (_, head, model), _ = helpers.twin_models()
-    model.compile(optimizer="sgd", loss=WSoftmaxLoss(head, alpha=0.5))
+    (_, head, model), _ = helpers.twin_models(alpha=0.5)
+    model.compile(optimizer="sgd", loss=WSoftmaxLoss(head))
     model.fit(x, y, epochs=1, verbose=0)
     path = str(tmp_path / "m.keras")
     model.save(path)
     loaded = keras.models.load_model(path)
     loss = loaded.loss
-    assert isinstance(loss, WSoftmaxLoss) and loss.alpha == 0.5 and loss.head_name == "head"
+    assert isinstance(loss, WSoftmaxLoss) and loss.head_name == "head"
+    assert loaded.get_layer("head").alpha == 0.5
     loss.bind(loaded)
     assert loss.head is loaded.get_layer("head")
     before = loaded.get_layer("head").kernel.numpy().copy()
     loaded.fit(x, y, epochs=1, verbose=0)
     assert np.abs(loaded.get_layer("head").kernel.numpy() - before).max() > 0
+
+
+@pytest.mark.parametrize("bias_gradient", ["full", "stop"])
+def test_algorithm_1_in_one_fit_matches_two_phases_of_custom_steps(rng, bias_gradient):
+    """One `fit` with `alpha_warmup_steps=2` (4 steps) trains exactly like 2
+    custom steps at alpha = 0 followed by 2 at alpha = 1, and like a
+    `TrainStep` on a head with the same schedule."""
+    x, y = helpers.toy_batch(rng, n=32)
+    (_, scheduled, model), (backbone2, scheduled2, model2) = helpers.twin_models(
+        alpha=1.0, alpha_warmup_steps=2, bias_gradient=bias_gradient
+    )
+    (backbone3, plain, model3), _ = helpers.twin_models(alpha=0.0, bias_gradient=bias_gradient)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=WSoftmaxLoss(scheduled))
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert int(scheduled.iterations.numpy()) == 4
+
+    step_scheduled = TrainStep(backbone2, scheduled2, keras.optimizers.SGD(0.1))
+    step_phases = TrainStep(backbone3, plain, keras.optimizers.SGD(0.1))
+    for index in range(4):
+        if index == 2:
+            plain.alpha = 1.0  # after the step was traced
+        batch = slice(8 * index, 8 * index + 8)
+        step_scheduled(x[batch], y[batch])
+        step_phases(x[batch], y[batch])
+    trainable = lambda m: [v.numpy() for v in m.trainable_variables]  # noqa: E731
+    helpers.assert_weights_close(trainable(model), trainable(model3), atol=1e-5)
+    helpers.assert_weights_close(trainable(model2), trainable(model3), atol=1e-5)
+    # and the schedule really switched: a run that stays at alpha = 0 differs
+    (_, never, model4), _ = helpers.twin_models(alpha=0.0, bias_gradient=bias_gradient)
+    model4.compile(optimizer=keras.optimizers.SGD(0.1), loss=WSoftmaxLoss(never))
+    model4.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert np.abs(never.kernel.numpy() - scheduled.kernel.numpy()).max() > 1e-4

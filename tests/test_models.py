@@ -1,5 +1,6 @@
 """Backbones: output shapes and parameter counts derived from the layer table."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -16,7 +17,8 @@ def expected_parameters(spec, input_shape, feature_dim):
 
     conv k x k: k*k*in*out (+ out bias without batch norm); PReLU shared over
     H, W: out; batch norm: 4*out (gamma, beta, moving mean, moving var);
-    FC: in*units + units; PReLU: units; BN: 4*units.
+    FC: in*units + units; PReLU: units; BN: 4*units. A 2x2 pool halves H
+    and W, rounding down ("valid") or up ("same", Caffe's ceil mode).
     """
     height, width, channels = input_shape
     total = 0
@@ -30,7 +32,8 @@ def expected_parameters(spec, input_shape, feature_dim):
         total += filters + bn * filters
         channels = filters
         if index + 1 in boundaries[1:]:
-            height, width = height // 2, width // 2
+            halve = (lambda n: -(-n // 2)) if spec.pool_padding == "same" else (lambda n: n // 2)
+            height, width = halve(height), halve(width)
     flat = height * width * channels
     return total + flat * feature_dim + feature_dim + feature_dim + bn * feature_dim
 
@@ -52,3 +55,24 @@ def test_feature_width_and_fc_parameters():
     assert fc_parameter_count(model, head) == flat * 9 + 9 + 9 * 10
     with pytest.raises(ValueError, match="feature_dim"):
         build_backbone("small", (8, 8, 1), feature_dim=0)
+
+
+def test_paper_networks_follow_the_released_prototxts():
+    """Liu et al.'s released MNIST / CIFAR10 nets: 64-channel pre-conv, stages
+    of 64/128/256 channels (3 / 4 convs), FC 512, pooled to 4x4x256 (Caffe's
+    ceil-mode pooling on 28 -> 14 -> 7 -> 4)."""
+    assert BACKBONES["mnist"].stages == ((64, 3), (128, 3), (256, 3))
+    assert BACKBONES["cifar10"].stages == ((64, 4), (128, 4), (256, 4))
+    for name, shape in (("mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))):
+        spec = BACKBONES[name]
+        assert spec.stem_filters == 64 and spec.feature_dim == 512
+        model = build_backbone(name, shape)
+        assert model.get_layer("flatten").output.shape[-1] == 4 * 4 * 256
+        assert model.get_layer("features").count_params() == 4 * 4 * 256 * 512 + 512
+        convs = [layer for layer in model.layers if layer.name.endswith("_conv")]
+        assert len(convs) == 1 + sum(n for _, n in spec.stages)
+        assert all(layer.strides == (1, 1) and not layer.use_bias for layer in convs)
+        assert isinstance(convs[0].kernel_initializer, keras.initializers.GlorotUniform)
+        # PReLU before batch norm, as the W-Softmax paper states
+        names = [layer.name for layer in model.layers]
+        assert names.index("stem_prelu") < names.index("stem_bn")

@@ -74,6 +74,107 @@ def test_gradients_match_finite_differences(rng, alpha):
         np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-5, atol=1e-6)
 
 
+def _op_gradients(x, w, y, alpha, bias_gradient, wrap=None):
+    def loss_and_gradients(features, kernel):
+        with tf.GradientTape() as tape:
+            tape.watch([features, kernel])
+            logits = ops.wsoftmax_logits(features, kernel, y, alpha, bias_gradient=bias_gradient)
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        return [loss] + tape.gradient(loss, [features, kernel])
+
+    fn = loss_and_gradients if wrap is None else tf.function(loss_and_gradients, jit_compile=wrap == "xla")
+    return [t.numpy() for t in fn(tf.constant(x), tf.constant(w))]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7, 1.5, 3.0])
+@pytest.mark.parametrize("bias_gradient", ["full", "stop"])
+def test_mode_gradients_match_finite_differences_of_float64_reference(rng, alpha, bias_gradient):
+    """full: finite differences of Eq. 1's loss. stop: finite differences of
+    the loss whose bias alpha W_y and norm ||W_j + alpha W_y|| come from a
+    frozen copy W0 of the kernel, taken at W = W0 (reference.wsoftmax_loss)."""
+    x, w, y = make_inputs(rng, batch=4, dim=4, classes=5)
+    frozen = w if bias_gradient == "stop" else None
+    y[1] = y[0]  # a repeated label: its gradients add up
+    numeric_x = reference.central_differences(lambda v: reference.wsoftmax_loss(v, w, y, alpha, frozen), x)
+    numeric_w = reference.central_differences(lambda v: reference.wsoftmax_loss(x, v, y, alpha, frozen), w)
+    for wrap in (None, "xla"):  # XLA takes another gradient path for the W_y gather
+        loss, grad_x, grad_w = _op_gradients(x, w, y, alpha, bias_gradient, wrap)
+        np.testing.assert_allclose(loss, reference.wsoftmax_loss(x, w, y, alpha), rtol=1e-12)
+        np.testing.assert_allclose(grad_x, numeric_x, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(grad_w, numeric_w, rtol=1e-6, atol=1e-7)
+
+
+def test_modes_differ_only_in_the_kernel_gradient(rng):
+    """Same forward value bit for bit and the same feature gradient; the
+    kernel gradients differ for alpha > 0 (and coincide at alpha = 0)."""
+    for dtype in (np.float32, np.float64):
+        x, w, y = make_inputs(rng, dtype=dtype)
+        full = _op_gradients(x, w, y, 1.0, "full")
+        stop = _op_gradients(x, w, y, 1.0, "stop")
+        full_logits = ops.wsoftmax_logits(x, w, y, 1.0, bias_gradient="full").numpy()
+        np.testing.assert_array_equal(ops.wsoftmax_logits(x, w, y, 1.0, bias_gradient="stop").numpy(), full_logits)
+        np.testing.assert_array_equal(stop[0], full[0])
+        np.testing.assert_allclose(stop[1], full[1], rtol=1e-5, atol=1e-6)
+        assert np.abs(stop[2] - full[2]).max() > 1e-3
+        at_zero = [_op_gradients(x, w, y, 0.0, mode)[2] for mode in ("full", "stop")]
+        np.testing.assert_allclose(at_zero[0], at_zero[1], rtol=1e-6, atol=1e-7)
+
+
+def test_stop_mode_kernel_gradient_of_own_class_comes_from_positive_logit_only(rng):
+    """One sample of class y: in "stop" mode W_y's gradient is that of
+    x . W_y / ||W_y|| times (p_y - 1), nothing from the negatives."""
+    x, w, y = make_inputs(rng, batch=1, dim=4, classes=5)
+    _, _, grad_w = _op_gradients(x, w, y, 2.0, "stop")
+    logits = reference.wsoftmax_logits(x, w, y, 2.0)[0]
+    probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    column = w[:, y[0]]
+    norm = np.linalg.norm(column)
+    # d(x . W/|W|)/dW = (x - (x . u) u) / |W|, u = W/|W|
+    unit = column / norm
+    expected = (probabilities[y[0]] - 1.0) * (x[0] - (x[0] @ unit) * unit) / norm
+    np.testing.assert_allclose(grad_w[:, y[0]], expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bias_gradient", ["full", "stop"])
+def test_mode_gradients_agree_eager_function_and_xla(rng, bias_gradient):
+    x, w, y = make_inputs(rng, dtype=np.float32)
+    eager = _op_gradients(x, w, y, 1.5, bias_gradient)
+    for wrap in ("function", "xla"):
+        for got, want in zip(_op_gradients(x, w, y, 1.5, bias_gradient, wrap), eager):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _matmuls_in_gradient_graph(bias_gradient, batch=8, dim=16, classes=32):
+    def loss_and_gradients(features, kernel, labels):
+        with tf.GradientTape() as tape:
+            tape.watch([features, kernel])
+            logits = ops.wsoftmax_logits(features, kernel, labels, 1.0, bias_gradient=bias_gradient)
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+        return tape.gradient(loss, [features, kernel])
+
+    graph = tf.function(loss_and_gradients).get_concrete_function(
+        tf.TensorSpec((batch, dim)), tf.TensorSpec((dim, classes)), tf.TensorSpec((batch,), tf.int32)
+    ).graph
+    big = batch * dim * classes
+    products = 0
+    for op in graph.get_operations():
+        if op.type in ("MatMul", "BatchMatMulV2"):
+            a, b = (t.shape for t in op.inputs)
+            # every matmul here multiplies a (.., B or d or K) pair: count those of B*K*d flops
+            flops = a.num_elements() * b[-1] if not op.get_attr("transpose_b") else a.num_elements() * b[0]
+            products += flops >= big
+    return products
+
+
+def test_stop_mode_needs_four_batch_by_classes_products_and_full_six():
+    """The cost claim of the two modes, read off the traced graph: normalised
+    softmax needs 3 (B, d) x (d, K)-sized products (forward, two backward),
+    "stop" adds only the forward cosines W_y . W (4), "full" also their two
+    backward products (6)."""
+    assert _matmuls_in_gradient_graph("stop") == 4
+    assert _matmuls_in_gradient_graph("full") == 6
+
+
 def test_antipodal_class_weights_alpha_one_are_finite():
     """W_j = -W_y with alpha = 1 makes W_j + alpha W_y the zero vector; like
     l2_normalize(0) its logit is 0, and values and gradients stay finite."""
@@ -162,6 +263,7 @@ BAD_INPUTS = [
     ("alpha nan", dict(alpha=float("nan")), "alpha"),
     ("alpha inf", dict(alpha=float("inf")), "alpha"),
     ("dim mismatch", dict(features=np.ones((3, 4), np.float32)), "dimension"),
+    ("unknown bias_gradient", dict(bias_gradient="partial"), "bias_gradient"),
 ]
 
 
@@ -171,11 +273,12 @@ def _call_with(overrides, wrap):
         kernel=np.ones((5, 7), np.float32),
         labels=np.array([0, 1, 2], np.int32),
         alpha=1.0,
+        bias_gradient="full",
     )
     args.update(overrides)
     labels = args["labels"]
     labels = tf.constant(labels) if not isinstance(labels, np.ndarray) else tf.constant(labels)
-    fn = lambda f, k, l: ops.wsoftmax_logits(f, k, l, args["alpha"])  # noqa: E731
+    fn = lambda f, k, l: ops.wsoftmax_logits(f, k, l, args["alpha"], args["bias_gradient"])  # noqa: E731
     if wrap:
         fn = tf.function(fn)
     return fn(tf.constant(args["features"]), tf.constant(args["kernel"]), labels)

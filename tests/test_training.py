@@ -69,7 +69,9 @@ def test_train_step_with_plain_dense_head(rng):
 def _run(tmp_path, data_fn, epochs, seed=0):
     keras.utils.set_random_seed(seed)
     backbone = helpers.tiny_backbone()
-    head = NormalizedDense(4, alpha=1.0)
+    # Algorithm 1: softmax for 7 steps, then W-Softmax (the switch falls
+    # between the killed run's last checkpoint and the end).
+    head = NormalizedDense(4, alpha=1.0, alpha_warmup_steps=7)
     optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
     config = LoopConfig(
         epochs=epochs,
@@ -118,6 +120,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, rng):
     # Fresh objects with a different init: everything must come from the checkpoint.
     resumed, backbone, head, optimizer = _run(tmp_path / "killed", data_fn, epochs=3, seed=99)
     assert resumed["step"] == 15 and int(optimizer.iterations.numpy()) == 15
+    assert int(head.iterations.numpy()) == 15 and float(head.current_alpha()) == 1.0
     assert [h["epoch"] for h in resumed["history"]] == [2, 3]
     for a, b in zip(resumed["history"], reference["history"][1:]):
         np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)

@@ -14,6 +14,7 @@ def _demo(args):
         epochs=args.epochs,
         pretrain_epochs=args.pretrain_epochs,
         alpha=args.alpha,
+        bias_gradient=args.bias_gradient,
         feature_dim=args.units,
         batch_size=args.batch_size,
         seed=args.seed,
@@ -36,8 +37,14 @@ def _train_config(args):
         download=not args.no_download,
         loss=args.loss,
         alpha=args.alpha,
+        bias_gradient=args.bias_gradient,
         pretrain_epochs=args.pretrain_epochs,
+        fixed_simplex=args.fixed_simplex,
         margin=args.margin,
+        lambda_base=args.lambda_base,
+        lambda_gamma=args.lambda_gamma,
+        lambda_power=args.lambda_power,
+        lambda_min=args.lambda_min,
         scale=args.scale,
         center_weight=args.center_weight,
         backbone=args.backbone,
@@ -75,6 +82,13 @@ def _sweep(args):
     elif args.command == "alpha-sweep":
         records = sweeps.alpha_sweep(base, alphas=args.alphas, out_dir=args.out)
         print(sweeps.format_records(records, ["loss", "test_accuracy", "mean_angle_test"]))
+    elif args.command == "gradient-modes":
+        from tf_wsoftmax.experiment import gradient_modes
+
+        records = gradient_modes.gradient_mode_sweep(
+            base, alphas=args.alphas, seeds=args.seeds, out_dir=args.out, groups=args.groups
+        )
+        print(gradient_modes.format_table(records))
     elif args.command == "class-sweep":
         records = sweeps.class_sweep(base, classes=args.classes_list, alpha=args.alpha, out_dir=args.out)
         print(sweeps.format_records(records, ["classes", "loss", "test_accuracy"]))
@@ -110,6 +124,7 @@ def _train_faces(args):
         data=args.data,
         loss=args.loss,
         alpha=args.alpha,
+        bias_gradient=args.bias_gradient,
         embedding_dim=args.embedding_dim,
         backbone=args.backbone,
         image_size=args.image_size,
@@ -176,6 +191,9 @@ def _bench(args):
     if args.bench == "heads":
         from tf_wsoftmax.bench import heads
 
+        unknown = sorted(set(args.losses or []) - set(heads.HEADS))
+        if unknown:
+            raise ValueError(f"Unknown head(s) for `bench heads`: {', '.join(unknown)}. Known: {', '.join(heads.HEADS)}")
         shapes = [(k, d) for k in args.classes for d in args.dim] if not args.sweep else heads.sweep_shapes(
             [10, 100, 1000, 10575, 100000], [128, 512]
         )
@@ -242,6 +260,7 @@ def _add_face_commands(commands):
     faces.add_argument("--out", required=True)
     faces.add_argument("--loss", default="wsoftmax", choices=LOSSES)
     faces.add_argument("--alpha", type=float, default=1.0)
+    faces.add_argument("--bias-gradient", choices=["stop", "full"], default="stop")
     faces.add_argument("--embedding-dim", type=int, default=128)
     faces.add_argument("--backbone", default="mobilenet_v2", choices=FACE_BACKBONES)
     faces.add_argument("--image-size", type=int, default=160)
@@ -249,7 +268,9 @@ def _add_face_commands(commands):
     faces.add_argument("--steps", type=int, default=30000)
     faces.add_argument("--learning-rate", type=float, default=0.1)
     faces.add_argument("--decay-every", type=int, default=10000)
-    faces.add_argument("--pretrain-steps", type=int, default=0)
+    faces.add_argument(
+        "--pretrain-steps", type=int, help="W-Softmax: softmax steps first; default: a quarter of --steps"
+    )
     faces.add_argument("--min-images", type=int, default=1)
     faces.add_argument("--seed", type=int, default=0)
     faces.add_argument("--checkpoint-every", type=int, default=1000)
@@ -287,8 +308,21 @@ def _add_train_arguments(parser):
     parser.add_argument("--no-download", action="store_true", help="never let tfds download")
     parser.add_argument("--loss", default="wsoftmax", choices=LOSSES)
     parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--pretrain-epochs", type=int, default=0, help="softmax epochs before W-Softmax")
-    parser.add_argument("--margin", type=float, help="L-/A-Softmax m (int) or CosFace/ArcFace m")
+    parser.add_argument(
+        "--bias-gradient", choices=["stop", "full"], default="stop",
+        help="W-Softmax backward pass: 'stop' treats alpha W_y and the norm as constants (default); "
+        "'full' is the exact gradient of Eq. 1",
+    )
+    parser.add_argument(
+        "--pretrain-epochs", type=int,
+        help="W-Softmax: softmax epochs first (Algorithm 1), in the same run; default: a quarter of --epochs",
+    )
+    parser.add_argument("--fixed-simplex", action="store_true", help="fix the class vectors to the simplex")
+    parser.add_argument("--margin", type=float, help="L-/A-Softmax m (int; default: per dataset) or CosFace/ArcFace m")
+    parser.add_argument("--lambda-base", type=float, help="L-Softmax lambda base (default: per dataset)")
+    parser.add_argument("--lambda-gamma", type=float, help="L-Softmax lambda gamma (default: per dataset)")
+    parser.add_argument("--lambda-power", type=float, help="L-Softmax lambda power (default: per dataset)")
+    parser.add_argument("--lambda-min", type=float, help="L-Softmax lambda floor (default: per dataset)")
     parser.add_argument("--scale", type=float, default=16.0, help="CosFace/ArcFace s")
     parser.add_argument("--center-weight", type=float, default=0.01, help="lambda of centre losses")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), help="default: by dataset")
@@ -314,6 +348,7 @@ def build_parser():
     demo.add_argument("--epochs", type=int, default=20)
     demo.add_argument("--pretrain-epochs", type=int, default=5)
     demo.add_argument("--alpha", type=float, default=1.0)
+    demo.add_argument("--bias-gradient", choices=["stop", "full"], default="stop")
     demo.add_argument("--units", type=int, default=9, help="feature layer width (K - 1 = 9 by default)")
     demo.add_argument("--batch-size", type=int, default=50)
     demo.add_argument("--seed", type=int, default=0)
@@ -330,14 +365,22 @@ def build_parser():
         "alpha-sweep": "per-class mean angles, softmax vs W-Softmax alphas (Fig. 5)",
         "class-sweep": "softmax vs W-Softmax on the first K classes (Table 4)",
         "features-2d": "LeNets++ 2-D features: softmax / center / contrastive-center / W-Softmax",
+        "gradient-modes": "W-Softmax bias_gradient 'stop' vs 'full' (+ fixed simplex) over alphas and seeds",
     }
     for name, help_text in sweeps.items():
         sweep = commands.add_parser(name, help=help_text)
         _add_train_arguments(sweep)
         sweep.add_argument("--out", default=f"runs/{name}", help="sweep folder")
         sweep.add_argument("--units-list", type=int, nargs="+", default=[2, 5, 9, 32, 90, 900])
-        sweep.add_argument("--alphas", type=float, nargs="+", default=[0.5, 1.0, 1.5])
+        default_alphas = [0.0, 0.5, 1.0, 1.5] if name == "gradient-modes" else [0.5, 1.0, 1.5]
+        sweep.add_argument("--alphas", type=float, nargs="+", default=default_alphas)
         sweep.add_argument("--classes-list", type=int, nargs="+", default=[5, 6, 7, 8, 9, 10])
+        if name == "gradient-modes":
+            sweep.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+            sweep.add_argument(
+                "--groups", nargs="+", default=["softmax", "stop", "full", "simplex"],
+                choices=["softmax", "stop", "full", "simplex"], help="rows besides the alpha-0 baseline",
+            )
         sweep.set_defaults(func=_sweep)
     _add_face_commands(commands)
     _add_bench_command(commands)

@@ -11,7 +11,8 @@ from tf_wsoftmax import ops
 HEADS = (
     "softmax",
     "normalized_softmax",
-    "wsoftmax",
+    "wsoftmax_stop",
+    "wsoftmax_full",
     "lsoftmax_m4",
     "sphereface_m4",
     "cosface",
@@ -28,8 +29,8 @@ def _logits_and_extra(name, features, kernel, bias, centers, labels):
         logits = tf.matmul(features, kernel) + bias
     elif name == "normalized_softmax":
         logits = ops.normalized_logits(features, kernel)
-    elif name == "wsoftmax":
-        logits = ops.wsoftmax_logits(features, kernel, labels, 1.0)
+    elif name in ("wsoftmax_stop", "wsoftmax_full"):
+        logits = ops.wsoftmax_logits(features, kernel, labels, 1.0, bias_gradient=name.split("_")[1])
     elif name == "lsoftmax_m4":
         logits = ops.lsoftmax_logits(features, kernel, labels, 4, lambda_=0.0)
     elif name == "sphereface_m4":

@@ -49,6 +49,44 @@ def _degrees_between(features, kernel):
     return np.degrees(np.arccos(np.clip(unit_x @ unit_w, -1.0, 1.0)))
 
 
+def project_onto_span(features, kernel):
+    """Orthogonal projection of each feature onto the column span of the kernel.
+
+    Args:
+        features: array (N, d).
+        kernel: array (d, K).
+
+    Returns:
+        float64 array (N, d): the part of each feature that the logits see.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    basis, singular, _ = np.linalg.svd(np.asarray(kernel, dtype=np.float64), full_matrices=False)
+    rank = int(np.sum(singular > singular.max() * 1e-10)) if singular.size else 0
+    basis = basis[:, :rank]
+    return features @ basis @ basis.T
+
+
+def weight_geometry(kernel):
+    """How spread the class vectors are.
+
+    Args:
+        kernel: array (d, K) of class vectors.
+
+    Returns:
+        dict: "mean_pairwise_cosine" (over pairs j < k of unit vectors; the
+        regular simplex gives -1/(K-1)) and "mean_vector_norm" (||mean of
+        the unit vectors||; 0 for the simplex, 1 if all coincide).
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    unit = kernel / np.maximum(np.linalg.norm(kernel, axis=0, keepdims=True), 1e-12)
+    cosines = unit.T @ unit
+    upper = np.triu_indices(unit.shape[1], k=1)
+    return {
+        "mean_pairwise_cosine": float(cosines[upper].mean()) if upper[0].size else float("nan"),
+        "mean_vector_norm": float(np.linalg.norm(unit.mean(axis=1))),
+    }
+
+
 def angle_statistics(features, labels, kernel):
     """Intra- and inter-class angle statistics (degrees).
 
@@ -77,4 +115,7 @@ def angle_statistics(features, labels, kernel):
         "inter_mean": float(angles[others].mean()),
         "inter_nearest_mean": float(np.where(others, angles, np.inf).min(axis=1).mean()),
         "weights_min_angle": float(weight_angles.min()),
+        "intra_span_mean": float(np.nanmean(mean_class_angles(project_onto_span(features, kernel), labels, kernel))),
+        "feature_norm_mean": float(np.linalg.norm(np.asarray(features, dtype=np.float64), axis=1).mean()),
+        **{f"weights_{key}": value for key, value in weight_geometry(kernel).items()},
     }

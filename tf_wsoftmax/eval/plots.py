@@ -70,6 +70,34 @@ def plot_angle_bars(per_class, path, title=""):
     plt.close(fig)
 
 
+def plot_angle_bar_panels(panels, path, title=""):
+    """Per-class mean angle (Eq. 14) bars, one panel per group of series (Fig. 5).
+
+    Args:
+        panels: list of (panel title, dict series name -> list of K angles).
+        path: output PNG path.
+        title: figure title.
+    """
+    plt = _pyplot()
+    classes = len(next(iter(panels[0][1].values())))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(max(5.0, classes * 0.55) * len(panels), 4.2), sharey=True, squeeze=False
+    )
+    for ax, (panel_title, per_class) in zip(axes[0], panels):
+        width = 0.8 / len(per_class)
+        for index, (name, angles) in enumerate(per_class.items()):
+            ax.bar(np.arange(classes) + index * width - 0.4 + width / 2, angles, width, label=name)
+        ax.set_xticks(np.arange(classes))
+        ax.set_xlabel("class")
+        ax.set_title(panel_title)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("mean angle to own W_y (degrees)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_feature_scatter(panels, path, max_points=5000):
     """2-D features coloured by class, one panel per loss, side by side.
 

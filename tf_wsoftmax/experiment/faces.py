@@ -29,6 +29,7 @@ class FaceTrainConfig:
         data: aligned identity-folder tree (output of `tf-wsoftmax align`).
         loss: any `TrainConfig` loss. Defaults to "wsoftmax".
         alpha: W-Softmax alpha. Defaults to 1.0.
+        bias_gradient: W-Softmax backward mode. Defaults to "stop".
         embedding_dim: Defaults to 128.
         backbone: a `FACE_BACKBONES` name. Defaults to "mobilenet_v2".
         image_size: Defaults to 160.
@@ -38,7 +39,8 @@ class FaceTrainConfig:
         decay_every: Defaults to 10,000.
         momentum: Defaults to 0.9.
         weight_decay: Defaults to 5e-4.
-        pretrain_steps: W-Softmax only: softmax steps first. Defaults to 0.
+        pretrain_steps: W-Softmax only: softmax steps first (Algorithm 1, the
+            head's alpha warm-up). Defaults to None: a quarter of `steps`.
         min_images: identities with fewer images are skipped. Defaults to 1.
         seed: Defaults to 0.
         checkpoint_every: Defaults to 1,000.
@@ -48,6 +50,7 @@ class FaceTrainConfig:
     data: str
     loss: str = "wsoftmax"
     alpha: float = 1.0
+    bias_gradient: str = "stop"
     embedding_dim: int = 128
     backbone: str = "mobilenet_v2"
     image_size: int = 160
@@ -57,17 +60,24 @@ class FaceTrainConfig:
     decay_every: int = 10_000
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    pretrain_steps: int = 0
+    pretrain_steps: int = None
     min_images: int = 1
     seed: int = 0
     checkpoint_every: int = 1000
     jit_compile: bool = False
 
     def __post_init__(self):
-        if self.steps < 1 or not 0 <= self.pretrain_steps <= self.steps:
+        if self.steps < 1 or not 0 <= (self.pretrain_steps or 0) <= self.steps:
             raise ValueError("`steps` must be >= 1 and `pretrain_steps` in [0, steps].")
         if self.pretrain_steps and self.loss != "wsoftmax":
             raise ValueError("`pretrain_steps` (softmax pre-training) applies to loss='wsoftmax' only.")
+
+    @property
+    def softmax_steps(self):
+        """Steps of Algorithm 1's softmax phase (0 unless loss='wsoftmax')."""
+        if self.loss != "wsoftmax":
+            return 0
+        return self.steps // 4 if self.pretrain_steps is None else self.pretrain_steps
 
 
 def face_learning_rate(config):
@@ -95,8 +105,10 @@ def run_face_training(config, out_dir, verbose=True):
     embedder = build_face_embedder(
         config.embedding_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
     )
-    head_config = TrainConfig(loss=config.loss, alpha=config.alpha, scale=64.0)
-    head, feature_loss = build_head_and_feature_loss(head_config, len(names))
+    head_config = TrainConfig(
+        loss=config.loss, alpha=config.alpha, bias_gradient=config.bias_gradient, pretrain_epochs=0, scale=64.0
+    )
+    head, feature_loss = build_head_and_feature_loss(head_config, len(names), config.softmax_steps)
     optimizer = keras.optimizers.SGD(face_learning_rate(config), momentum=config.momentum)
     data = face_epoch_datasets(paths, labels, config.batch_size, config.image_size, config.seed)
     steps_per_epoch = len(labels) // config.batch_size
@@ -104,22 +116,16 @@ def run_face_training(config, out_dir, verbose=True):
         raise ValueError(f"{len(labels)} images are fewer than one batch of {config.batch_size}.")
     epochs = math.ceil(config.steps / steps_per_epoch)
 
-    def loop(max_steps):
-        return LoopConfig(
-            epochs=epochs,
-            max_steps=max_steps,
-            checkpoint_dir=os.path.join(out_dir, "ckpt"),
-            checkpoint_every=config.checkpoint_every,
-            log_dir=os.path.join(out_dir, "logs"),
-            jit_compile=config.jit_compile,
-            verbose=verbose,
-        )
-
-    if config.pretrain_steps:
-        head.alpha = 0.0
-        train(embedder, head, optimizer, data, loop(config.pretrain_steps), feature_loss=feature_loss)
-        head.alpha = config.alpha
-    result = train(embedder, head, optimizer, data, loop(config.steps), feature_loss=feature_loss)
+    loop = LoopConfig(
+        epochs=epochs,
+        max_steps=config.steps,
+        checkpoint_dir=os.path.join(out_dir, "ckpt"),
+        checkpoint_every=config.checkpoint_every,
+        log_dir=os.path.join(out_dir, "logs"),
+        jit_compile=config.jit_compile,
+        verbose=verbose,
+    )
+    result = train(embedder, head, optimizer, data, loop, feature_loss=feature_loss)
     embedder.save(os.path.join(out_dir, EMBEDDER_FILE))
     last = result["history"][-1] if result["history"] else {}
     metrics = {

@@ -5,12 +5,14 @@ import keras
 from tf_wsoftmax import layers
 
 
-def build_head_and_feature_loss(config, num_classes):
+def build_head_and_feature_loss(config, num_classes, alpha_warmup_steps=0):
     """Returns (head, feature_loss or None) for `config.loss`.
 
     Args:
         config: a `TrainConfig`.
         num_classes: K.
+        alpha_warmup_steps: W-Softmax: softmax steps first (Algorithm 1),
+            the head's alpha warm-up. Defaults to 0.
 
     Returns:
         The classifier head (named "head") and the centre layer or None.
@@ -20,13 +22,20 @@ def build_head_and_feature_loss(config, num_classes):
     if loss in ("softmax", "center", "contrastive_center"):
         head = keras.layers.Dense(num_classes, kernel_initializer="glorot_uniform", name="head")
     elif loss == "normalized_softmax":
-        head = layers.NormalizedDense(num_classes, name="head")
+        head = layers.NormalizedDense(num_classes, fixed_simplex=config.fixed_simplex, name="head")
     elif loss == "wsoftmax":
-        head = layers.NormalizedDense(num_classes, alpha=config.alpha, name="head")
+        head = layers.NormalizedDense(
+            num_classes,
+            alpha=config.alpha,
+            bias_gradient=config.bias_gradient,
+            alpha_warmup_steps=alpha_warmup_steps,
+            fixed_simplex=config.fixed_simplex,
+            name="head",
+        )
     elif loss == "lsoftmax":
-        head = layers.LSoftmaxDense(num_classes, margin=int(config.margin or 4), name="head")
+        head = layers.LSoftmaxDense(num_classes, name="head", **config.lsoftmax_settings())
     elif loss == "sphereface":
-        head = layers.SphereFaceDense(num_classes, margin=int(config.margin or 4), name="head")
+        head = layers.SphereFaceDense(num_classes, margin=config.lsoftmax_settings()["margin"], name="head")
     elif loss == "cosface":
         head = layers.CosFaceDense(num_classes, scale=config.scale, name="head", **margin_kwargs)
     else:

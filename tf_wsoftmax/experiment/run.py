@@ -18,6 +18,7 @@ from tf_wsoftmax.eval import angle_statistics
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
 from tf_wsoftmax.models import build_backbone
+from tf_wsoftmax.models import array_parameter_count
 from tf_wsoftmax.models import fc_parameter_count
 from tf_wsoftmax.training import LoopConfig
 from tf_wsoftmax.training import paper_kernel_regularizer
@@ -80,7 +81,14 @@ def run_training(config, out_dir, verbose=True):
         config.units,
         kernel_regularizer=paper_kernel_regularizer(config.weight_decay),
     )
-    head, feature_loss = build_head_and_feature_loss(config, data.num_classes)
+    train_data = epoch_datasets(
+        x_train, y_train, config.batch_size, seed=config.seed, normalize=normalize, augment=config.augment
+    )
+    steps_per_epoch = int(train_data(0).cardinality())
+    # Algorithm 1 (softmax first, then W-Softmax) is the head's alpha
+    # schedule: one training run, checkpointed and resumed as one.
+    softmax_steps = config.softmax_epochs * steps_per_epoch
+    head, feature_loss = build_head_and_feature_loss(config, data.num_classes, softmax_steps)
     optimizer = paper_optimizer(
         paper_learning_rate(config.learning_rate, config.decay_steps, config.decay_rate), config.momentum
     )
@@ -90,29 +98,17 @@ def run_training(config, out_dir, verbose=True):
         with open(history_path, "a") as f:
             f.write(json.dumps(metrics) + "\n")
 
-    def loop_config(epochs):
-        return LoopConfig(
-            epochs=epochs,
-            checkpoint_dir=os.path.join(out_dir, "ckpt"),
-            checkpoint_every=config.checkpoint_every,
-            log_dir=os.path.join(out_dir, "logs"),
-            jit_compile=config.jit_compile,
-            verbose=verbose,
-            epoch_callback=log_epoch,
-        )
-
-    train_data = epoch_datasets(
-        x_train, y_train, config.batch_size, seed=config.seed, normalize=normalize, augment=config.augment
+    loop_config = LoopConfig(
+        epochs=config.epochs,
+        checkpoint_dir=os.path.join(out_dir, "ckpt"),
+        checkpoint_every=config.checkpoint_every,
+        log_dir=os.path.join(out_dir, "logs"),
+        jit_compile=config.jit_compile,
+        verbose=verbose,
+        epoch_callback=log_epoch,
     )
     validation = eval_dataset(x_test, y_test, batch_size=500, normalize=normalize)
-    if config.pretrain_epochs:
-        # Algorithm 1: softmax on the normalised head (alpha = 0) first; the
-        # shared checkpoint and step counter make a restart skip whatever
-        # phase already finished.
-        head.alpha = 0.0
-        train(backbone, head, optimizer, train_data, loop_config(config.pretrain_epochs), validation, feature_loss)
-        head.alpha = config.alpha
-    result = train(backbone, head, optimizer, train_data, loop_config(config.epochs), validation, feature_loss)
+    result = train(backbone, head, optimizer, train_data, loop_config, validation, feature_loss)
 
     train_accuracy, train_angles = _evaluate(backbone, head, x_train, y_train, normalize)
     test_accuracy, test_angles = _evaluate(backbone, head, x_test, y_test, normalize)
@@ -126,12 +122,13 @@ def run_training(config, out_dir, verbose=True):
         "angles_train": train_angles,
         "fc_params": fc_params,
         "fc_bytes_float32": 4 * fc_params,
-        "total_params": backbone.count_params() + head.count_params(),
+        "total_params": backbone.count_params() + array_parameter_count(head),
         "num_classes": data.num_classes,
         "train_examples": int(len(y_train)),
         "test_examples": int(len(y_test)),
         "data_source": data.source,
         "steps": result["step"],
+        "softmax_steps": softmax_steps,
         "seconds_this_call": round(time.time() - started, 1),
         "hardware": hardware_description(),
         "config": dataclasses.asdict(config),

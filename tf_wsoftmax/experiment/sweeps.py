@@ -40,6 +40,13 @@ def run_all(configs, out_dir, verbose=False):
         if os.path.exists(metrics_path):
             with open(metrics_path) as f:
                 results[name] = json.load(f)
+            wanted = json.loads(json.dumps(dataclasses.asdict(config)))
+            differing = sorted(k for k in wanted if results[name]["config"].get(k) != wanted[k])
+            if differing:
+                raise ValueError(
+                    f"{run_dir} holds a finished run with a different config ({', '.join(differing)} "
+                    "differ); use another --out folder or remove that run."
+                )
         else:
             results[name] = run_training(config, run_dir, verbose=verbose)
         m = results[name]

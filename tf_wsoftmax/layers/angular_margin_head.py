@@ -47,14 +47,7 @@ class AngularMarginHead(MarginHead):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.iterations = self.add_weight(
-            name="iterations",
-            shape=(),
-            initializer="zeros",
-            dtype="int64",
-            trainable=False,
-            aggregation="only_first_replica",
-        )
+        self.add_step_counter()
 
     def current_lambda(self):
         """lambda at the current iteration (float32 scalar tensor)."""

@@ -64,6 +64,23 @@ class MarginHead(keras.layers.Layer):
             dtype="float32",
         )
 
+    def add_step_counter(self):
+        """Adds the non-trainable int64 `iterations` weight that training calls count.
+
+        A schedule that reads it (L-Softmax's lambda, W-Softmax's alpha
+        warm-up) is saved in checkpoints and `.keras` files with the weights,
+        so a resumed run resumes the schedule. Under `tf.distribute` only the
+        first replica's increment counts.
+        """
+        self.iterations = self.add_weight(
+            name="iterations",
+            shape=(),
+            initializer="zeros",
+            dtype="int64",
+            trainable=False,
+            aggregation="only_first_replica",
+        )
+
     def margin_logits(self, inputs, labels):
         """Training logits with the loss's margin. Implemented by subclasses."""
         raise NotImplementedError

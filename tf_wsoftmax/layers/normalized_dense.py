@@ -9,6 +9,12 @@ from tf_wsoftmax.layers.margin_head import MarginHead
 from tf_wsoftmax.ops import checks
 
 
+def _check_steps(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"`{name}` must be an int >= 0. Received: {name}={value}")
+    return value
+
+
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
 class NormalizedDense(MarginHead):
     """Bias-free dense classifier whose class vectors are L2-normalised.
@@ -21,13 +27,37 @@ class NormalizedDense(MarginHead):
     or `training=False`) the original normalised W is used. alpha = 0 is the
     normalised-softmax baseline.
 
+    alpha is state: a non-trainable weight of the layer (saved in
+    checkpoints and `.keras` files) that a traced train step or a compiled
+    `fit` reads at run time, so `head.alpha = 1.5` between steps takes effect
+    at the next step. Algorithm 1 of the paper (softmax first, then
+    W-Softmax) is a schedule on the layer's own step counter: the first
+    `alpha_warmup_steps` training steps use alpha = 0, the next
+    `alpha_ramp_steps` raise it linearly, and later steps use `alpha`. The
+    counter is a weight too, so a resumed run resumes the schedule.
+
+    `bias_gradient` chooses the backward pass (the forward value is the same):
+    "stop" treats the bias alpha W_y and the norm ||W_j + alpha W_y|| as
+    constants, so W_y learns only from its own positive logit and the class
+    vectors stay spread (the behaviour of the paper's Fig. 5; about 1.33x the
+    cost of normalised softmax); "full" is the exact gradient of Eq. 1, which
+    also pushes W_y away from its own samples through every negative logit and
+    lets the class vectors drift together as alpha grows (about 2x). See
+    `tf_wsoftmax.ops.wsoftmax_logits_from_cosine_logits`.
+
     With `fixed_simplex=True` the kernel is the regular simplex of
     `tf_wsoftmax.theory.simplex_weights` (pairwise cosine -1/(K-1)) and is
     not trained; it needs d >= K - 1 feature units.
 
     Args:
         units: number of classes K (positive int).
-        alpha: weight bias, a finite float >= 0. Defaults to 0.0.
+        alpha: weight bias after the warm-up, a finite float >= 0. Defaults
+            to 0.0.
+        bias_gradient: "stop" or "full". Defaults to "stop".
+        alpha_warmup_steps: training steps with alpha = 0 first (Algorithm
+            1's softmax phase). Defaults to 0.
+        alpha_ramp_steps: steps over which alpha then rises linearly to
+            `alpha` (0: switch at once). Defaults to 0.
         fixed_simplex: use a fixed, non-trainable simplex kernel. Defaults
             to False.
         kernel_initializer: Defaults to "glorot_uniform" (Xavier, as in the
@@ -39,7 +69,8 @@ class NormalizedDense(MarginHead):
     Call arguments:
         inputs: features of shape (B, d).
         labels: optional integer class ids of shape (B,). Used only when
-            `training` is true.
+            `training` is true; each such call is one step of the alpha
+            schedule.
         training: Python bool or None.
 
     Returns:
@@ -47,53 +78,164 @@ class NormalizedDense(MarginHead):
 
     Example:
     >>> import numpy as np, keras
-    >>> head = NormalizedDense(10, alpha=1.0)
+    >>> head = NormalizedDense(10, alpha=1.0, alpha_warmup_steps=100)
     >>> x = np.random.randn(4, 16).astype("float32")
     >>> train_logits = head(x, labels=np.array([0, 1, 2, 3]), training=True)
+    >>> float(head.current_alpha())  # still in the softmax warm-up
+    0.0
     >>> test_logits = head(x)  # original normalised W
     >>> tuple(test_logits.shape)
     (4, 10)
 
     Reference:
         Li & Wang, "Learning Discriminative Features Via Weights-biased
-        Softmax Loss", Pattern Recognition 107 (2020), Eq. 1.
+        Softmax Loss", Pattern Recognition 107 (2020), Eq. 1, Algorithm 1.
     """
 
-    def __init__(self, units, alpha=0.0, fixed_simplex=False, **kwargs):
+    def __init__(
+        self,
+        units,
+        alpha=0.0,
+        bias_gradient="stop",
+        alpha_warmup_steps=0,
+        alpha_ramp_steps=0,
+        fixed_simplex=False,
+        **kwargs,
+    ):
         super().__init__(units, **kwargs)
-        self.alpha = checks.check_non_negative(alpha, "alpha")
+        self._alpha = checks.check_non_negative(alpha, "alpha")
+        self.bias_gradient = ops.check_bias_gradient(bias_gradient)
+        self.alpha_warmup_steps = _check_steps(alpha_warmup_steps, "alpha_warmup_steps")
+        self.alpha_ramp_steps = _check_steps(alpha_ramp_steps, "alpha_ramp_steps")
         if fixed_simplex and units < 2:
             raise ValueError("`fixed_simplex` needs units >= 2.")
         self.fixed_simplex = bool(fixed_simplex)
+        self._last_call = None
+
+    @property
+    def alpha(self):
+        """The weight bias reached after the schedule (a Python float).
+
+        Setting it validates the value and assigns the layer's alpha weight,
+        which steps traced earlier read at run time.
+        """
+        if getattr(self, "alpha_weight", None) is None:
+            return self._alpha
+        return float(keras.ops.convert_to_numpy(self.alpha_weight))
+
+    @alpha.setter
+    def alpha(self, value):
+        self._alpha = checks.check_non_negative(value, "alpha")
+        if getattr(self, "alpha_weight", None) is not None:
+            self.alpha_weight.assign(self._alpha)
 
     def build(self, input_shape):
-        if not self.fixed_simplex:
-            return super().build(input_shape)
-        simplex = theory.simplex_weights(self.units, dim=self._input_dim(input_shape))
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=simplex.shape,
-            initializer=keras.initializers.Constant(simplex.astype("float32")),
-            trainable=False,
+        if self.fixed_simplex:
+            simplex = theory.simplex_weights(self.units, dim=self._input_dim(input_shape))
+            self.kernel = self.add_weight(
+                name="kernel",
+                shape=simplex.shape,
+                initializer=keras.initializers.Constant(simplex.astype("float32")),
+                trainable=False,
+                dtype="float32",
+            )
+        else:
+            super().build(input_shape)
+        self.alpha_weight = self.add_weight(
+            name="alpha",
+            shape=(),
+            initializer=keras.initializers.Constant(self._alpha),
             dtype="float32",
+            trainable=False,
+            aggregation="only_first_replica",
         )
+        self.add_step_counter()
 
     def normalized_kernel(self):
         """Returns the (d, units) kernel with unit-norm columns (float32)."""
         return ops.normalize_kernel(tf.convert_to_tensor(self.kernel))
 
+    def current_alpha(self):
+        """The alpha the next training step uses: `alpha` times the schedule's factor.
+
+        Returns:
+            float32 scalar tensor.
+        """
+        alpha = tf.convert_to_tensor(self.alpha_weight)
+        if not self.alpha_warmup_steps and not self.alpha_ramp_steps:
+            return alpha
+        past_warmup = tf.cast(self.iterations, tf.float32) - float(self.alpha_warmup_steps)
+        if self.alpha_ramp_steps:
+            factor = tf.clip_by_value((past_warmup + 1.0) / float(self.alpha_ramp_steps), 0.0, 1.0)
+        else:
+            factor = tf.cast(past_warmup >= 0.0, tf.float32)
+        return alpha * factor
+
+    def _training_logits(self, logits_fn):
+        """Runs one training step's logits at the scheduled alpha, then counts the step."""
+        logits = logits_fn(self.current_alpha())
+        self.iterations.assign_add(1)
+        return logits
+
     def margin_logits(self, inputs, labels):
-        return ops.wsoftmax_logits(inputs, self.kernel, labels, self.alpha)
+        return self._training_logits(
+            lambda alpha: ops.wsoftmax_logits(inputs, self.kernel, labels, alpha, self.bias_gradient)
+        )
 
     def test_logits(self, inputs):
         return ops.normalized_logits(inputs, self.kernel)
 
-    def logits_from_outputs(self, outputs, labels, alpha=None):
-        alpha = self.alpha if alpha is None else alpha
+    def call(self, inputs, labels=None, training=None):
+        outputs = super().call(inputs, labels=labels, training=training)
+        # `WSoftmaxLoss` with bias_gradient="stop" needs the features behind
+        # this output (see `logits_from_outputs`).
+        self._last_call = (outputs, inputs)
+        return outputs
+
+    def logits_from_outputs(self, outputs, labels):
+        """Training logits from this head's output of the same step (`WSoftmaxLoss`).
+
+        Each call is one step of the alpha schedule. With
+        bias_gradient="stop" the features behind `outputs` are needed: they
+        are those of this layer's latest call, which must be the call that
+        produced `outputs` (as in `fit` and `evaluate`, where y_pred is the
+        head's output of the current step, or `loss(y, head(x))`).
+
+        Args:
+            outputs: (B, units) test-time output of this head.
+            labels: validated int32 (B,) class ids.
+
+        Returns:
+            (B, units) training logits.
+        """
+        features = None
+        if self.bias_gradient == "stop":
+            last = self._last_call
+            if last is None or last[0] is not outputs:
+                raise ValueError(
+                    f"`{self.name}` has bias_gradient='stop': its training logits need the "
+                    "features behind `y_pred`, and `y_pred` is not the output of this head's "
+                    "latest call. Compute the loss right after the forward pass and in the same "
+                    "function (as `fit` and `evaluate` do: `loss(y, model(x))`), or train with "
+                    "`MarginClassifier` / `TrainStep`."
+                )
+            features = last[1]
         unit_kernel = tf.cast(self.normalized_kernel(), outputs.dtype)
-        return ops.wsoftmax_logits_from_cosine_logits(outputs, unit_kernel, labels, alpha)
+        return self._training_logits(
+            lambda alpha: ops.wsoftmax_logits_from_cosine_logits(
+                outputs, unit_kernel, labels, alpha, self.bias_gradient, features
+            )
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update({"alpha": self.alpha, "fixed_simplex": self.fixed_simplex})
+        config.update(
+            {
+                "alpha": self.alpha,
+                "bias_gradient": self.bias_gradient,
+                "alpha_warmup_steps": self.alpha_warmup_steps,
+                "alpha_ramp_steps": self.alpha_ramp_steps,
+                "fixed_simplex": self.fixed_simplex,
+            }
+        )
         return config

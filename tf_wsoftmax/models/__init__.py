@@ -2,6 +2,7 @@
 
 from tf_wsoftmax.models.conv_backbone import BACKBONES
 from tf_wsoftmax.models.conv_backbone import BackboneSpec
+from tf_wsoftmax.models.conv_backbone import array_parameter_count
 from tf_wsoftmax.models.conv_backbone import build_backbone
 from tf_wsoftmax.models.conv_backbone import build_small_cnn
 from tf_wsoftmax.models.conv_backbone import classifier
@@ -17,5 +18,6 @@ __all__ = [
     "build_backbone",
     "build_small_cnn",
     "classifier",
+    "array_parameter_count",
     "fc_parameter_count",
 ]

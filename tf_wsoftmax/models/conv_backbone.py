@@ -4,9 +4,19 @@ Every conv is stride 1 with "same" padding and Xavier init, followed by PReLU
 and then batch norm (Sec. 5.1 of the W-Softmax paper: "batch norm after
 PReLU", no dropout); each stage ends in 2x2 max pooling; an FC feature layer
 (its width is the `feature_dim` the paper sweeps) feeds the classifier head.
+
+The MNIST and CIFAR10 channel widths, conv counts and FC width follow Liu et
+al.'s released Caffe prototxts (wy1iu/LargeMargin_Softmax_Loss,
+myexamples/{mnist,cifar10}/model/*_train_test.prototxt): a 64-channel pre-conv,
+stages of 64/128/256 channels (3 convs each on MNIST, 4 on CIFAR10) and a
+512-unit FC. Pooling uses "same" padding, which gives Caffe's ceil-mode sizes
+(28 -> 14 -> 7 -> 4). Where the W-Softmax paper says otherwise we follow the
+paper: PReLU then batch norm (the release: batch norm then ReLU), Xavier init
+(the release: MSRA) and no conv bias under batch norm (the release keeps one).
 """
 
 import dataclasses
+import math
 
 import keras
 
@@ -21,6 +31,8 @@ class BackboneSpec:
         feature_dim: default width of the FC feature layer.
         kernel_size: conv kernel size.
         batch_norm: batch norm after each PReLU.
+        pool_padding: "valid" (floor) or "same" (ceil, Caffe's pooling
+            output size) for the 2x2 max pools.
     """
 
     stem_filters: int
@@ -28,15 +40,18 @@ class BackboneSpec:
     feature_dim: int
     kernel_size: int = 3
     batch_norm: bool = True
+    pool_padding: str = "valid"
 
 
-# The L-Softmax paper's Table 1 networks (Liu et al. 2016), used by W-Softmax,
-# LeNets++ of the center-loss paper (Wen et al. 2016; 2-D features for plots),
-# and a small network for the 8x8 digits.
+# The L-Softmax networks used by W-Softmax: MNIST and CIFAR10 as released by
+# Liu et al. (see the module docstring); CIFAR100 has no released prototxt and
+# keeps the widths of the L-Softmax paper's Table 1. LeNets++ of the
+# center-loss paper (Wen et al. 2016; 2-D features for plots), and a small
+# network for the 8x8 digits.
 BACKBONES = {
-    "mnist": BackboneSpec(64, ((64, 3), (64, 3), (64, 3)), 256),
-    "cifar10": BackboneSpec(64, ((64, 4), (96, 4), (128, 4)), 256),
-    "cifar100": BackboneSpec(96, ((96, 4), (192, 4), (384, 4)), 512),
+    "mnist": BackboneSpec(64, ((64, 3), (128, 3), (256, 3)), 512, pool_padding="same"),
+    "cifar10": BackboneSpec(64, ((64, 4), (128, 4), (256, 4)), 512, pool_padding="same"),
+    "cifar100": BackboneSpec(96, ((96, 4), (192, 4), (384, 4)), 512, pool_padding="same"),
     "lenets_pp": BackboneSpec(0, ((32, 2), (64, 2), (128, 2)), 2, kernel_size=5, batch_norm=False),
     "small": BackboneSpec(0, ((32, 2), (64, 2)), 32),
 }
@@ -96,7 +111,7 @@ def build_backbone(
     for stage, (filters, convs) in enumerate(spec.stages):
         for index in range(convs):
             layers += _conv_unit(filters, spec, kernel_regularizer, bn_momentum, f"stage{stage}_{index}")
-        layers.append(keras.layers.MaxPooling2D(2, name=f"stage{stage}_pool"))
+        layers.append(keras.layers.MaxPooling2D(2, padding=spec.pool_padding, name=f"stage{stage}_pool"))
     layers += [
         keras.layers.Flatten(name="flatten"),
         keras.layers.Dense(
@@ -128,9 +143,14 @@ def build_small_cnn(input_shape=(8, 8, 1), feature_dim=32, kernel_regularizer=No
     return build_backbone("small", input_shape, feature_dim, kernel_regularizer, bn_momentum, name="small_cnn")
 
 
+def array_parameter_count(layer):
+    """Values in a layer's weight arrays; scalar state (a head's alpha, step counter) is not counted."""
+    return sum(math.prod(weight.shape) for weight in layer.weights if len(weight.shape))
+
+
 def fc_parameter_count(backbone, head):
     """Parameters of the FC feature layer plus the classifier head (Fig. 4's memory)."""
-    return backbone.get_layer("features").count_params() + head.count_params()
+    return backbone.get_layer("features").count_params() + array_parameter_count(head)
 
 
 def classifier(backbone, head, name="classifier"):

@@ -15,18 +15,22 @@ from tf_wsoftmax.ops.centers import center_loss
 from tf_wsoftmax.ops.centers import center_update
 from tf_wsoftmax.ops.centers import center_update_statistics
 from tf_wsoftmax.ops.centers import contrastive_center_loss
+from tf_wsoftmax.ops.wsoftmax import BIAS_GRADIENTS
 from tf_wsoftmax.ops.wsoftmax import EPSILON
+from tf_wsoftmax.ops.wsoftmax import check_bias_gradient
 from tf_wsoftmax.ops.wsoftmax import normalize_kernel
 from tf_wsoftmax.ops.wsoftmax import normalized_logits
 from tf_wsoftmax.ops.wsoftmax import wsoftmax_logits
 from tf_wsoftmax.ops.wsoftmax import wsoftmax_logits_from_cosine_logits
 
 __all__ = [
+    "BIAS_GRADIENTS",
     "EPSILON",
     "additive_margin_logits",
     "apply_center_update",
     "arcface_logits",
     "arcface_target",
+    "check_bias_gradient",
     "center_loss",
     "center_update",
     "center_update_statistics",
