@@ -5,7 +5,7 @@
 # Command (repository root, after `make venv`):  bash experiments/digits_figures.sh
 # Writes runs/digits_{units_sweep,alpha_sweep,class_sweep,features_2d}/ with summary.json and PNGs.
 # The same sweeps on MNIST / CIFAR: replace --dataset digits by --dataset mnist|cifar10|cifar100
-# (GPU-sized; not run here). Hardware and results: README, "Results".
+# (GPU-sized; not run here). Hardware and results: docs/reproduction.md, "Results".
 set -euo pipefail
 bin=.venv/bin/tf-wsoftmax
 $bin units-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --units-list 2 5 9 32 90 900 \

@@ -8,7 +8,7 @@
 #   .venv/bin/python experiments/summarize.py runs/fashion_mnist
 # Model: backbone "small" (2 stages of 2 conv 3x3, 32 / 64 filters, PReLU + BN, FC 32), paper
 # optimiser, batch 50; W-Softmax = 2 softmax epochs (alpha 0) then W-Softmax.
-# Hardware and result: README, "Results".
+# Hardware and result: docs/reproduction.md, "Results".
 set -euo pipefail
 seeds=${1:-"0 1"}
 epochs=${2:-5}
