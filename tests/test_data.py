@@ -164,3 +164,34 @@ def test_normalizer_standardises(rng):
     out = normalize(tf.constant(images)).numpy()
     np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
     np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1.0, atol=1e-4)
+
+
+def test_offline_download_fails_in_seconds_naming_the_host(tmp_path, monkeypatch):
+    """With the download host unreachable, tfds is asked only for prepared
+    data (download=False) and the error says what was tried."""
+    from tf_wsoftmax.data import sources
+
+    calls = []
+    monkeypatch.setattr(sources, "can_reach", lambda host, port, timeout=3.0: False)
+    real_tfds = sources._tfds
+    monkeypatch.setattr(sources, "_tfds", lambda name, d, download: calls.append(download) or real_tfds(name, d, False))
+    with pytest.raises(FileNotFoundError) as error:
+        data.load_dataset("cifar10", data_dir=str(tmp_path), download=True)
+    assert calls == [False]
+    assert "www.cs.toronto.edu:443 is unreachable" in str(error.value)
+
+
+def test_can_reach_answers_quickly_for_a_closed_port():
+    import socket
+    import time
+
+    from tf_wsoftmax.data.sources import can_reach
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert can_reach("127.0.0.1", port, timeout=2.0)
+    started = time.time()
+    assert not can_reach("127.0.0.1", port, timeout=2.0)  # closed now: refused at once
+    assert time.time() - started < 2.0

@@ -72,3 +72,22 @@ def test_projection_onto_the_span_of_the_class_vectors(rng):
     )
     assert stats["intra_mean"] > stats["intra_span_mean"]
     np.testing.assert_allclose(stats["feature_norm_mean"], np.linalg.norm(inside + outside, axis=1).mean())
+
+
+def test_health_checks_report_collapse_and_chance(rng):
+    """Identical directions (any norms) are a collapse; random ones are not.
+    Accuracy below 1.5 / K is reported, above it is not."""
+    from tf_wsoftmax.eval import chance_warning, collapse_warning, mean_pairwise_cosine
+
+    direction = rng.normal(size=(1, 8))
+    collapsed = direction * rng.uniform(0.5, 2.0, size=(20, 1))
+    np.testing.assert_allclose(mean_pairwise_cosine(collapsed), 1.0, atol=1e-12)
+    assert "collapsed embedding" in collapse_warning(collapsed)
+    assert collapse_warning(rng.normal(size=(20, 8))) is None
+    # two orthogonal directions: pairs within a group 1, across 0 -> (2 * 9 * 10 / 2 * 2) / (20 * 19)
+    two = np.vstack([np.tile([1.0, 0.0], (10, 1)), np.tile([0.0, 1.0], (10, 1))])
+    np.testing.assert_allclose(mean_pairwise_cosine(two), 2 * 10 * 9 / (20 * 19))
+    assert "stuck at chance" in chance_warning(0.12, 10)
+    assert chance_warning(0.9, 10) is None
+    with pytest.raises(ValueError, match="N >= 2"):
+        mean_pairwise_cosine(np.ones((1, 3)))

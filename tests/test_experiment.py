@@ -4,10 +4,13 @@ import dataclasses
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tf_wsoftmax import cli
+from tf_wsoftmax.data import load_dataset
 from tf_wsoftmax.experiment import TrainConfig
 from tf_wsoftmax.experiment import run_training
 from tf_wsoftmax.experiment import gradient_modes
@@ -34,11 +37,25 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     steps_per_epoch = int(np.ceil(1437 / 50))
     assert metrics["steps"] == 2 * steps_per_epoch
     assert metrics["softmax_steps"] == steps_per_epoch  # Algorithm 1 inside the one run
+    assert metrics["resumed_from_step"] is None
+    # The saved classifier takes raw pixels (standardisation inside) and gives the test-time logits.
+    data = load_dataset("digits")
+    loaded = keras.models.load_model(metrics["model"])
+    accuracy = np.mean(np.argmax(loaded.predict(data.test[0].astype("float32"), verbose=0), -1) == data.test[1])
+    np.testing.assert_allclose(accuracy, metrics["test_accuracy"], atol=1e-9)
     # Asking for more epochs continues from the checkpoint instead of starting over.
     more = run_training(TrainConfig(**{**on_disk["config"], "epochs": 3}), out, verbose=False)
-    assert more["steps"] == 3 * steps_per_epoch
+    assert more["steps"] == 3 * steps_per_epoch and more["resumed_from_step"] == 2 * steps_per_epoch
     with open(os.path.join(out, "history.jsonl")) as f:
         assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3]
+    # A different run in the same folder is refused, naming what differs; --overwrite starts over.
+    for change in ({"alpha": 0.5}, {"seed": 7}, {"batch_size": 32}, {"loss": "softmax", "pretrain_epochs": None}):
+        with pytest.raises(ValueError, match=f"different config.*{next(iter(change))}"):
+            run_training(TrainConfig(**{**on_disk["config"], "epochs": 3, **change}), out, verbose=False)
+    fresh = run_training(TrainConfig(**{**on_disk["config"], "alpha": 0.5}), out, verbose=False, overwrite=True)
+    assert fresh["resumed_from_step"] is None and fresh["steps"] == 2 * steps_per_epoch
+    with open(os.path.join(out, "history.jsonl")) as f:
+        assert [json.loads(line)["epoch"] for line in f] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -51,6 +68,10 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
         (dict(epochs=2, pretrain_epochs=3), "pretrain_epochs"),
         (dict(bias_gradient="approximate"), "bias_gradient"),
         (dict(loss="cosface", fixed_simplex=True), "fixed_simplex"),
+        (dict(learning_rate=-1.0), "learning_rate"),
+        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(momentum=1.0), "momentum"),
+        (dict(weight_decay=-1e-4), "weight_decay"),
     ],
 )
 def test_bad_configs(kwargs, match):
@@ -129,7 +150,24 @@ def test_cli_train_and_errors(tmp_path, capsys):
     out = str(tmp_path / "cli")
     assert cli.main(["train", "--dataset", "digits", "--loss", "cosface", "--epochs", "1", "--quiet", "--out", out]) == 0
     assert "test_accuracy=" in capsys.readouterr().out
-    assert os.path.exists(os.path.join(out, "metrics.json"))
+    assert os.path.exists(os.path.join(out, "metrics.json")) and os.path.exists(os.path.join(out, "model.keras"))
+    assert cli.main(["train", "--dataset", "digits", "--loss", "cosface", "--epochs", "1", "--quiet", "--out", out]) == 0
+    assert "resumed from step 29" in capsys.readouterr().out
+    assert cli.main(["train", "--dataset", "digits", "--loss", "cosface", "--epochs", "1", "--seed", "7",
+                     "--quiet", "--out", out]) == 2
+    assert "seed: 0 -> 7" in capsys.readouterr().err
+    # The trained classifier exports for TF Serving: raw pixels in, the model's logits out.
+    serving = str(tmp_path / "serving")
+    assert cli.main(["export", "--model", os.path.join(out, "model.keras"), "--out", serving, "--name", "digits"]) == 0
+    assert "classifier" in capsys.readouterr().out
+    signature = tf.saved_model.load(os.path.join(serving, "digits", "1")).signatures["serving_default"]
+    images = load_dataset("digits").test[0][:5].astype("float32")
+    outputs = signature(images=tf.constant(images))
+    expected = keras.models.load_model(os.path.join(out, "model.keras")).predict(images, verbose=0)
+    np.testing.assert_allclose(outputs["logits"].numpy(), expected, atol=1e-5)
+    np.testing.assert_array_equal(outputs["classes"].numpy(), expected.argmax(-1))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch"):
+        signature(images=tf.zeros((0, 8, 8, 1)))
     code = cli.main(["train", "--dataset", "cifar10", "--data-dir", str(tmp_path / "none"), "--no-download",
                      "--epochs", "1", "--out", str(tmp_path / "x")])
     assert code == 2

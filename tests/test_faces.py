@@ -14,6 +14,7 @@ from PIL import Image
 
 from tf_wsoftmax import cli
 from tf_wsoftmax.data import face_align
+from tf_wsoftmax.data.idx import DataFileError
 from tf_wsoftmax.data.face_folders import face_epoch_datasets
 from tf_wsoftmax.data.face_folders import list_identity_folders
 from tf_wsoftmax.eval import lfw
@@ -90,6 +91,16 @@ def test_align_folder_reports_every_input_and_resumes(tmp_path, astronaut):
     assert face_align.align_folder(str(src), str(dst), config, progress=False) == counts
     assert os.path.getmtime(dst / "alice" / "a1.png") == stamp
     assert len(read_manifest(dst / "manifest.csv")) == 5
+    # The same folders spelled another way (relative to another working directory) resume too.
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        assert face_align.align_folder("./src/../src", "dst/", config, progress=False) == counts
+    finally:
+        os.chdir(cwd)
+    assert os.path.getmtime(dst / "alice" / "a1.png") == stamp
+    with open(dst / "manifest.csv") as f:
+        assert len(f.read().splitlines()) == 1 + 5
 
 
 def test_align_with_several_processes(tmp_path, astronaut):
@@ -143,6 +154,11 @@ def test_identity_folder_dataset(tmp_path):
     np.testing.assert_array_equal(batches[1][0].numpy(), again[1][0].numpy())
     with pytest.raises(FileNotFoundError):
         list_identity_folders(str(tmp_path / "missing"))
+    # A file that is not an image is named before training, not inside the pipeline.
+    (tmp_path / "person1" / "zz_notes.jpg").write_text("not an image")
+    (tmp_path / "person2" / "zz_empty.png").write_bytes(b"")
+    with pytest.raises(DataFileError, match=r"2 unreadable.*zz_notes.jpg \(not a JPEG.*zz_empty.png \(empty\)"):
+        list_identity_folders(str(tmp_path))
 
 
 def test_parse_pairs_and_errors(tmp_path):
@@ -240,10 +256,40 @@ def test_export_matches_in_memory_model_and_rejects_bad_input(exported, rng):
     Image.fromarray(faces[0].astype("uint8")).save(png, format="PNG")
     from_bytes = loaded.signatures["serve_bytes"](images=tf.constant([png.getvalue()]))["embeddings"].numpy()
     np.testing.assert_allclose(from_bytes, got[:1], atol=1e-5)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="faces must have shape"):
-        loaded.signatures["serving_default"](faces=tf.zeros((1, 31, 32, 3)))
-    with pytest.raises(tf.errors.InvalidArgumentError):
-        loaded.signatures["serve_bytes"](images=tf.constant([b"corrupt jpeg bytes"]))
+    serve = loaded.signatures["serving_default"]
+    bad_inputs = [
+        (tf.zeros((1, 31, 32, 3)), "must be a batch of shape \\[N, 32, 32, 3\\]"),
+        (tf.zeros((32, 32, 3)), "single image needs its batch dimension"),
+        (tf.zeros((0, 32, 32, 3)), "empty batch"),
+        (tf.fill((2, 32, 32, 3), float("nan")), "NaN or Inf"),
+    ]
+    for faces_in, match in bad_inputs:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+            serve(faces=faces_in)
+    serve_bytes = loaded.signatures["serve_bytes"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="JPEG or PNG"):
+        serve_bytes(images=tf.constant([b"corrupt jpeg bytes"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch"):
+        serve_bytes(images=tf.constant([], tf.string))
+
+
+def test_serve_bytes_reads_the_size_from_the_header_and_refuses_huge_images(tmp_path):
+    """A 6000x6000 PNG of one colour is ~100 KB but 36 M pixels: with
+    max_pixels=10 M it is refused before decoding; the header sizes of PNG
+    and JPEG are read exactly."""
+    from tf_wsoftmax.export.serving import encoded_image_pixels
+
+    big, small = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (6000, 6000)).save(big, format="PNG")
+    Image.new("RGB", (40, 30)).save(small, format="JPEG")
+    assert len(big.getvalue()) < 1_000_000
+    assert int(encoded_image_pixels(tf.constant(big.getvalue()))) == 36_000_000
+    assert int(encoded_image_pixels(tf.constant(small.getvalue()))) == 1200
+    path = export_embedder(build_face_embedder(4, 32, "small"), str(tmp_path), "f", 1, max_pixels=10_000_000)
+    serve_bytes = tf.saved_model.load(path).signatures["serve_bytes"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more than max_pixels=10000000"):
+        serve_bytes(images=tf.constant([small.getvalue(), big.getvalue()]))
+    assert serve_bytes(images=tf.constant([small.getvalue()]))["embeddings"].shape == (1, 4)
 
 
 def test_export_refuses_to_overwrite_and_bad_versions(exported):
@@ -292,3 +338,13 @@ def test_train_faces_export_and_lfw_from_the_cli(tmp_path, capsys):
     assert cli.main(["export", "--model", model, "--out", str(tmp_path / "serving"), "--name", "faces"]) == 0
     assert os.path.exists(tmp_path / "serving" / "faces" / "1" / "saved_model.pb")
     assert cli.main(["export", "--model", model, "--out", str(tmp_path / "serving"), "--name", "faces"]) == 2
+    capsys.readouterr()
+    # Flags are validated, a different run in the same folder is refused, K = 1 is an error.
+    assert cli.main(args[:-1] + ["--batch-size", "0", "--quiet"]) == 2
+    assert "batch_size" in capsys.readouterr().err
+    assert cli.main([a if a != "0.05" else "0.01" for a in args]) == 2
+    assert "learning_rate: 0.05 -> 0.01" in capsys.readouterr().err
+    make_identities(tmp_path / "one", identities=1, per_identity=8)
+    assert cli.main(["train-faces", "--data", str(tmp_path / "one"), "--out", str(tmp_path / "one_run"),
+                     "--backbone", "small", "--image-size", "32", "--batch-size", "4", "--quiet"]) == 2
+    assert "at least 2 identities" in capsys.readouterr().err

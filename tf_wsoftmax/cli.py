@@ -27,6 +27,11 @@ def _demo(args):
     return 0
 
 
+def _print_warnings(metrics):
+    for warning in metrics.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _train_config(args):
     from tf_wsoftmax.experiment import TrainConfig
 
@@ -63,11 +68,14 @@ def _train_config(args):
 def _train(args):
     from tf_wsoftmax.experiment import run_training
 
-    metrics = run_training(_train_config(args), args.out, verbose=not args.quiet)
+    metrics = run_training(_train_config(args), args.out, verbose=not args.quiet, overwrite=args.overwrite)
+    _print_warnings(metrics)
+    if metrics["resumed_from_step"] is not None:
+        print(f"resumed from step {metrics['resumed_from_step']} of the run in {args.out}")
     print(
         f"test_accuracy={metrics['test_accuracy']:.4f} train_accuracy={metrics['train_accuracy']:.4f} "
         f"mean_angle_test={metrics['mean_angle_test']:.2f} mean_angle_train={metrics['mean_angle_train']:.2f} "
-        f"fc_params={metrics['fc_params']} -> {args.out}/metrics.json"
+        f"fc_params={metrics['fc_params']} -> {args.out}/metrics.json, model {metrics['model']}"
     )
     return 0
 
@@ -138,8 +146,9 @@ def _train_faces(args):
         checkpoint_every=args.checkpoint_every,
         jit_compile=args.jit,
     )
-    metrics = run_face_training(config, args.out, verbose=not args.quiet)
+    metrics = run_face_training(config, args.out, verbose=not args.quiet, overwrite=args.overwrite)
     print(f"steps={metrics['steps']} identities={metrics['identities']} embedder={metrics['embedder']}")
+    _print_warnings(metrics)
     return 0
 
 
@@ -176,10 +185,17 @@ def _lfw(args):
 
 
 def _export(args):
+    from tf_wsoftmax.export import export_classifier
     from tf_wsoftmax.export import export_embedder
 
-    path = export_embedder(_load_embedder(args.model), args.out, args.name, args.version, args.overwrite)
-    print(f"SavedModel written to {path} (signatures: serving_default, serve_uint8, serve_bytes)")
+    model = _load_embedder(args.model)
+    kind = args.kind if args.kind != "auto" else ("classifier" if model.name == "classifier" else "embedder")
+    if kind == "classifier":
+        path = export_classifier(model, args.out, args.name, args.version, args.overwrite)
+        print(f"SavedModel written to {path} (classifier; signature serving_default: logits, probabilities, classes)")
+    else:
+        path = export_embedder(model, args.out, args.name, args.version, args.overwrite)
+        print(f"SavedModel written to {path} (embedder; signatures: serving_default, serve_uint8, serve_bytes)")
     return 0
 
 
@@ -276,6 +292,7 @@ def _add_face_commands(commands):
     faces.add_argument("--checkpoint-every", type=int, default=1000)
     faces.add_argument("--jit", action="store_true")
     faces.add_argument("--quiet", action="store_true")
+    faces.add_argument("--overwrite", action="store_true", help="delete a run with a different config in --out first")
     faces.set_defaults(func=_train_faces)
 
     lfw = commands.add_parser("lfw", help="LFW 10-fold verification of an embedder")
@@ -288,8 +305,12 @@ def _add_face_commands(commands):
     lfw.add_argument("--json", help="write the metrics here")
     lfw.set_defaults(func=_lfw)
 
-    export = commands.add_parser("export", help="SavedModel for TF Serving (<out>/<name>/<version>)")
-    export.add_argument("--model", required=True, help="embedder .keras file")
+    export = commands.add_parser("export", help="SavedModel of an embedder or classifier for TF Serving (<out>/<name>/<version>)")
+    export.add_argument("--model", required=True, help="embedder or classifier .keras file")
+    export.add_argument(
+        "--kind", choices=["auto", "embedder", "classifier"], default="auto",
+        help="auto: a model named 'classifier' (what `train` saves) is a classifier, else an embedder",
+    )
     export.add_argument("--out", required=True)
     export.add_argument("--name", default="faces")
     export.add_argument("--version", type=int, default=1)
@@ -358,6 +379,9 @@ def build_parser():
     train = commands.add_parser("train", help="train one configuration (resumable); writes OUT/metrics.json")
     _add_train_arguments(train)
     train.add_argument("--out", required=True, help="output folder")
+    train.add_argument(
+        "--overwrite", action="store_true", help="delete a run with a different config in --out first"
+    )
     train.set_defaults(func=_train)
 
     sweeps = {

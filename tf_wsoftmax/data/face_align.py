@@ -187,7 +187,7 @@ def _read_manifest(path):
     if not os.path.exists(path):
         return {}
     with open(path, newline="") as f:
-        return {row["input"]: row for row in csv.DictReader(f)}
+        return {os.path.realpath(row["input"]): row for row in csv.DictReader(f)}
 
 
 def _work(args):
@@ -217,6 +217,9 @@ def align_folder(src, dst, config=AlignConfig(), manifest=None, progress=True):
 
     if not os.path.isdir(src):
         raise FileNotFoundError(f"Source folder {src} does not exist.")
+    # The manifest is keyed by resolved paths: the same folders spelled
+    # differently (relative, absolute, through a link) resume the same run.
+    src, dst = os.path.realpath(src), os.path.realpath(dst)
     os.makedirs(dst, exist_ok=True)
     manifest = manifest or os.path.join(dst, "manifest.csv")
     done = _read_manifest(manifest)
@@ -238,13 +241,13 @@ def align_folder(src, dst, config=AlignConfig(), manifest=None, progress=True):
                 for row in tqdm(rows, total=len(jobs), disable=not progress, desc="align"):
                     writer.writerow(row)
                     f.flush()
-                    done[row["input"]] = row
+                    done[os.path.realpath(row["input"])] = row
         else:
             for job in tqdm(jobs, disable=not progress, desc="align"):
                 row = align_image(*job)
                 writer.writerow(row)
                 f.flush()
-                done[row["input"]] = row
+                done[os.path.realpath(row["input"])] = row
     counts = {}
     for row in done.values():
         counts[row["status"]] = counts.get(row["status"], 0) + 1

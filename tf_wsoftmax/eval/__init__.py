@@ -5,11 +5,17 @@ from tf_wsoftmax.eval.angles import mean_class_angles
 from tf_wsoftmax.eval.angles import project_onto_span
 from tf_wsoftmax.eval.angles import weight_geometry
 from tf_wsoftmax.eval.features import collect_features
+from tf_wsoftmax.eval.health import chance_warning
+from tf_wsoftmax.eval.health import collapse_warning
+from tf_wsoftmax.eval.health import mean_pairwise_cosine
 
 __all__ = [
     "angle_statistics",
+    "chance_warning",
+    "collapse_warning",
     "collect_features",
     "mean_class_angles",
+    "mean_pairwise_cosine",
     "project_onto_span",
     "weight_geometry",
 ]

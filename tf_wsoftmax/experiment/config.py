@@ -136,6 +136,14 @@ class TrainConfig:
                 raise ValueError("`pretrain_epochs` (softmax pre-training) applies to loss='wsoftmax' only.")
         if self.alpha < 0:
             raise ValueError(f"`alpha` must be >= 0. Received: alpha={self.alpha}")
+        for name in ("learning_rate", "decay_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"`{name}` must be > 0. Received: {name}={getattr(self, name)}")
+        if self.weight_decay < 0 or not 0 <= self.momentum < 1:
+            raise ValueError(
+                f"`weight_decay` must be >= 0 and `momentum` in [0, 1). Received: "
+                f"weight_decay={self.weight_decay}, momentum={self.momentum}"
+            )
         check_bias_gradient(self.bias_gradient)
         if self.fixed_simplex and self.loss not in ("wsoftmax", "normalized_softmax"):
             raise ValueError("`fixed_simplex` applies to loss='wsoftmax' or 'normalized_softmax' only.")

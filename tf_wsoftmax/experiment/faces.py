@@ -9,16 +9,20 @@ import keras
 
 from tf_wsoftmax.data.face_folders import face_epoch_datasets
 from tf_wsoftmax.data.face_folders import list_identity_folders
+from tf_wsoftmax.eval import collapse_warning
+from tf_wsoftmax.eval import mean_pairwise_cosine
 from tf_wsoftmax.experiment.config import TrainConfig
 from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
 from tf_wsoftmax.experiment.run import hardware_description
 from tf_wsoftmax.experiment.run import write_json
+from tf_wsoftmax.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.models import build_face_embedder
 from tf_wsoftmax.training import LoopConfig
 from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import train
 
 EMBEDDER_FILE = "embedder.keras"
+RESUMABLE_KEYS = ("steps", "checkpoint_every", "jit_compile")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +71,15 @@ class FaceTrainConfig:
     jit_compile: bool = False
 
     def __post_init__(self):
+        for name in ("embedding_dim", "image_size", "batch_size", "decay_every", "min_images", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value}")
+        if not self.learning_rate > 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
+            raise ValueError(
+                "`learning_rate` must be > 0, `weight_decay` >= 0 and `momentum` in [0, 1). Received: "
+                f"{self.learning_rate}, {self.weight_decay}, {self.momentum}"
+            )
         if self.steps < 1 or not 0 <= (self.pretrain_steps or 0) <= self.steps:
             raise ValueError("`steps` must be >= 1 and `pretrain_steps` in [0, steps].")
         if self.pretrain_steps and self.loss != "wsoftmax":
@@ -87,7 +100,7 @@ def face_learning_rate(config):
     )
 
 
-def run_face_training(config, out_dir, verbose=True):
+def run_face_training(config, out_dir, verbose=True, overwrite=False):
     """Trains a face embedder with any loss of the library; resumable.
 
     Writes checkpoints (out/ckpt), TensorBoard logs, `out/embedder.keras`
@@ -97,10 +110,14 @@ def run_face_training(config, out_dir, verbose=True):
     Returns:
         The metrics dict.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
+    prepare_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)
     started = time.time()
     paths, labels, names = list_identity_folders(config.data, config.min_images)
+    if len(names) < 2:
+        raise ValueError(
+            f"{config.data} has {len(names)} identity folder(s) with >= {config.min_images} images; "
+            "a classifier needs at least 2 identities."
+        )
     keras.utils.set_random_seed(config.seed)
     embedder = build_face_embedder(
         config.embedding_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
@@ -128,7 +145,11 @@ def run_face_training(config, out_dir, verbose=True):
     result = train(embedder, head, optimizer, data, loop, feature_loss=feature_loss)
     embedder.save(os.path.join(out_dir, EMBEDDER_FILE))
     last = result["history"][-1] if result["history"] else {}
+    sample, _ = next(iter(data(0)))
+    embeddings = keras.ops.convert_to_numpy(embedder(sample, training=False))
     metrics = {
+        "warnings": [w for w in [collapse_warning(embeddings)] if w],
+        "embedding_mean_pairwise_cosine": mean_pairwise_cosine(embeddings),
         "steps": result["step"],
         "identities": len(names),
         "images": int(len(labels)),

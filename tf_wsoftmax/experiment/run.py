@@ -15,8 +15,10 @@ from tf_wsoftmax.data import eval_dataset
 from tf_wsoftmax.data import load_dataset
 from tf_wsoftmax.data import make_normalizer
 from tf_wsoftmax.eval import angle_statistics
+from tf_wsoftmax.eval import chance_warning
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.models import build_backbone
 from tf_wsoftmax.models import array_parameter_count
 from tf_wsoftmax.models import fc_parameter_count
@@ -27,6 +29,10 @@ from tf_wsoftmax.training import paper_optimizer
 from tf_wsoftmax.training import train
 
 METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.keras"
+# Settings that may change between calls of one run: how long it trains and
+# how it is computed or found, not what is trained.
+RESUMABLE_KEYS = ("epochs", "checkpoint_every", "jit_compile", "download", "data_dir")
 
 
 def hardware_description():
@@ -52,24 +58,44 @@ def _evaluate(backbone, head, images, labels, normalize):
     return accuracy, angle_statistics(features, labels, keras.ops.convert_to_numpy(head.kernel))
 
 
-def run_training(config, out_dir, verbose=True):
+def save_classifier(backbone, head, x_train, path):
+    """Saves raw images -> standardisation -> backbone -> head as one `.keras` model.
+
+    The standardisation is a `keras.layers.Normalization` with the training
+    set's per-channel statistics in pixel units, the same map as
+    `make_normalizer`: (x / 255 - mean) / std = (x - 255 mean) / (255 std),
+    so the model takes pixel values 0..255.
+    """
+    mean, std = channel_statistics(x_train)
+    inputs = keras.Input(shape=x_train.shape[1:], name="images")
+    standardized = keras.layers.Normalization(
+        mean=255.0 * mean, variance=(255.0 * std) ** 2, name="standardize"
+    )(inputs)
+    keras.Model(inputs, head(backbone(standardized)), name="classifier").save(path)
+
+
+def run_training(config, out_dir, verbose=True, overwrite=False):
     """Trains one configuration, resuming from `out_dir` if it was interrupted.
 
     Writes `out_dir/config.json` at the start, a TensorBoard log under
     `out_dir/logs`, checkpoints under `out_dir/ckpt`, one line per epoch in
-    `out_dir/history.jsonl`, and `out_dir/metrics.json` at the end.
+    `out_dir/history.jsonl`, and at the end `out_dir/model.keras` (the
+    classifier with the input standardisation inside: raw images in,
+    test-time logits out; no centres) and `out_dir/metrics.json`. A folder
+    holding a run of another config is refused (see `prepare_run_folder`);
+    only `RESUMABLE_KEYS` may change, so more epochs continue the run.
 
     Args:
         config: a `TrainConfig`.
         out_dir: output folder (created).
         verbose: progress bars and epoch lines.
+        overwrite: delete a run of another config in `out_dir` first.
 
     Returns:
         The metrics dict written to metrics.json.
     """
-    os.makedirs(out_dir, exist_ok=True)
     started = time.time()
-    write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
+    prepare_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)
     data = load_dataset(config.dataset, config.data_dir, config.classes, config.seed, config.download)
     (x_train, y_train), (x_test, y_test) = data.train, data.test
     normalize = make_normalizer(*channel_statistics(x_train))
@@ -110,10 +136,13 @@ def run_training(config, out_dir, verbose=True):
     validation = eval_dataset(x_test, y_test, batch_size=500, normalize=normalize)
     result = train(backbone, head, optimizer, train_data, loop_config, validation, feature_loss)
 
+    save_classifier(backbone, head, x_train, os.path.join(out_dir, MODEL_FILE))
     train_accuracy, train_angles = _evaluate(backbone, head, x_train, y_train, normalize)
     test_accuracy, test_angles = _evaluate(backbone, head, x_test, y_test, normalize)
     fc_params = fc_parameter_count(backbone, head)
+    warnings = [w for w in [chance_warning(test_accuracy, data.num_classes)] if w]
     metrics = {
+        "warnings": warnings,
         "test_accuracy": test_accuracy,
         "train_accuracy": train_accuracy,
         "mean_angle_test": test_angles["intra_mean"],
@@ -128,6 +157,8 @@ def run_training(config, out_dir, verbose=True):
         "test_examples": int(len(y_test)),
         "data_source": data.source,
         "steps": result["step"],
+        "resumed_from_step": result["resumed_from_step"],
+        "model": os.path.join(out_dir, MODEL_FILE),
         "softmax_steps": softmax_steps,
         "seconds_this_call": round(time.time() - started, 1),
         "hardware": hardware_description(),

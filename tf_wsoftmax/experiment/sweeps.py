@@ -16,6 +16,7 @@ from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
 from tf_wsoftmax.experiment.run import METRICS_FILE
 from tf_wsoftmax.experiment.run import run_training
 from tf_wsoftmax.experiment.run import write_json
+from tf_wsoftmax.experiment.run_folder import config_differences
 from tf_wsoftmax.models import build_backbone
 
 
@@ -40,8 +41,7 @@ def run_all(configs, out_dir, verbose=False):
         if os.path.exists(metrics_path):
             with open(metrics_path) as f:
                 results[name] = json.load(f)
-            wanted = json.loads(json.dumps(dataclasses.asdict(config)))
-            differing = sorted(k for k in wanted if results[name]["config"].get(k) != wanted[k])
+            differing = config_differences(results[name]["config"], dataclasses.asdict(config))
             if differing:
                 raise ValueError(
                     f"{run_dir} holds a finished run with a different config ({', '.join(differing)} "

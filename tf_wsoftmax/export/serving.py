@@ -1,4 +1,4 @@
-"""SavedModel export of a face embedder for TF Serving."""
+"""SavedModel export of face embedders and classifiers for TF Serving."""
 
 import os
 
@@ -9,6 +9,82 @@ from tf_wsoftmax.data.face_folders import decode_face_bytes
 from tf_wsoftmax.data.face_folders import standardize_face
 
 SIGNATURES = ("serving_default", "serve_uint8", "serve_bytes")
+# Largest image `serve_bytes` decodes (the header is read first): 40 megapixels, as `align`.
+MAX_PIXELS = 40_000_000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+
+
+def checked_batch(images, image_shape, name="images"):
+    """Attaches the serving-time checks of a batch of images.
+
+    A batch must be [N, H, W, C] with the model's (H, W, C) (a single image
+    needs its batch dimension), hold at least one image and, for float
+    input, only finite pixels; each failure raises `InvalidArgumentError`
+    with a message that says which. The shape is checked through the element
+    count, which stays a run-time value even where the signature's static
+    shape lets graph optimisation fold `tf.shape` away.
+
+    Args:
+        images: the signature's input tensor.
+        image_shape: (H, W, C) the model takes.
+        name: the input's name in messages.
+
+    Returns:
+        `images` with the checks as control dependencies.
+    """
+    expected = "[N, " + ", ".join(str(d) for d in image_shape) + "]"
+    per_image = 1
+    for dim in image_shape:
+        per_image *= int(dim)
+    batch = tf.shape(images, out_type=tf.int64)[0]
+    checks = [
+        tf.debugging.assert_equal(
+            tf.size(images, out_type=tf.int64),
+            batch * per_image,
+            message=f"`{name}` must be a batch of shape {expected} (a single image needs its batch dimension)",
+        ),
+        tf.debugging.assert_positive(batch, message=f"`{name}` is an empty batch; send at least one image"),
+    ]
+    if images.dtype.is_floating:
+        checks.append(tf.debugging.assert_all_finite(images, message=f"`{name}` holds NaN or Inf pixels"))
+    with tf.control_dependencies(checks):
+        return tf.identity(images)
+
+
+def encoded_image_pixels(data):
+    """Width x height of encoded JPEG or PNG bytes, read from the header (no decoding).
+
+    Raises `InvalidArgumentError` for bytes that are neither.
+    """
+    length = tf.strings.length(data)
+    is_png = tf.logical_and(length >= 24, tf.strings.substr(data, 0, 8, unit="BYTE") == PNG_SIGNATURE)
+    is_jpeg = tf.strings.substr(data, 0, 3, unit="BYTE") == JPEG_SIGNATURE
+    known = tf.debugging.assert_equal(
+        tf.logical_or(is_png, is_jpeg), True, message="`images` must hold JPEG or PNG bytes"
+    )
+
+    def png_pixels():
+        # IHDR: big-endian uint32 width and height at bytes 16 and 20.
+        header = tf.cast(tf.io.decode_raw(tf.strings.substr(data, 16, 8, unit="BYTE"), tf.uint8), tf.int64)
+        weights = tf.constant([2**24, 2**16, 2**8, 1], tf.int64)
+        return tf.reduce_sum(header[:4] * weights) * tf.reduce_sum(header[4:] * weights)
+
+    def jpeg_pixels():
+        shape = tf.cast(tf.image.extract_jpeg_shape(data), tf.int64)
+        return shape[0] * shape[1]
+
+    with tf.control_dependencies([known]):
+        return tf.cond(is_png, png_pixels, jpeg_pixels)
+
+
+def _decode_limited(data, size, max_pixels):
+    pixels = encoded_image_pixels(data)
+    limit = tf.debugging.assert_less_equal(
+        pixels, tf.constant(max_pixels, tf.int64), message=f"an image has more than max_pixels={max_pixels} pixels"
+    )
+    with tf.control_dependencies([limit]):
+        return decode_face_bytes(data, size)
 
 
 def serving_path(base, name, version):
@@ -18,14 +94,27 @@ def serving_path(base, name, version):
     return os.path.join(base, name, str(version))
 
 
-def export_embedder(embedder, base, name, version, overwrite=False):
+def _check_destination(base, name, version, overwrite):
+    path = serving_path(base, name, version)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass a new --version or overwrite=True.")
+    return path
+
+
+def export_embedder(embedder, base, name, version, overwrite=False, max_pixels=MAX_PIXELS):
     """Writes a SavedModel with three signatures, none with a label input.
 
     - `serving_default`: float32 faces [N, S, S, 3] with pixel values in
       0..255 -> {"embeddings": [N, d]} L2-normalised.
     - `serve_uint8`: the same for uint8 faces.
     - `serve_bytes`: a string tensor [N] of encoded JPEG/PNG images (any
-      size; resized to S x S) -> {"embeddings"}.
+      size up to `max_pixels`, read from the header before decoding;
+      resized to S x S) -> {"embeddings"}.
+
+    Every signature refuses, with a message naming the problem, an empty
+    batch, an input without its batch dimension or of the wrong image shape,
+    NaN / Inf pixels, bytes that are not JPEG / PNG, and images over
+    `max_pixels`.
 
     The model inside is the embedder alone: no classifier head, no centres.
     Built with `keras.export.ExportArchive`.
@@ -35,32 +124,31 @@ def export_embedder(embedder, base, name, version, overwrite=False):
             embeddings, with a known (S, S, 3) input.
         base, name, version: the export lands in base/name/version/.
         overwrite: replace an existing version. Defaults to False.
+        max_pixels: largest image `serve_bytes` decodes. Defaults to 40 M.
 
     Returns:
         The export path.
     """
-    path = serving_path(base, name, version)
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass a new --version or overwrite=True.")
+    path = _check_destination(base, name, version, overwrite)
     size = embedder.input_shape[1]
     if embedder.input_shape[1:] != (size, size, 3):
         raise ValueError(f"The embedder must take (S, S, 3) faces; it takes {embedder.input_shape[1:]}.")
 
     def embed(faces):
-        check = tf.debugging.assert_equal(
-            tf.shape(faces)[1:],
-            tf.constant([size, size, 3]),
-            message=f"faces must have shape [N, {size}, {size}, 3]",
-        )
-        with tf.control_dependencies([check]):
-            faces = tf.identity(faces)
+        faces = checked_batch(faces, (size, size, 3), "faces")
         vectors = embedder(standardize_face(faces), training=False)
         return {"embeddings": tf.math.l2_normalize(tf.cast(vectors, tf.float32), axis=-1)}
 
     def embed_bytes(images):
-        faces = tf.map_fn(
-            lambda data: decode_face_bytes(data, size), images, fn_output_signature=tf.TensorSpec((size, size, 3), tf.uint8)
+        nonempty = tf.debugging.assert_positive(
+            tf.size(images), message="`images` is an empty batch; send at least one image"
         )
+        with tf.control_dependencies([nonempty]):
+            faces = tf.map_fn(
+                lambda data: _decode_limited(data, size, max_pixels),
+                images,
+                fn_output_signature=tf.TensorSpec((size, size, 3), tf.uint8),
+            )
         return embed(faces)
 
     archive = keras.export.ExportArchive()
@@ -68,5 +156,44 @@ def export_embedder(embedder, base, name, version, overwrite=False):
     archive.add_endpoint("serving_default", embed, [tf.TensorSpec([None, size, size, 3], tf.float32, name="faces")])
     archive.add_endpoint("serve_uint8", embed, [tf.TensorSpec([None, size, size, 3], tf.uint8, name="faces")])
     archive.add_endpoint("serve_bytes", embed_bytes, [tf.TensorSpec([None], tf.string, name="images")])
+    archive.write_out(path, verbose=False)
+    return path
+
+
+def export_classifier(classifier, base, name, version, overwrite=False):
+    """Writes a classifier (images -> logits) as a SavedModel for TF Serving.
+
+    One signature, `serving_default`: float32 images [N, H, W, C] as the
+    model takes them (a model saved by `tf-wsoftmax train` takes pixel
+    values 0..255 and standardises inside) -> {"logits": [N, K] test-time
+    logits, "probabilities": softmax, "classes": argmax}. Empty batches, a
+    missing batch dimension, a wrong image shape and NaN / Inf pixels are
+    refused with a message naming the problem.
+
+    Args:
+        classifier: Keras model from images to (B, K) logits with a known
+            input shape.
+        base, name, version: the export lands in base/name/version/.
+        overwrite: replace an existing version. Defaults to False.
+
+    Returns:
+        The export path.
+    """
+    path = _check_destination(base, name, version, overwrite)
+    image_shape = tuple(classifier.input_shape[1:])
+    if None in image_shape:
+        raise ValueError(f"The classifier's input shape must be known; it is {classifier.input_shape}.")
+
+    def classify(images):
+        logits = tf.cast(classifier(checked_batch(images, image_shape), training=False), tf.float32)
+        return {
+            "logits": logits,
+            "probabilities": tf.nn.softmax(logits),
+            "classes": tf.argmax(logits, axis=-1, output_type=tf.int32),
+        }
+
+    archive = keras.export.ExportArchive()
+    archive.track(classifier)
+    archive.add_endpoint("serving_default", classify, [tf.TensorSpec((None,) + image_shape, tf.float32, name="images")])
     archive.write_out(path, verbose=False)
     return path

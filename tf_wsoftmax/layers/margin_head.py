@@ -1,6 +1,12 @@
 """`MarginHead`: the shared base of the bias-free classifier heads."""
 
+import weakref
+
 import keras
+
+# Every live head, so that a loss deserialised without its head can find the
+# head whose latest output it is given (see `MarginHead.find_producer`).
+_LIVE_HEADS = weakref.WeakSet()
 
 
 class MarginHead(keras.layers.Layer):
@@ -43,6 +49,32 @@ class MarginHead(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
+        self._last_call = None
+        _LIVE_HEADS.add(self)
+
+    @staticmethod
+    def find_producer(outputs, head_type=None, name=None):
+        """The live head whose latest call returned `outputs`, or None.
+
+        Args:
+            outputs: a tensor (compared by identity, so no two heads match).
+            head_type: optional class the head must be an instance of.
+            name: optional layer name the head must have.
+
+        Returns:
+            The head, or None.
+        """
+        for head in list(_LIVE_HEADS):
+            last = head._last_call
+            if last is not None and last[0] is outputs:
+                if (head_type is None or isinstance(head, head_type)) and (name is None or head.name == name):
+                    return head
+        return None
+
+    def latest_inputs(self, outputs):
+        """The features behind `outputs`, if they are this head's latest output, else None."""
+        last = self._last_call
+        return last[1] if last is not None and last[0] is outputs else None
 
     def _input_dim(self, input_shape):
         input_dim = input_shape[-1]
@@ -107,8 +139,14 @@ class MarginHead(keras.layers.Layer):
 
     def call(self, inputs, labels=None, training=None):
         if labels is not None and training:
-            return self.margin_logits(inputs, labels)
-        return self.test_logits(inputs)
+            outputs = self.margin_logits(inputs, labels)
+        else:
+            outputs = self.test_logits(inputs)
+        # Kept for losses that start from this output (`MarginLoss`): they find
+        # their head by it after loading, and W-Softmax's "stop" gradient needs
+        # the features behind it.
+        self._last_call = (outputs, inputs)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

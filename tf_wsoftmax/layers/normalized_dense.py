@@ -110,7 +110,6 @@ class NormalizedDense(MarginHead):
         if fixed_simplex and units < 2:
             raise ValueError("`fixed_simplex` needs units >= 2.")
         self.fixed_simplex = bool(fixed_simplex)
-        self._last_call = None
 
     @property
     def alpha(self):
@@ -185,13 +184,6 @@ class NormalizedDense(MarginHead):
     def test_logits(self, inputs):
         return ops.normalized_logits(inputs, self.kernel)
 
-    def call(self, inputs, labels=None, training=None):
-        outputs = super().call(inputs, labels=labels, training=training)
-        # `WSoftmaxLoss` with bias_gradient="stop" needs the features behind
-        # this output (see `logits_from_outputs`).
-        self._last_call = (outputs, inputs)
-        return outputs
-
     def logits_from_outputs(self, outputs, labels):
         """Training logits from this head's output of the same step (`WSoftmaxLoss`).
 
@@ -210,8 +202,8 @@ class NormalizedDense(MarginHead):
         """
         features = None
         if self.bias_gradient == "stop":
-            last = self._last_call
-            if last is None or last[0] is not outputs:
+            features = self.latest_inputs(outputs)
+            if features is None:
                 raise ValueError(
                     f"`{self.name}` has bias_gradient='stop': its training logits need the "
                     "features behind `y_pred`, and `y_pred` is not the output of this head's "
@@ -219,7 +211,6 @@ class NormalizedDense(MarginHead):
                     "function (as `fit` and `evaluate` do: `loss(y, model(x))`), or train with "
                     "`MarginClassifier` / `TrainStep`."
                 )
-            features = last[1]
         unit_kernel = tf.cast(self.normalized_kernel(), outputs.dtype)
         return self._training_logits(
             lambda alpha: ops.wsoftmax_logits_from_cosine_logits(

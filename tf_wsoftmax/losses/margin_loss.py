@@ -59,7 +59,9 @@ class MarginLoss(keras.losses.Loss):
 
     Args:
         head: the `MarginHead` whose raw output is `y_pred`. May be None when
-            deserialising; call `bind` before training.
+            deserialising: the loss then binds itself at its first call to the
+            head whose latest output `y_pred` is (named `head_name`), or
+            `bind` binds it explicitly.
         reduction: Keras reduction. Defaults to "sum_over_batch_size".
         name: loss name. Defaults to "margin_loss".
         head_name: name of the head, kept in the config so that `bind` can
@@ -124,10 +126,17 @@ class MarginLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         if self.head is None:
-            raise RuntimeError(
-                f"`{type(self).__name__}` is not bound to a head. Pass the head to the "
-                "constructor, or call `loss.bind(model)` after loading a compiled model."
-            )
+            # A loss loaded with its model (`keras.models.load_model`) binds itself
+            # to the head whose latest output `y_pred` is (same name as saved).
+            head = MarginHead.find_producer(y_pred, self.head_type, self.head_name)
+            if head is None:
+                raise RuntimeError(
+                    f"`{type(self).__name__}` is not bound to a head and `y_pred` is not the "
+                    f"latest output of a `{self.head_type.__name__}`"
+                    + (f" named '{self.head_name}'" if self.head_name else "")
+                    + ". Pass the head to the constructor, or call `loss.bind(model)`."
+                )
+            self.bind(head)
         if y_pred.shape[-1] is not None and y_pred.shape[-1] != self.head.units:
             raise ValueError(
                 f"`y_pred` has {y_pred.shape[-1]} classes but the bound head "

@@ -131,7 +131,8 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
 
     Returns:
         dict: "history" (a list of per-epoch metric dicts of the epochs run in
-        this call) and "step" (the final global step).
+        this call), "step" (the final global step) and "resumed_from_step"
+        (the step restored from a checkpoint, or None for a fresh start).
     """
     step_fn = TrainStep(
         backbone, head, optimizer, jit_compile=config.jit_compile, feature_loss=feature_loss
@@ -159,6 +160,9 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
     writer = tf.summary.create_file_writer(config.log_dir) if config.log_dir else None
 
     step = int(optimizer.iterations.numpy())
+    resumed_from_step = step if manager and manager.latest_checkpoint else None
+    if resumed_from_step is not None and config.verbose:
+        print(f"Resumed from step {step} ({manager.latest_checkpoint}).")
     history = []
     for epoch in range(step // steps_per_epoch, config.epochs):
         if config.max_steps is not None and step >= config.max_steps:
@@ -208,4 +212,4 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
             config.epoch_callback(metrics)
         if config.verbose:
             print(" - ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items()))
-    return {"history": history, "step": step}
+    return {"history": history, "step": step, "resumed_from_step": resumed_from_step}

@@ -1,0 +1,67 @@
+"""Run folders that know their run: the same config resumes, a different one is refused."""
+
+import json
+import os
+import shutil
+
+CONFIG_FILE = "config.json"
+
+
+def config_differences(saved, wanted, resumable_keys=()):
+    """Keys whose values differ between two config dicts (JSON-normalised).
+
+    Args:
+        saved: the config a folder was started with.
+        wanted: the config asked for now.
+        resumable_keys: keys that may change between calls of one run (how
+            long or how it is computed, not what is trained).
+
+    Returns:
+        Sorted list of differing keys.
+    """
+    saved = json.loads(json.dumps(saved))
+    wanted = json.loads(json.dumps(wanted))
+    keys = (set(saved) | set(wanted)) - set(resumable_keys)
+    return sorted(key for key in keys if saved.get(key) != wanted.get(key))
+
+
+def prepare_run_folder(out_dir, config, resumable_keys=(), overwrite=False):
+    """Creates or reopens `out_dir` for a run of `config` and writes its config.json.
+
+    A folder started with another config is refused, naming the differing
+    keys, unless `overwrite` (then its contents are deleted first). Keys in
+    `resumable_keys` may differ: asking for more epochs continues the run.
+
+    Args:
+        out_dir: the run folder.
+        config: the run's config as a dict.
+        resumable_keys: keys allowed to change (see `config_differences`).
+        overwrite: delete a folder with another config instead of refusing it.
+
+    Returns:
+        True if the folder already held this run (it resumes), else False.
+
+    Raises:
+        ValueError: the folder holds a run with another config.
+    """
+    path = os.path.join(out_dir, CONFIG_FILE)
+    resumes = os.path.exists(path)
+    if resumes:
+        with open(path) as f:
+            saved = json.load(f)
+        differing = config_differences(saved, config, resumable_keys)
+        if differing and not overwrite:
+            changes = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in differing)
+            raise ValueError(
+                f"{out_dir} holds a run with a different config ({changes}). Use another --out "
+                "folder, or --overwrite to delete that run."
+            )
+        if differing:
+            shutil.rmtree(out_dir)
+            resumes = False
+    os.makedirs(out_dir, exist_ok=True)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(config, f, indent=2)
+    os.replace(temporary, path)
+    return resumes
