@@ -15,9 +15,9 @@ from tf_wsoftmax.experiment.config import TrainConfig
 from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
 from tf_wsoftmax.experiment.run import hardware_description
 from tf_wsoftmax.experiment.run import write_json
+from tf_wsoftmax.experiment.run_folder import folder_loop_config
 from tf_wsoftmax.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.models import build_face_embedder
-from tf_wsoftmax.training import LoopConfig
 from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import train
 
@@ -133,14 +133,8 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
         raise ValueError(f"{len(labels)} images are fewer than one batch of {config.batch_size}.")
     epochs = math.ceil(config.steps / steps_per_epoch)
 
-    loop = LoopConfig(
-        epochs=epochs,
-        max_steps=config.steps,
-        checkpoint_dir=os.path.join(out_dir, "ckpt"),
-        checkpoint_every=config.checkpoint_every,
-        log_dir=os.path.join(out_dir, "logs"),
-        jit_compile=config.jit_compile,
-        verbose=verbose,
+    loop = folder_loop_config(
+        out_dir, epochs, config.checkpoint_every, config.jit_compile, verbose, max_steps=config.steps
     )
     result = train(embedder, head, optimizer, data, loop, feature_loss=feature_loss)
     embedder.save(os.path.join(out_dir, EMBEDDER_FILE))

@@ -18,11 +18,11 @@ from tf_wsoftmax.eval import angle_statistics
 from tf_wsoftmax.eval import chance_warning
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.experiment.run_folder import folder_loop_config
 from tf_wsoftmax.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.models import build_backbone
 from tf_wsoftmax.models import array_parameter_count
 from tf_wsoftmax.models import fc_parameter_count
-from tf_wsoftmax.training import LoopConfig
 from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import paper_learning_rate
 from tf_wsoftmax.training import paper_optimizer
@@ -124,14 +124,8 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
         with open(history_path, "a") as f:
             f.write(json.dumps(metrics) + "\n")
 
-    loop_config = LoopConfig(
-        epochs=config.epochs,
-        checkpoint_dir=os.path.join(out_dir, "ckpt"),
-        checkpoint_every=config.checkpoint_every,
-        log_dir=os.path.join(out_dir, "logs"),
-        jit_compile=config.jit_compile,
-        verbose=verbose,
-        epoch_callback=log_epoch,
+    loop_config = folder_loop_config(
+        out_dir, config.epochs, config.checkpoint_every, config.jit_compile, verbose, epoch_callback=log_epoch
     )
     validation = eval_dataset(x_test, y_test, batch_size=500, normalize=normalize)
     result = train(backbone, head, optimizer, train_data, loop_config, validation, feature_loss)

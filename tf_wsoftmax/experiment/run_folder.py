@@ -4,7 +4,31 @@ import json
 import os
 import shutil
 
+from tf_wsoftmax.training import LoopConfig
+
 CONFIG_FILE = "config.json"
+
+
+def folder_loop_config(out_dir, epochs, checkpoint_every, jit_compile, verbose, **kwargs):
+    """A `LoopConfig` that checkpoints to out_dir/ckpt and logs TensorBoard to out_dir/logs.
+
+    Args:
+        out_dir: the run folder.
+        epochs, checkpoint_every, jit_compile, verbose: as in `LoopConfig`.
+        **kwargs: other `LoopConfig` fields (max_steps, epoch_callback).
+
+    Returns:
+        The `LoopConfig`.
+    """
+    return LoopConfig(
+        epochs=epochs,
+        checkpoint_dir=os.path.join(out_dir, "ckpt"),
+        checkpoint_every=checkpoint_every,
+        log_dir=os.path.join(out_dir, "logs"),
+        jit_compile=jit_compile,
+        verbose=verbose,
+        **kwargs,
+    )
 
 
 def config_differences(saved, wanted, resumable_keys=()):
