@@ -4,7 +4,7 @@ import pytest
 
 from tf_wsoftmax import cli
 
-
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo.json"
     assert cli.main(["demo", "--epochs", "4", "--pretrain-epochs", "1", "--json", str(out)]) == 0

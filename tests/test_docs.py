@@ -32,6 +32,7 @@ def test_readme_is_a_short_front_door_with_working_links():
             assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,block", python_blocks(), ids=[name for name, _ in python_blocks()])
 def test_example_runs(name, block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

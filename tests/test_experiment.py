@@ -22,7 +22,7 @@ METRIC_KEYS = {
     "config", "angles_test", "num_classes", "steps", "hardware", "data_source",
 }
 
-
+@pytest.mark.slow
 def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     out = str(tmp_path / "run")
     config = TrainConfig(dataset="digits", loss="wsoftmax", alpha=1.0, units=9, epochs=2, pretrain_epochs=1)
@@ -112,7 +112,7 @@ def test_invalid_integer_margins_are_errors_not_rewritten(margin):
         with pytest.raises(ValueError, match="margin"):
             build_head_and_feature_loss(TrainConfig(loss=loss, margin=margin), 10)
 
-
+@pytest.mark.slow
 def test_gradient_mode_sweep_writes_table_figure_and_refuses_a_changed_config(tmp_path):
     base = TrainConfig(dataset="digits", units=9, epochs=2, pretrain_epochs=1)
     records = gradient_modes.gradient_mode_sweep(base, alphas=(0.0, 1.0), seeds=(0,), out_dir=str(tmp_path))
@@ -132,7 +132,7 @@ def test_gradient_mode_sweep_writes_table_figure_and_refuses_a_changed_config(tm
             dataclasses.replace(base, epochs=3), alphas=(0.0, 1.0), seeds=(0,), out_dir=str(tmp_path)
         )
 
-
+@pytest.mark.slow
 def test_units_sweep_writes_table_and_figure(tmp_path):
     base = TrainConfig(dataset="digits", epochs=1)
     records = sweeps.units_sweep(base, [2, 9], alphas=(1.0,), out_dir=str(tmp_path))
@@ -145,7 +145,7 @@ def test_units_sweep_writes_table_and_figure(tmp_path):
     again = sweeps.units_sweep(base, [2, 9], alphas=(1.0,), out_dir=str(tmp_path))
     assert again == records
 
-
+@pytest.mark.slow
 def test_cli_train_and_errors(tmp_path, capsys):
     out = str(tmp_path / "cli")
     assert cli.main(["train", "--dataset", "digits", "--loss", "cosface", "--epochs", "1", "--quiet", "--out", out]) == 0

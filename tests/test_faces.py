@@ -102,7 +102,7 @@ def test_align_folder_reports_every_input_and_resumes(tmp_path, astronaut):
     with open(dst / "manifest.csv") as f:
         assert len(f.read().splitlines()) == 1 + 5
 
-
+@pytest.mark.slow
 def test_align_with_several_processes(tmp_path, astronaut):
     src = tmp_path / "src"
     os.makedirs(src / "p1")
@@ -321,7 +321,7 @@ def test_client_builds_correct_requests():
     with pytest.raises(ValueError, match=r"\[N, S, S, 3\]"):
         rest_payload(faces=np.zeros((4, 4, 3)))
 
-
+@pytest.mark.slow
 def test_train_faces_export_and_lfw_from_the_cli(tmp_path, capsys):
     make_identities(tmp_path / "aligned", identities=4, per_identity=8)
     write_pairs(tmp_path / "pairs.txt", per_identity=8)

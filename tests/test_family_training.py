@@ -49,6 +49,7 @@ def no_bn_backbone():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_every_loss_trains_with_fit(name):
     keras.utils.set_random_seed(0)
@@ -63,6 +64,7 @@ def test_every_loss_trains_with_fit(name):
     assert accuracy > 0.9, (name, accuracy)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_every_loss_trains_with_the_custom_step(name):
     keras.utils.set_random_seed(0)
