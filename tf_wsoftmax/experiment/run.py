@@ -58,16 +58,15 @@ def _evaluate(backbone, head, images, labels, normalize):
     return accuracy, angle_statistics(features, labels, keras.ops.convert_to_numpy(head.kernel))
 
 
-def save_classifier(backbone, head, x_train, path):
+def save_classifier(backbone, head, image_shape, mean, std, path):
     """Saves raw images -> standardisation -> backbone -> head as one `.keras` model.
 
     The standardisation is a `keras.layers.Normalization` with the training
-    set's per-channel statistics in pixel units, the same map as
-    `make_normalizer`: (x / 255 - mean) / std = (x - 255 mean) / (255 std),
-    so the model takes pixel values 0..255.
+    set's per-channel statistics (`channel_statistics`, [0, 1] units) in pixel
+    units, the same map as `make_normalizer`: (x / 255 - mean) / std =
+    (x - 255 mean) / (255 std), so the model takes pixel values 0..255.
     """
-    mean, std = channel_statistics(x_train)
-    inputs = keras.Input(shape=x_train.shape[1:], name="images")
+    inputs = keras.Input(shape=image_shape, name="images")
     standardized = keras.layers.Normalization(
         mean=255.0 * mean, variance=(255.0 * std) ** 2, name="standardize"
     )(inputs)
@@ -98,7 +97,8 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
     prepare_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)
     data = load_dataset(config.dataset, config.data_dir, config.classes, config.seed, config.download)
     (x_train, y_train), (x_test, y_test) = data.train, data.test
-    normalize = make_normalizer(*channel_statistics(x_train))
+    mean, std = channel_statistics(x_train)
+    normalize = make_normalizer(mean, std)
 
     keras.utils.set_random_seed(config.seed)
     backbone = build_backbone(
@@ -130,7 +130,7 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
     validation = eval_dataset(x_test, y_test, batch_size=500, normalize=normalize)
     result = train(backbone, head, optimizer, train_data, loop_config, validation, feature_loss)
 
-    save_classifier(backbone, head, x_train, os.path.join(out_dir, MODEL_FILE))
+    save_classifier(backbone, head, x_train.shape[1:], mean, std, os.path.join(out_dir, MODEL_FILE))
     train_accuracy, train_angles = _evaluate(backbone, head, x_train, y_train, normalize)
     test_accuracy, test_angles = _evaluate(backbone, head, x_test, y_test, normalize)
     fc_params = fc_parameter_count(backbone, head)
