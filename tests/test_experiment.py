@@ -25,12 +25,12 @@ METRIC_KEYS = {
 @pytest.mark.slow
 def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     out = str(tmp_path / "run")
-    config = TrainConfig(dataset="digits", loss="wsoftmax", alpha=1.0, units=9, epochs=2, pretrain_epochs=1)
+    config = TrainConfig(dataset="digits", loss="wsoftmax", loss_params={"alpha": 1.0}, units=9, epochs=2, pretrain_epochs=1)
     metrics = run_training(config, out, verbose=False)
     assert METRIC_KEYS <= set(metrics)
     with open(os.path.join(out, "metrics.json")) as f:
         on_disk = json.load(f)
-    assert on_disk["config"]["alpha"] == 1.0 and on_disk["config"]["pretrain_epochs"] == 1
+    assert on_disk["config"]["loss_params"] == {"alpha": 1.0} and on_disk["config"]["pretrain_epochs"] == 1
     assert metrics["test_accuracy"] > 0.8  # far above chance (0.1) after 2 epochs
     assert 0 <= metrics["mean_angle_test"] <= 180 and len(metrics["angles_test"]["per_class"]) == 10
     assert metrics["fc_params"] == 256 * 9 + 9 + 9 * 10
@@ -49,10 +49,16 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     with open(os.path.join(out, "history.jsonl")) as f:
         assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3]
     # A different run in the same folder is refused, naming what differs; --overwrite starts over.
-    for change in ({"alpha": 0.5}, {"seed": 7}, {"batch_size": 32}, {"loss": "softmax", "pretrain_epochs": None}):
+    changes = (
+        {"loss_params": {"alpha": 0.5}}, {"seed": 7}, {"batch_size": 32},
+        {"loss": "softmax", "loss_params": {}, "pretrain_epochs": None},
+    )
+    for change in changes:
         with pytest.raises(ValueError, match=f"different config.*{next(iter(change))}"):
             run_training(TrainConfig(**{**on_disk["config"], "epochs": 3, **change}), out, verbose=False)
-    fresh = run_training(TrainConfig(**{**on_disk["config"], "alpha": 0.5}), out, verbose=False, overwrite=True)
+    fresh = run_training(
+        TrainConfig(**{**on_disk["config"], "loss_params": {"alpha": 0.5}}), out, verbose=False, overwrite=True
+    )
     assert fresh["resumed_from_step"] is None and fresh["steps"] == 2 * steps_per_epoch
     with open(os.path.join(out, "history.jsonl")) as f:
         assert [json.loads(line)["epoch"] for line in f] == [1, 2]
@@ -64,10 +70,13 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
         (dict(loss="triplet"), "Unknown loss"),
         (dict(dataset="imagenet"), "Unknown dataset"),
         (dict(loss="softmax", pretrain_epochs=1), "wsoftmax' only"),
-        (dict(alpha=-1.0), "alpha"),
+        (dict(loss_params={"alpha": -1.0}), "alpha"),
         (dict(epochs=2, pretrain_epochs=3), "pretrain_epochs"),
-        (dict(bias_gradient="approximate"), "bias_gradient"),
-        (dict(loss="cosface", fixed_simplex=True), "fixed_simplex"),
+        (dict(loss_params={"bias_gradient": "approximate"}), "bias_gradient"),
+        (dict(loss="cosface", loss_params={"fixed_simplex": True}), "`fixed_simplex` does not apply to loss 'cosface'"),
+        (dict(loss="softmax", loss_params={"alpha": 1.0}), "`alpha` does not apply to loss 'softmax'"),
+        (dict(loss_params={"alpha_warmup_steps": 10}), "pretrain_epochs"),
+        (dict(loss="center", loss_params={"center_rate": 2.0}), "alpha"),
         (dict(learning_rate=-1.0), "learning_rate"),
         (dict(learning_rate=0.0), "learning_rate"),
         (dict(momentum=1.0), "momentum"),
@@ -85,7 +94,8 @@ def test_algorithm_1_is_the_default_of_wsoftmax_runs():
     assert TrainConfig(loss="wsoftmax", epochs=1).softmax_epochs == 0
     assert TrainConfig(loss="wsoftmax", epochs=20, pretrain_epochs=0).softmax_epochs == 0
     assert TrainConfig(loss="cosface", epochs=20).softmax_epochs == 0
-    head, _ = build_head_and_feature_loss(TrainConfig(loss="wsoftmax", alpha=1.5, bias_gradient="full"), 10, 40)
+    config = TrainConfig(loss="wsoftmax", loss_params={"alpha": 1.5, "bias_gradient": "full"})
+    head, _ = build_head_and_feature_loss(config, 10, 40)
     assert (head.alpha, head.bias_gradient, head.alpha_warmup_steps) == (1.5, "full", 40)
 
 
@@ -101,16 +111,38 @@ def test_lsoftmax_schedule_follows_the_release_per_dataset(dataset, augment, exp
     head, _ = build_head_and_feature_loss(TrainConfig(dataset=dataset, loss="lsoftmax", augment=augment), 10)
     assert {key: getattr(head, key) for key in expected} == expected
     overridden, _ = build_head_and_feature_loss(
-        TrainConfig(dataset=dataset, loss="lsoftmax", margin=3.0, lambda_power=10.0), 10
+        TrainConfig(dataset=dataset, loss="lsoftmax", loss_params={"multiplicative_margin": 3, "lambda_power": 10.0}), 10
     )
     assert overridden.margin == 3 and overridden.lambda_power == 10.0
 
 
-@pytest.mark.parametrize("margin", [0.0, 2.7, 5.0])
+@pytest.mark.parametrize("margin", [0, 2.7, 5])
 def test_invalid_integer_margins_are_errors_not_rewritten(margin):
     for loss in ("lsoftmax", "sphereface"):
         with pytest.raises(ValueError, match="margin"):
-            build_head_and_feature_loss(TrainConfig(loss=loss, margin=margin), 10)
+            TrainConfig(loss=loss, loss_params={"multiplicative_margin": margin})
+
+
+def test_every_loss_is_declared_once_in_the_registry_and_built_through_it():
+    """The CLI, the experiment runner and the face pipeline all take the
+    registry's names; each hyperparameter lands on its layer argument."""
+    from tf_wsoftmax.losses import LOSSES, build_loss
+
+    assert set(LOSSES) == set(cli_losses())
+    head, centers = build_loss("center", 5, center_weight=0.2, center_rate=0.3)
+    assert (centers.weight, centers.alpha) == (0.2, 0.3)
+    head, _ = build_loss("arcface", 5, angular_margin=0.2)
+    assert (head.margin, head.scale) == (0.2, 64.0)
+    head, _ = build_loss("lsoftmax", 5, multiplicative_margin=2)
+    assert head.margin == 2
+    with pytest.raises(ValueError, match="Unknown loss 'triplet'"):
+        build_loss("triplet", 5)
+
+
+def cli_losses():
+    parser = cli.build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    return next(action.choices for action in train._actions if action.dest == "loss")
 
 @pytest.mark.slow
 def test_gradient_mode_sweep_writes_table_figure_and_refuses_a_changed_config(tmp_path):
@@ -176,3 +208,18 @@ def test_cli_train_and_errors(tmp_path, capsys):
         cli.main(["train", "--loss", "triplet", "--out", out])
     with pytest.raises(SystemExit):
         cli.main(["train", "--dataset", "imagenet", "--out", out])
+
+
+def test_loss_flags_are_generated_from_the_registry_and_checked(tmp_path, capsys):
+    out = str(tmp_path / "never")
+    assert cli.main(["train", "--loss", "cosface", "--alpha", "1.0", "--out", out]) == 2
+    assert "`alpha` does not apply to loss 'cosface'" in capsys.readouterr().err
+    assert cli.main(["train", "--loss", "lsoftmax", "--multiplicative-margin", "0", "--out", out]) == 2
+    assert "margin" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # not an integer: argparse refuses it
+        cli.main(["train", "--loss", "lsoftmax", "--multiplicative-margin", "2.7", "--out", out])
+    args = cli.build_parser().parse_args(
+        ["train", "--loss", "wsoftmax", "--alpha", "1.5", "--bias-gradient", "full", "--fixed-simplex", "--out", out]
+    )
+    assert cli._train_config(args).loss_params == {"alpha": 1.5, "bias_gradient": "full", "fixed_simplex": True}
+    assert not os.path.exists(out)

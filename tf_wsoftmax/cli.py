@@ -32,6 +32,39 @@ def _print_warnings(metrics):
         print(f"warning: {warning}", file=sys.stderr)
 
 
+# Hyperparameters that runs derive rather than take as flags (from --pretrain-epochs / --pretrain-steps).
+DERIVED_HYPERPARAMETERS = ("alpha_warmup_steps",)
+
+
+def _add_loss_arguments(parser):
+    """One flag per hyperparameter of the loss registry, generated from its declarations."""
+    from tf_wsoftmax.losses import LOSSES as REGISTRY
+    from tf_wsoftmax.losses.registry import all_hyperparameters
+
+    group = parser.add_argument_group(
+        "loss hyperparameters (generated from tf_wsoftmax.losses.LOSSES; a flag the chosen --loss "
+        "does not have is an error; unset: the dataset's paper preset, else the registry default)"
+    )
+    for name, declarations in all_hyperparameters().items():
+        if name in DERIVED_HYPERPARAMETERS:
+            continue
+        owners = [entry.name for entry in REGISTRY.values() if any(h.name == name for h in entry.hyperparameters)]
+        defaults = sorted({repr(h.default) for h in declarations})
+        help_text = f"{declarations[0].help} [{', '.join(owners)}; default {' / '.join(defaults)}]"
+        flag = "--" + name.replace("_", "-")
+        if declarations[0].kind is bool:
+            group.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=help_text)
+        else:
+            group.add_argument(flag, dest=name, type=declarations[0].kind, default=None, help=help_text)
+
+
+def _loss_params(args):
+    """The loss hyperparameters given on the command line."""
+    from tf_wsoftmax.losses.registry import all_hyperparameters
+
+    return {name: getattr(args, name) for name in all_hyperparameters() if getattr(args, name, None) is not None}
+
+
 def _train_config(args):
     from tf_wsoftmax.experiment import TrainConfig
 
@@ -41,17 +74,8 @@ def _train_config(args):
         classes=args.classes,
         download=not args.no_download,
         loss=args.loss,
-        alpha=args.alpha,
-        bias_gradient=args.bias_gradient,
+        loss_params=_loss_params(args),
         pretrain_epochs=args.pretrain_epochs,
-        fixed_simplex=args.fixed_simplex,
-        margin=args.margin,
-        lambda_base=args.lambda_base,
-        lambda_gamma=args.lambda_gamma,
-        lambda_power=args.lambda_power,
-        lambda_min=args.lambda_min,
-        scale=args.scale,
-        center_weight=args.center_weight,
         backbone=args.backbone,
         units=args.units,
         epochs=args.epochs,
@@ -98,7 +122,7 @@ def _sweep(args):
         )
         print(gradient_modes.format_table(records))
     elif args.command == "class-sweep":
-        records = sweeps.class_sweep(base, classes=args.classes_list, alpha=args.alpha, out_dir=args.out)
+        records = sweeps.class_sweep(base, classes=args.classes_list, out_dir=args.out)
         print(sweeps.format_records(records, ["classes", "loss", "test_accuracy"]))
     else:
         accuracies = sweeps.features_2d(base, out_dir=args.out)
@@ -131,8 +155,7 @@ def _train_faces(args):
     config = FaceTrainConfig(
         data=args.data,
         loss=args.loss,
-        alpha=args.alpha,
-        bias_gradient=args.bias_gradient,
+        loss_params=_loss_params(args),
         embedding_dim=args.embedding_dim,
         backbone=args.backbone,
         image_size=args.image_size,
@@ -275,8 +298,7 @@ def _add_face_commands(commands):
     faces.add_argument("--data", required=True)
     faces.add_argument("--out", required=True)
     faces.add_argument("--loss", default="wsoftmax", choices=LOSSES)
-    faces.add_argument("--alpha", type=float, default=1.0)
-    faces.add_argument("--bias-gradient", choices=["stop", "full"], default="stop")
+    _add_loss_arguments(faces)
     faces.add_argument("--embedding-dim", type=int, default=128)
     faces.add_argument("--backbone", default="mobilenet_v2", choices=FACE_BACKBONES)
     faces.add_argument("--image-size", type=int, default=160)
@@ -328,24 +350,11 @@ def _add_train_arguments(parser):
     parser.add_argument("--classes", type=int, help="keep only the first K classes")
     parser.add_argument("--no-download", action="store_true", help="never let tfds download")
     parser.add_argument("--loss", default="wsoftmax", choices=LOSSES)
-    parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument(
-        "--bias-gradient", choices=["stop", "full"], default="stop",
-        help="W-Softmax backward pass: 'stop' treats alpha W_y and the norm as constants (default); "
-        "'full' is the exact gradient of Eq. 1",
-    )
     parser.add_argument(
         "--pretrain-epochs", type=int,
         help="W-Softmax: softmax epochs first (Algorithm 1), in the same run; default: a quarter of --epochs",
     )
-    parser.add_argument("--fixed-simplex", action="store_true", help="fix the class vectors to the simplex")
-    parser.add_argument("--margin", type=float, help="L-/A-Softmax m (int; default: per dataset) or CosFace/ArcFace m")
-    parser.add_argument("--lambda-base", type=float, help="L-Softmax lambda base (default: per dataset)")
-    parser.add_argument("--lambda-gamma", type=float, help="L-Softmax lambda gamma (default: per dataset)")
-    parser.add_argument("--lambda-power", type=float, help="L-Softmax lambda power (default: per dataset)")
-    parser.add_argument("--lambda-min", type=float, help="L-Softmax lambda floor (default: per dataset)")
-    parser.add_argument("--scale", type=float, default=16.0, help="CosFace/ArcFace s")
-    parser.add_argument("--center-weight", type=float, default=0.01, help="lambda of centre losses")
+    _add_loss_arguments(parser)
     parser.add_argument("--backbone", choices=sorted(BACKBONES), help="default: by dataset")
     parser.add_argument("--units", type=int, help="FC feature units (default: the backbone's)")
     parser.add_argument("--epochs", type=int, default=20)

@@ -8,8 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_wsoftmax.experiment import TrainConfig
-from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.models import build_backbone
 from tf_wsoftmax.models import build_face_embedder
 from tf_wsoftmax.training import TrainStep
@@ -41,7 +40,7 @@ def time_step(network, loss, batch, jit_compile=False, warmup=2, repeats=10, see
         backbone = build_face_embedder(128, shape[0], "mobilenet_v2")
     else:
         backbone = build_backbone(network, shape)
-    head, feature_loss = build_head_and_feature_loss(TrainConfig(loss=loss, scale=64.0), classes)
+    head, feature_loss = build_loss(loss, classes)
     step = TrainStep(backbone, head, keras.optimizers.SGD(0.01, momentum=0.9), jit_compile, feature_loss)
     rng = np.random.default_rng(seed)
     images = tf.constant(rng.normal(size=(batch,) + shape), tf.float32)

@@ -2,19 +2,10 @@
 
 import dataclasses
 
-from tf_wsoftmax.ops import check_bias_gradient
+from tf_wsoftmax.losses import LOSSES as LOSS_REGISTRY
+from tf_wsoftmax.losses import get_loss
 
-LOSSES = (
-    "softmax",
-    "normalized_softmax",
-    "wsoftmax",
-    "lsoftmax",
-    "sphereface",
-    "cosface",
-    "arcface",
-    "center",
-    "contrastive_center",
-)
+LOSSES = tuple(LOSS_REGISTRY)
 
 # Backbone used for each dataset unless `backbone` is set (the L-Softmax
 # paper's networks; "small" for the 8x8 digits).
@@ -27,14 +18,18 @@ DEFAULT_BACKBONES = {
 }
 
 
-# L-Softmax's margin and lambda annealing as released per dataset by Liu et
-# al. (wy1iu/LargeMargin_Softmax_Loss, myexamples/*/model/*.prototxt):
-# MNIST m=4 (QUADRUPLE), base 1000, gamma 2.5e-5, power 35; CIFAR10 m=2
-# (DOUBLE), base 1000, gamma 2e-5, power 45; CIFAR10+ (augmented) gamma 1e-5.
-# No CIFAR100 release: it takes CIFAR10's. Digits and Fashion-MNIST take MNIST's.
-MNIST_LSOFTMAX = {"margin": 4, "lambda_base": 1000.0, "lambda_gamma": 2.5e-5, "lambda_power": 35.0, "lambda_min": 0.0}
-CIFAR_LSOFTMAX = {"margin": 2, "lambda_base": 1000.0, "lambda_gamma": 2e-5, "lambda_power": 45.0, "lambda_min": 0.0}
-LSOFTMAX_DEFAULTS = {
+# The paper experiments' presets: values the released code or the paper used
+# for a dataset, applied before the run's own `loss_params` (which win). They
+# are experiment settings over the loss registry's library defaults.
+# L-Softmax as released per dataset by Liu et al. (wy1iu/LargeMargin_Softmax_Loss,
+# myexamples/*/model/*.prototxt): MNIST m=4 (QUADRUPLE), base 1000, gamma 2.5e-5,
+# power 35; CIFAR10 m=2 (DOUBLE), gamma 2e-5, power 45; CIFAR10+ (augmented)
+# gamma 1e-5. No CIFAR100 release: it takes CIFAR10's; digits and Fashion-MNIST
+# take MNIST's. CosFace / ArcFace: s = 16 for these small 10-class problems
+# (the registry's 64 is the face-recognition value).
+MNIST_LSOFTMAX = {"multiplicative_margin": 4, "lambda_base": 1000.0, "lambda_gamma": 2.5e-5, "lambda_power": 35.0}
+CIFAR_LSOFTMAX = {"multiplicative_margin": 2, "lambda_base": 1000.0, "lambda_gamma": 2e-5, "lambda_power": 45.0}
+LSOFTMAX_PRESETS = {
     "digits": MNIST_LSOFTMAX,
     "mnist": MNIST_LSOFTMAX,
     "fashion_mnist": MNIST_LSOFTMAX,
@@ -42,6 +37,21 @@ LSOFTMAX_DEFAULTS = {
     "cifar100": CIFAR_LSOFTMAX,
 }
 CIFAR_AUGMENTED_LAMBDA_GAMMA = 1e-5
+SMALL_PROBLEM_SCALE = 16.0
+
+
+def paper_presets(loss, dataset, augment):
+    """The presets of `loss` on `dataset` (see the table above), as loss_params."""
+    if loss == "lsoftmax":
+        preset = dict(LSOFTMAX_PRESETS[dataset])
+        if augment and dataset.startswith("cifar"):
+            preset["lambda_gamma"] = CIFAR_AUGMENTED_LAMBDA_GAMMA
+        return preset
+    if loss == "sphereface":
+        return {"multiplicative_margin": LSOFTMAX_PRESETS[dataset]["multiplicative_margin"]}
+    if loss in ("cosface", "arcface"):
+        return {"scale": SMALL_PROBLEM_SCALE}
+    return {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,27 +65,15 @@ class TrainConfig:
         download: let tensorflow-datasets download. Defaults to True.
         loss: one of `LOSSES`. "center" / "contrastive_center" are softmax
             plus that centre loss.
-        alpha: W-Softmax alpha. Defaults to 1.0.
-        bias_gradient: W-Softmax backward mode, "stop" or "full" (see
-            `NormalizedDense`). Defaults to "stop".
+        loss_params: the loss's hyperparameters by their registry names
+            (`tf_wsoftmax.losses.LOSSES[loss].hyperparameters`, e.g.
+            {"alpha": 1.5, "bias_gradient": "full"}); the rest take the paper
+            presets of the dataset (`paper_presets`), then the registry's
+            defaults. A name the loss does not have is an error. Defaults to {}.
         pretrain_epochs: W-Softmax only: softmax (alpha = 0) epochs before
             the W-Softmax refinement (Algorithm 1), run inside the same
             training run by the head's alpha schedule. Defaults to None: a
             quarter of `epochs` (at least 1 when epochs >= 2); 0 disables.
-        fixed_simplex: W-Softmax / normalised softmax: fix the class vectors
-            to the regular simplex (needs units >= K - 1). Defaults to False.
-        margin: L-Softmax / A-Softmax integer m (None: the dataset's
-            released value, see `LSOFTMAX_DEFAULTS`), or CosFace / ArcFace m
-            (None: the head's default).
-        lambda_base, lambda_gamma, lambda_power, lambda_min: L-Softmax /
-            A-Softmax lambda annealing. Defaults to None: the dataset's
-            released values (CIFAR with `augment`: gamma 1e-5).
-        scale: CosFace / ArcFace s. Defaults to 16 (the face default 64 is
-            for 512-d embeddings of 10k identities).
-        center_weight: lambda of the centre losses. Defaults to 0.01.
-        center_alpha: center loss centre rate. Defaults to 0.5.
-        delta: contrastive-center delta. Defaults to 1.0.
-        center_learning_rate: contrastive-center centre rate. Defaults to 0.5.
         backbone: a `tf_wsoftmax.models.BACKBONES` key. Defaults by dataset.
         units: FC feature width. Defaults to the backbone's.
         epochs, batch_size: Defaults 20 / 50 (the paper's MNIST batch).
@@ -92,20 +90,8 @@ class TrainConfig:
     classes: int = None
     download: bool = True
     loss: str = "wsoftmax"
-    alpha: float = 1.0
-    bias_gradient: str = "stop"
+    loss_params: dict = dataclasses.field(default_factory=dict)
     pretrain_epochs: int = None
-    fixed_simplex: bool = False
-    margin: float = None
-    lambda_base: float = None
-    lambda_gamma: float = None
-    lambda_power: float = None
-    lambda_min: float = None
-    scale: float = 16.0
-    center_weight: float = 0.01
-    center_alpha: float = 0.5
-    delta: float = 1.0
-    center_learning_rate: float = 0.5
     backbone: str = None
     units: int = None
     epochs: int = 20
@@ -134,8 +120,11 @@ class TrainConfig:
                 )
             if self.pretrain_epochs and self.loss != "wsoftmax":
                 raise ValueError("`pretrain_epochs` (softmax pre-training) applies to loss='wsoftmax' only.")
-        if self.alpha < 0:
-            raise ValueError(f"`alpha` must be >= 0. Received: alpha={self.alpha}")
+        if "alpha_warmup_steps" in self.loss_params:
+            raise ValueError(
+                "Set W-Softmax's softmax phase with `pretrain_epochs` (in epochs); `alpha_warmup_steps` "
+                "is derived from it."
+            )
         for name in ("learning_rate", "decay_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"`{name}` must be > 0. Received: {name}={getattr(self, name)}")
@@ -144,9 +133,19 @@ class TrainConfig:
                 f"`weight_decay` must be >= 0 and `momentum` in [0, 1). Received: "
                 f"weight_decay={self.weight_decay}, momentum={self.momentum}"
             )
-        check_bias_gradient(self.bias_gradient)
-        if self.fixed_simplex and self.loss not in ("wsoftmax", "normalized_softmax"):
-            raise ValueError("`fixed_simplex` applies to loss='wsoftmax' or 'normalized_softmax' only.")
+        # Unknown names and invalid values are errors now, with the layers' own messages.
+        get_loss(self.loss).build(2, **self.resolved_loss_params())
+
+    def resolved_loss_params(self):
+        """The hyperparameters the run uses: presets, overridden by `loss_params`."""
+        return get_loss(self.loss).resolve({**paper_presets(self.loss, self.dataset, self.augment), **self.loss_params})
+
+    def with_loss(self, loss, **loss_params):
+        """A copy for another loss, keeping the `loss_params` that loss also has."""
+        names = {h.name for h in get_loss(loss).hyperparameters}
+        kept = {k: v for k, v in self.loss_params.items() if k in names}
+        pretrain = self.pretrain_epochs if loss == "wsoftmax" else None
+        return dataclasses.replace(self, loss=loss, loss_params={**kept, **loss_params}, pretrain_epochs=pretrain)
 
     @property
     def softmax_epochs(self):
@@ -156,20 +155,6 @@ class TrainConfig:
         if self.pretrain_epochs is None:
             return max(1, self.epochs // 4) if self.epochs >= 2 else 0
         return self.pretrain_epochs
-
-    def lsoftmax_settings(self):
-        """L-Softmax / A-Softmax margin and lambda schedule: the dataset's
-        released values, overridden by the fields that are set."""
-        settings = dict(LSOFTMAX_DEFAULTS[self.dataset])
-        if self.augment and self.dataset.startswith("cifar"):
-            settings["lambda_gamma"] = CIFAR_AUGMENTED_LAMBDA_GAMMA
-        for key in ("lambda_base", "lambda_gamma", "lambda_power", "lambda_min"):
-            if getattr(self, key) is not None:
-                settings[key] = getattr(self, key)
-        if self.margin is not None:
-            # An integer margin is required; 2.0 from a float flag is 2, 2.7 is an error.
-            settings["margin"] = int(self.margin) if float(self.margin).is_integer() else self.margin
-        return settings
 
     @property
     def backbone_name(self):

@@ -11,8 +11,8 @@ from tf_wsoftmax.data.face_folders import face_epoch_datasets
 from tf_wsoftmax.data.face_folders import list_identity_folders
 from tf_wsoftmax.eval import collapse_warning
 from tf_wsoftmax.eval import mean_pairwise_cosine
-from tf_wsoftmax.experiment.config import TrainConfig
-from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.losses import build_loss
+from tf_wsoftmax.losses import get_loss
 from tf_wsoftmax.experiment.run import hardware_description
 from tf_wsoftmax.experiment.run import write_json
 from tf_wsoftmax.experiment.run_folder import folder_loop_config
@@ -31,9 +31,11 @@ class FaceTrainConfig:
 
     Args:
         data: aligned identity-folder tree (output of `tf-wsoftmax align`).
-        loss: any `TrainConfig` loss. Defaults to "wsoftmax".
-        alpha: W-Softmax alpha. Defaults to 1.0.
-        bias_gradient: W-Softmax backward mode. Defaults to "stop".
+        loss: any loss of the registry (`tf_wsoftmax.losses.LOSSES`).
+            Defaults to "wsoftmax".
+        loss_params: the loss's hyperparameters by registry name (unset:
+            the registry's defaults, e.g. CosFace / ArcFace s = 64).
+            Defaults to {}.
         embedding_dim: Defaults to 128.
         backbone: a `FACE_BACKBONES` name. Defaults to "mobilenet_v2".
         image_size: Defaults to 160.
@@ -53,8 +55,7 @@ class FaceTrainConfig:
 
     data: str
     loss: str = "wsoftmax"
-    alpha: float = 1.0
-    bias_gradient: str = "stop"
+    loss_params: dict = dataclasses.field(default_factory=dict)
     embedding_dim: int = 128
     backbone: str = "mobilenet_v2"
     image_size: int = 160
@@ -84,6 +85,9 @@ class FaceTrainConfig:
             raise ValueError("`steps` must be >= 1 and `pretrain_steps` in [0, steps].")
         if self.pretrain_steps and self.loss != "wsoftmax":
             raise ValueError("`pretrain_steps` (softmax pre-training) applies to loss='wsoftmax' only.")
+        if "alpha_warmup_steps" in self.loss_params:
+            raise ValueError("Set W-Softmax's softmax phase with `pretrain_steps`; `alpha_warmup_steps` is derived.")
+        get_loss(self.loss).build(2, **self.loss_params)  # unknown names and invalid values are errors
 
     @property
     def softmax_steps(self):
@@ -122,10 +126,10 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
     embedder = build_face_embedder(
         config.embedding_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
     )
-    head_config = TrainConfig(
-        loss=config.loss, alpha=config.alpha, bias_gradient=config.bias_gradient, pretrain_epochs=0, scale=64.0
-    )
-    head, feature_loss = build_head_and_feature_loss(head_config, len(names), config.softmax_steps)
+    params = dict(config.loss_params)
+    if config.loss == "wsoftmax":
+        params["alpha_warmup_steps"] = config.softmax_steps  # Algorithm 1 in the same run
+    head, feature_loss = build_loss(config.loss, len(names), **params)
     optimizer = keras.optimizers.SGD(face_learning_rate(config), momentum=config.momentum)
     data = face_epoch_datasets(paths, labels, config.batch_size, config.image_size, config.seed)
     steps_per_epoch = len(labels) // config.batch_size

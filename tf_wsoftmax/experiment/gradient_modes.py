@@ -38,21 +38,20 @@ def mode_rows(base, alphas, groups=GROUPS):
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
         raise ValueError(f"Unknown row group(s) {unknown}. Known: {list(GROUPS)}")
-    wsoftmax = dataclasses.replace(base, loss="wsoftmax")
     rows = []
     if "softmax" in groups:
-        rows.append(("softmax (biased Dense)", dataclasses.replace(base, loss="softmax", pretrain_epochs=None)))
-    rows.append((BASELINE_ROW, dataclasses.replace(wsoftmax, alpha=0.0, bias_gradient="stop")))
+        rows.append(("softmax (biased Dense)", base.with_loss("softmax")))
+    rows.append((BASELINE_ROW, base.with_loss("wsoftmax", alpha=0.0, bias_gradient="stop")))
     for mode in ("stop", "full"):
         if mode in groups:
             rows += [
-                (f"{mode} alpha {a:g}", dataclasses.replace(wsoftmax, alpha=a, bias_gradient=mode))
+                (f"{mode} alpha {a:g}", base.with_loss("wsoftmax", alpha=a, bias_gradient=mode))
                 for a in alphas
                 if a > 0
             ]
     if "simplex" in groups:
         rows += [
-            (f"fixed simplex alpha {a:g}", dataclasses.replace(wsoftmax, alpha=a, fixed_simplex=True))
+            (f"fixed simplex alpha {a:g}", base.with_loss("wsoftmax", alpha=a, fixed_simplex=True))
             for a in alphas
         ]
     return rows

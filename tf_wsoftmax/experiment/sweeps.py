@@ -57,8 +57,8 @@ def run_all(configs, out_dir, verbose=False):
 
 def _losses(base, alphas):
     """softmax plus W-Softmax at each alpha, as (name, config) pairs."""
-    runs = [("softmax", dataclasses.replace(base, loss="softmax", pretrain_epochs=0))]
-    runs += [(f"wsoftmax_a{a:g}", dataclasses.replace(base, loss="wsoftmax", alpha=a)) for a in alphas]
+    runs = [("softmax", base.with_loss("softmax"))]
+    runs += [(f"wsoftmax_a{a:g}", base.with_loss("wsoftmax", alpha=a)) for a in alphas]
     return runs
 
 
@@ -107,8 +107,9 @@ def alpha_sweep(base, alphas=(0.5, 1.0, 1.5), out_dir="runs/alpha_sweep"):
     return records
 
 
-def class_sweep(base, classes=(5, 6, 7, 8, 9, 10), alpha=1.0, out_dir="runs/class_sweep"):
-    """Softmax vs W-Softmax on the first K classes (Table 4)."""
+def class_sweep(base, classes=(5, 6, 7, 8, 9, 10), out_dir="runs/class_sweep"):
+    """Softmax vs W-Softmax (the base config's alpha) on the first K classes (Table 4)."""
+    alpha = base.with_loss("wsoftmax").resolved_loss_params()["alpha"]
     configs = {}
     for k in classes:
         for name, config in _losses(base, (alpha,)):
@@ -131,10 +132,7 @@ def features_2d(base, out_dir="runs/features_2d"):
     side by side (the classic feature-distribution figure). The backbone is
     LeNets++ unless `base.backbone` names another; the feature layer has 2 units."""
     configs = {
-        loss: dataclasses.replace(
-            base, loss=loss, backbone=base.backbone or "lenets_pp", units=2,
-            pretrain_epochs=base.pretrain_epochs if loss == "wsoftmax" else 0,
-        )
+        loss: dataclasses.replace(base.with_loss(loss), backbone=base.backbone or "lenets_pp", units=2)
         for loss in FEATURE_LOSSES
     }
     results = run_all(configs, out_dir)

@@ -2,6 +2,20 @@
 
 from tf_wsoftmax.losses.margin_loss import MarginLoss
 from tf_wsoftmax.losses.margin_loss import sparse_labels_from_keras
+from tf_wsoftmax.losses.registry import LOSSES
+from tf_wsoftmax.losses.registry import Hyperparameter
+from tf_wsoftmax.losses.registry import LossEntry
+from tf_wsoftmax.losses.registry import build_loss
+from tf_wsoftmax.losses.registry import get_loss
 from tf_wsoftmax.losses.wsoftmax_loss import WSoftmaxLoss
 
-__all__ = ["MarginLoss", "WSoftmaxLoss", "sparse_labels_from_keras"]
+__all__ = [
+    "LOSSES",
+    "Hyperparameter",
+    "LossEntry",
+    "MarginLoss",
+    "WSoftmaxLoss",
+    "build_loss",
+    "get_loss",
+    "sparse_labels_from_keras",
+]
