@@ -37,5 +37,5 @@ setup(
             "pytest>=8.0",
         ],
     },
-    entry_points={"console_scripts": ["tf-wsoftmax=tf_wsoftmax.cli:main"]},
+    entry_points={"console_scripts": ["tf-wsoftmax=tf_wsoftmax.app.cli:main"]},
 )

@@ -2,8 +2,8 @@
 
 import json
 
-from tf_wsoftmax import cli
-from tf_wsoftmax.bench import heads
+from tf_wsoftmax.app import cli
+from tf_wsoftmax.app.bench import heads
 
 
 def test_every_head_runs_forward_and_backward_with_and_without_xla():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tf_wsoftmax import cli
+from tf_wsoftmax.app import cli
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path, capsys):

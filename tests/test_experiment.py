@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_wsoftmax import cli
+from tf_wsoftmax.app import cli
 from tf_wsoftmax.data import load_dataset
-from tf_wsoftmax.experiment import TrainConfig
-from tf_wsoftmax.experiment import run_training
-from tf_wsoftmax.experiment import gradient_modes
-from tf_wsoftmax.experiment import sweeps
-from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.app.experiment import TrainConfig
+from tf_wsoftmax.app.experiment import run_training
+from tf_wsoftmax.app.experiment import gradient_modes
+from tf_wsoftmax.app.experiment import sweeps
+from tf_wsoftmax.app.experiment.heads import build_head_and_feature_loss
 
 METRIC_KEYS = {
     "test_accuracy", "train_accuracy", "mean_angle_test", "mean_angle_train", "fc_params",

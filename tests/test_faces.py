@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tf_wsoftmax import cli
+from tf_wsoftmax.app import cli
 from tf_wsoftmax.data import face_align
 from tf_wsoftmax.data.idx import DataFileError
 from tf_wsoftmax.data.face_folders import face_epoch_datasets

@@ -1,8 +1,7 @@
-"""CosFace and ArcFace heads: normalised features and class vectors, scale s."""
+"""Shared base of the additive-margin heads (CosFace, ArcFace): normalised features and class vectors, scale s."""
 
 import math
 
-import keras
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers.margin_head import MarginHead
 from tf_wsoftmax.ops import checks
@@ -48,51 +47,3 @@ class AdditiveMarginHead(MarginHead):
         config = super().get_config()
         config.update({"scale": self.scale, "margin": self.margin})
         return config
-
-
-@keras.saving.register_keras_serializable(package="tf_wsoftmax")
-class CosFaceDense(AdditiveMarginHead):
-    """CosFace / LMCL head: target logit s (cos t_y - m).
-
-    Args:
-        units: number of classes.
-        scale: s > 0. Defaults to 64.
-        margin: m in [0, 2). Defaults to 0.35.
-        **kwargs: `MarginHead` arguments.
-
-    Reference: Wang et al., "CosFace: Large Margin Cosine Loss for Deep Face
-    Recognition", CVPR 2018.
-    """
-
-    max_margin = 2.0
-    margin_fn = staticmethod(ops.cosface_logits)
-
-    def __init__(self, units, scale=64.0, margin=0.35, **kwargs):
-        super().__init__(units, scale, margin, **kwargs)
-
-    def target(self, cos_target):
-        return ops.cosface_target(cos_target, self.margin)
-
-
-@keras.saving.register_keras_serializable(package="tf_wsoftmax")
-class ArcFaceDense(AdditiveMarginHead):
-    """ArcFace head: target logit s cos(t_y + m), linear fallback past pi - m.
-
-    Args:
-        units: number of classes.
-        scale: s > 0. Defaults to 64.
-        margin: m in radians, [0, pi/2). Defaults to 0.5.
-        **kwargs: `MarginHead` arguments.
-
-    Reference: Deng, Guo, Xue, Zafeiriou, "ArcFace: Additive Angular Margin
-    Loss for Deep Face Recognition", CVPR 2019.
-    """
-
-    max_margin = math.pi / 2
-    margin_fn = staticmethod(ops.arcface_logits)
-
-    def __init__(self, units, scale=64.0, margin=0.5, **kwargs):
-        super().__init__(units, scale, margin, **kwargs)
-
-    def target(self, cos_target):
-        return ops.arcface_target(cos_target, self.margin)

@@ -6,8 +6,8 @@ import os
 import numpy as np
 
 from tf_wsoftmax.eval import plots
-from tf_wsoftmax.experiment.run import write_json
-from tf_wsoftmax.experiment.sweeps import run_all
+from tf_wsoftmax.app.experiment.run import write_json
+from tf_wsoftmax.app.experiment.sweeps import run_all
 
 # Statistics averaged over seeds, in the order of the table: metrics.json key
 # (a top-level key, or "angles_test"/"angles_train" + key) -> column title.

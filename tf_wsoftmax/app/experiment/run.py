@@ -17,9 +17,9 @@ from tf_wsoftmax.data import make_normalizer
 from tf_wsoftmax.eval import angle_statistics
 from tf_wsoftmax.eval import chance_warning
 from tf_wsoftmax.eval import collect_features
-from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
-from tf_wsoftmax.experiment.run_folder import folder_loop_config
-from tf_wsoftmax.experiment.run_folder import prepare_run_folder
+from tf_wsoftmax.app.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
+from tf_wsoftmax.app.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.models import build_backbone
 from tf_wsoftmax.models import array_parameter_count
 from tf_wsoftmax.models import fc_parameter_count

@@ -13,10 +13,10 @@ from tf_wsoftmax.eval import collapse_warning
 from tf_wsoftmax.eval import mean_pairwise_cosine
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.losses import get_loss
-from tf_wsoftmax.experiment.run import hardware_description
-from tf_wsoftmax.experiment.run import write_json
-from tf_wsoftmax.experiment.run_folder import folder_loop_config
-from tf_wsoftmax.experiment.run_folder import prepare_run_folder
+from tf_wsoftmax.app.experiment.run import hardware_description
+from tf_wsoftmax.app.experiment.run import write_json
+from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
+from tf_wsoftmax.app.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.models import build_face_embedder
 from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import train

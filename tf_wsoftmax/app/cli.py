@@ -6,9 +6,9 @@ import sys
 
 
 def _demo(args):
-    from tf_wsoftmax.demo import DemoConfig
-    from tf_wsoftmax.demo import format_results
-    from tf_wsoftmax.demo import run_digits_demo
+    from tf_wsoftmax.app.demo import DemoConfig
+    from tf_wsoftmax.app.demo import format_results
+    from tf_wsoftmax.app.demo import run_digits_demo
 
     config = DemoConfig(
         epochs=args.epochs,
@@ -66,7 +66,7 @@ def _loss_params(args):
 
 
 def _train_config(args):
-    from tf_wsoftmax.experiment import TrainConfig
+    from tf_wsoftmax.app.experiment import TrainConfig
 
     return TrainConfig(
         dataset=args.dataset,
@@ -90,7 +90,7 @@ def _train_config(args):
 
 
 def _train(args):
-    from tf_wsoftmax.experiment import run_training
+    from tf_wsoftmax.app.experiment import run_training
 
     metrics = run_training(_train_config(args), args.out, verbose=not args.quiet, overwrite=args.overwrite)
     _print_warnings(metrics)
@@ -105,7 +105,7 @@ def _train(args):
 
 
 def _sweep(args):
-    from tf_wsoftmax.experiment import sweeps
+    from tf_wsoftmax.app.experiment import sweeps
 
     base = _train_config(args)
     if args.command == "units-sweep":
@@ -115,7 +115,7 @@ def _sweep(args):
         records = sweeps.alpha_sweep(base, alphas=args.alphas, out_dir=args.out)
         print(sweeps.format_records(records, ["loss", "test_accuracy", "mean_angle_test"]))
     elif args.command == "gradient-modes":
-        from tf_wsoftmax.experiment import gradient_modes
+        from tf_wsoftmax.app.experiment import gradient_modes
 
         records = gradient_modes.gradient_mode_sweep(
             base, alphas=args.alphas, seeds=args.seeds, out_dir=args.out, groups=args.groups
@@ -149,8 +149,8 @@ def _align(args):
 
 
 def _train_faces(args):
-    from tf_wsoftmax.experiment.faces import FaceTrainConfig
-    from tf_wsoftmax.experiment.faces import run_face_training
+    from tf_wsoftmax.app.experiment.faces import FaceTrainConfig
+    from tf_wsoftmax.app.experiment.faces import run_face_training
 
     config = FaceTrainConfig(
         data=args.data,
@@ -228,7 +228,7 @@ def _bench(args):
     records = []
     jits = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
     if args.bench == "heads":
-        from tf_wsoftmax.bench import heads
+        from tf_wsoftmax.app.bench import heads
 
         unknown = sorted(set(args.losses or []) - set(heads.HEADS))
         if unknown:
@@ -246,7 +246,7 @@ def _bench(args):
                         print(f"{name} K={classes} d={dim} {dtype} jit={jit}: {records[-1]['median_ms']:.2f} ms", flush=True)
         table = heads.markdown(records)
     else:
-        from tf_wsoftmax.bench import step
+        from tf_wsoftmax.app.bench import step
 
         for network in args.networks:
             for jit in jits:
@@ -291,7 +291,7 @@ def _add_face_commands(commands):
     align.add_argument("--quiet", action="store_true")
     align.set_defaults(func=_align)
 
-    from tf_wsoftmax.experiment import LOSSES
+    from tf_wsoftmax.app.experiment import LOSSES
     from tf_wsoftmax.models import FACE_BACKBONES
 
     faces = commands.add_parser("train-faces", help="train a face embedder on aligned identity folders")
@@ -341,8 +341,8 @@ def _add_face_commands(commands):
 
 
 def _add_train_arguments(parser):
-    from tf_wsoftmax.experiment import LOSSES
-    from tf_wsoftmax.experiment.config import DEFAULT_BACKBONES
+    from tf_wsoftmax.app.experiment import LOSSES
+    from tf_wsoftmax.app.experiment.config import DEFAULT_BACKBONES
     from tf_wsoftmax.models import BACKBONES
 
     parser.add_argument("--dataset", default="digits", choices=sorted(DEFAULT_BACKBONES))

@@ -12,11 +12,11 @@ from tf_wsoftmax.data import load_dataset
 from tf_wsoftmax.data import make_normalizer
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.eval import plots
-from tf_wsoftmax.experiment.heads import build_head_and_feature_loss
-from tf_wsoftmax.experiment.run import METRICS_FILE
-from tf_wsoftmax.experiment.run import run_training
-from tf_wsoftmax.experiment.run import write_json
-from tf_wsoftmax.experiment.run_folder import config_differences
+from tf_wsoftmax.app.experiment.heads import build_head_and_feature_loss
+from tf_wsoftmax.app.experiment.run import METRICS_FILE
+from tf_wsoftmax.app.experiment.run import run_training
+from tf_wsoftmax.app.experiment.run import write_json
+from tf_wsoftmax.app.experiment.run_folder import config_differences
 from tf_wsoftmax.models import build_backbone
 
 

@@ -1,0 +1,51 @@
+"""The library never imports the application, and data flows one way through the library."""
+
+import ast
+import pathlib
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tf_wsoftmax"
+LIBRARY = ("ops", "layers", "losses", "models", "training", "data", "eval", "export", "theory")
+# A module may import only from its own folder and the folders before it (STYLE.md's chain).
+ORDER = ("ops", "theory", "layers", "losses", "models", "training", "data", "eval", "export")
+
+
+def imported_modules(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "tf_wsoftmax":
+            yield from (f"tf_wsoftmax.{alias.name}" for alias in node.names)  # from tf_wsoftmax import ops
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tf_wsoftmax"):
+            yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name.startswith("tf_wsoftmax"))
+
+
+def library_files():
+    for name in LIBRARY:
+        target = PACKAGE / name
+        yield from ([target.with_suffix(".py")] if target.with_suffix(".py").exists() else target.rglob("*.py"))
+
+
+def test_the_library_never_imports_the_application():
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)} imports {module}"
+        for path in library_files()
+        for module in imported_modules(path)
+        if module == "tf_wsoftmax.app" or module.startswith("tf_wsoftmax.app.")
+    ]
+    assert offenders == []
+
+
+def test_library_imports_run_one_way():
+    """ops <- theory <- layers <- losses <- models <- training <- data <- eval <- export: nothing
+    imports a folder to its right (data and eval read models and training, never the reverse)."""
+    rank = {name: index for index, name in enumerate(ORDER)}
+    offenders = []
+    for path in library_files():
+        own = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        for module in imported_modules(path):
+            parts = module.split(".")
+            target = parts[1] if len(parts) > 1 else None
+            if target in rank and rank[target] > rank[own]:
+                offenders.append(f"{path.relative_to(PACKAGE.parent)} imports {module}")
+    assert offenders == []

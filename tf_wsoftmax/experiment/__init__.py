@@ -1,7 +1,0 @@
-"""Experiment runner: configs, single runs and the paper's sweeps."""
-
-from tf_wsoftmax.experiment.config import LOSSES
-from tf_wsoftmax.experiment.config import TrainConfig
-from tf_wsoftmax.experiment.run import run_training
-
-__all__ = ["LOSSES", "TrainConfig", "run_training"]

@@ -1,0 +1,55 @@
+"""`LSoftmaxDense`: the L-Softmax head."""
+
+import keras
+import tensorflow as tf
+
+from tf_wsoftmax import ops
+from tf_wsoftmax.layers.angular_margin_head import AngularMarginHead
+from tf_wsoftmax.ops import checks
+
+
+@keras.saving.register_keras_serializable(package="tf_wsoftmax")
+class LSoftmaxDense(AngularMarginHead):
+    """L-Softmax head (Liu et al., ICML 2016): bias-free, unnormalised W.
+
+    Training target logit (|W_y||x| psi(t_y) + lambda W_y.x) / (1 + lambda),
+    psi(t) = (-1)^k cos(m t) - 2k; test-time logits W_j . x.
+
+    Args:
+        units: number of classes.
+        margin: m in {1, 2, 3, 4}. Defaults to 4.
+        lambda_base: Defaults to 1000 (the original MNIST setting).
+        lambda_gamma: Defaults to 2.5e-5.
+        lambda_power: Defaults to 35.
+        lambda_min: Defaults to 0.
+        **kwargs: `MarginHead` arguments (kernel_initializer, ...).
+
+    Example:
+    >>> import numpy as np
+    >>> head = LSoftmaxDense(3, margin=2, lambda_base=0.0)
+    >>> x = np.random.randn(4, 5).astype("float32")
+    >>> head(x, labels=np.array([0, 1, 2, 0]), training=True).shape
+    TensorShape([4, 3])
+
+    Reference: Liu, Wen, Yu, Yang, "Large-Margin Softmax Loss for
+    Convolutional Neural Networks", ICML 2016, Eq. 4-6.
+    """
+
+    margin_fn = staticmethod(ops.lsoftmax_logits)
+
+    def __init__(
+        self,
+        units,
+        margin=4,
+        lambda_base=1000.0,
+        lambda_gamma=2.5e-5,
+        lambda_power=35.0,
+        lambda_min=0.0,
+        **kwargs,
+    ):
+        super().__init__(units, margin, lambda_base, lambda_gamma, lambda_power, lambda_min, **kwargs)
+
+    def test_logits(self, inputs):
+        inputs = checks.check_float(inputs, "features")
+        dtype = checks.compute_dtype(inputs)
+        return tf.matmul(tf.cast(inputs, dtype), tf.cast(self.kernel, dtype))

@@ -1,0 +1,44 @@
+"""`SphereFaceDense`: the A-Softmax / SphereFace head."""
+
+import keras
+
+from tf_wsoftmax import ops
+from tf_wsoftmax.layers.angular_margin_head import AngularMarginHead
+
+
+@keras.saving.register_keras_serializable(package="tf_wsoftmax")
+class SphereFaceDense(AngularMarginHead):
+    """A-Softmax / SphereFace head (Liu et al., CVPR 2017): normalised W.
+
+    Training target logit |x| (psi(t_y) + lambda cos t_y) / (1 + lambda);
+    test-time logits |x| cos t_j (features are not normalised).
+
+    Args:
+        units: number of classes.
+        margin: m in {1, 2, 3, 4}. Defaults to 4.
+        lambda_base: Defaults to 1000 (SphereFace's released setting).
+        lambda_gamma: Defaults to 0.12.
+        lambda_power: Defaults to 1.
+        lambda_min: Defaults to 5.
+        **kwargs: `MarginHead` arguments.
+
+    Reference: Liu, Wen, Yu, Li, Raj, Song, "SphereFace: Deep Hypersphere
+    Embedding for Face Recognition", CVPR 2017.
+    """
+
+    margin_fn = staticmethod(ops.sphereface_logits)
+
+    def __init__(
+        self,
+        units,
+        margin=4,
+        lambda_base=1000.0,
+        lambda_gamma=0.12,
+        lambda_power=1.0,
+        lambda_min=5.0,
+        **kwargs,
+    ):
+        super().__init__(units, margin, lambda_base, lambda_gamma, lambda_power, lambda_min, **kwargs)
+
+    def test_logits(self, inputs):
+        return ops.normalized_logits(inputs, self.kernel)
