@@ -8,11 +8,11 @@
 # (GPU-sized; not run here). Hardware and results: docs/reproduction.md, "Results".
 set -euo pipefail
 bin=.venv/bin/tf-wsoftmax
-$bin units-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --units-list 2 5 9 32 90 900 \
+$bin units-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --feature-dims 2 5 9 32 90 900 \
   --alphas 1.0 --out runs/digits_units_sweep --quiet
-$bin alpha-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --units 9 --alphas 0.5 1.0 1.5 \
+$bin alpha-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --feature-dim 9 --alphas 0.5 1.0 1.5 \
   --out runs/digits_alpha_sweep --quiet
-$bin class-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --units 9 --classes-list 5 6 7 8 9 10 \
+$bin class-sweep --dataset digits --epochs 20 --pretrain-epochs 5 --feature-dim 9 --classes-list 5 6 7 8 9 10 \
   --alpha 1.0 --out runs/digits_class_sweep --quiet
 $bin features-2d --dataset digits --backbone small --epochs 30 --pretrain-epochs 10 \
   --out runs/digits_features_2d --quiet

@@ -13,7 +13,7 @@ set -euo pipefail
 seeds=${1:-"0 1"}
 epochs=${2:-5}
 bin=.venv/bin/tf-wsoftmax
-common=(--dataset fashion_mnist --backbone small --units 32 --epochs "$epochs" --quiet)
+common=(--dataset fashion_mnist --backbone small --feature-dim 32 --epochs "$epochs" --quiet)
 for seed in $seeds; do
   $bin train "${common[@]}" --seed "$seed" --loss softmax --out "runs/fashion_mnist/softmax_s$seed"
   for alpha in 0.5 1.0 1.5; do

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 TF_WSOFTMAX=${TF_WSOFTMAX:-.venv/bin/tf-wsoftmax}
 case "${1:-digits}" in
   digits)
-    $TF_WSOFTMAX gradient-modes --dataset digits --units 9 --epochs 20 --pretrain-epochs 5 \
+    $TF_WSOFTMAX gradient-modes --dataset digits --feature-dim 9 --epochs 20 --pretrain-epochs 5 \
       --seeds 0 1 2 --alphas 0 0.5 1 1.5 --out runs/gradient_modes_digits --quiet
     ;;
   fashion_mnist)

@@ -25,7 +25,7 @@ METRIC_KEYS = {
 @pytest.mark.slow
 def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     out = str(tmp_path / "run")
-    config = TrainConfig(dataset="digits", loss="wsoftmax", loss_params={"alpha": 1.0}, units=9, epochs=2, pretrain_epochs=1)
+    config = TrainConfig(dataset="digits", loss="wsoftmax", loss_params={"alpha": 1.0}, feature_dim=9, epochs=2, pretrain_epochs=1)
     metrics = run_training(config, out, verbose=False)
     assert METRIC_KEYS <= set(metrics)
     with open(os.path.join(out, "metrics.json")) as f:
@@ -146,7 +146,7 @@ def cli_losses():
 
 @pytest.mark.slow
 def test_gradient_mode_sweep_writes_table_figure_and_refuses_a_changed_config(tmp_path):
-    base = TrainConfig(dataset="digits", units=9, epochs=2, pretrain_epochs=1)
+    base = TrainConfig(dataset="digits", feature_dim=9, epochs=2, pretrain_epochs=1)
     records = gradient_modes.gradient_mode_sweep(base, alphas=(0.0, 1.0), seeds=(0,), out_dir=str(tmp_path))
     assert [r["row"] for r in records] == [
         "softmax (biased Dense)", "alpha 0 (normalised softmax)", "stop alpha 1", "full alpha 1",
@@ -168,7 +168,7 @@ def test_gradient_mode_sweep_writes_table_figure_and_refuses_a_changed_config(tm
 def test_units_sweep_writes_table_and_figure(tmp_path):
     base = TrainConfig(dataset="digits", epochs=1)
     records = sweeps.units_sweep(base, [2, 9], alphas=(1.0,), out_dir=str(tmp_path))
-    assert [(r["units"], r["loss"]) for r in records] == [
+    assert [(r["feature_dim"], r["loss"]) for r in records] == [
         (2, "softmax"), (2, "wsoftmax_a1"), (9, "softmax"), (9, "wsoftmax_a1")
     ]
     assert records[2]["fc_params"] > records[0]["fc_params"]

@@ -327,7 +327,7 @@ def test_train_faces_export_and_lfw_from_the_cli(tmp_path, capsys):
     write_pairs(tmp_path / "pairs.txt", per_identity=8)
     out = str(tmp_path / "run")
     args = ["train-faces", "--data", str(tmp_path / "aligned"), "--out", out, "--backbone", "small",
-            "--image-size", "32", "--embedding-dim", "8", "--batch-size", "8", "--steps", "10",
+            "--image-size", "32", "--feature-dim", "8", "--batch-size", "8", "--steps", "10",
             "--learning-rate", "0.05", "--pretrain-steps", "4", "--quiet"]
     assert cli.main(args) == 0
     assert "steps=10 identities=4" in capsys.readouterr().out

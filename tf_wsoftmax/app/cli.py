@@ -15,7 +15,7 @@ def _demo(args):
         pretrain_epochs=args.pretrain_epochs,
         alpha=args.alpha,
         bias_gradient=args.bias_gradient,
-        feature_dim=args.units,
+        feature_dim=args.feature_dim,
         batch_size=args.batch_size,
         seed=args.seed,
     )
@@ -77,7 +77,7 @@ def _train_config(args):
         loss_params=_loss_params(args),
         pretrain_epochs=args.pretrain_epochs,
         backbone=args.backbone,
-        units=args.units,
+        feature_dim=args.feature_dim,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -109,8 +109,8 @@ def _sweep(args):
 
     base = _train_config(args)
     if args.command == "units-sweep":
-        records = sweeps.units_sweep(base, args.units_list, alphas=args.alphas, out_dir=args.out)
-        print(sweeps.format_records(records, ["units", "loss", "test_accuracy", "fc_params"]))
+        records = sweeps.units_sweep(base, args.feature_dims, alphas=args.alphas, out_dir=args.out)
+        print(sweeps.format_records(records, ["feature_dim", "loss", "test_accuracy", "fc_params"]))
     elif args.command == "alpha-sweep":
         records = sweeps.alpha_sweep(base, alphas=args.alphas, out_dir=args.out)
         print(sweeps.format_records(records, ["loss", "test_accuracy", "mean_angle_test"]))
@@ -156,7 +156,7 @@ def _train_faces(args):
         data=args.data,
         loss=args.loss,
         loss_params=_loss_params(args),
-        embedding_dim=args.embedding_dim,
+        feature_dim=args.feature_dim,
         backbone=args.backbone,
         image_size=args.image_size,
         batch_size=args.batch_size,
@@ -299,7 +299,7 @@ def _add_face_commands(commands):
     faces.add_argument("--out", required=True)
     faces.add_argument("--loss", default="wsoftmax", choices=LOSSES)
     _add_loss_arguments(faces)
-    faces.add_argument("--embedding-dim", type=int, default=128)
+    faces.add_argument("--feature-dim", type=int, default=128)
     faces.add_argument("--backbone", default="mobilenet_v2", choices=FACE_BACKBONES)
     faces.add_argument("--image-size", type=int, default=160)
     faces.add_argument("--batch-size", type=int, default=128)
@@ -356,7 +356,7 @@ def _add_train_arguments(parser):
     )
     _add_loss_arguments(parser)
     parser.add_argument("--backbone", choices=sorted(BACKBONES), help="default: by dataset")
-    parser.add_argument("--units", type=int, help="FC feature units (default: the backbone's)")
+    parser.add_argument("--feature-dim", type=int, help="width of the FC feature layer (default: the backbone's)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--learning-rate", type=float, default=0.01)
@@ -379,7 +379,7 @@ def build_parser():
     demo.add_argument("--pretrain-epochs", type=int, default=5)
     demo.add_argument("--alpha", type=float, default=1.0)
     demo.add_argument("--bias-gradient", choices=["stop", "full"], default="stop")
-    demo.add_argument("--units", type=int, default=9, help="feature layer width (K - 1 = 9 by default)")
+    demo.add_argument("--feature-dim", type=int, default=9, help="feature layer width (K - 1 = 9 by default)")
     demo.add_argument("--batch-size", type=int, default=50)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--json", help="also write the results to this JSON file")
@@ -404,7 +404,7 @@ def build_parser():
         sweep = commands.add_parser(name, help=help_text)
         _add_train_arguments(sweep)
         sweep.add_argument("--out", default=f"runs/{name}", help="sweep folder")
-        sweep.add_argument("--units-list", type=int, nargs="+", default=[2, 5, 9, 32, 90, 900])
+        sweep.add_argument("--feature-dims", type=int, nargs="+", default=[2, 5, 9, 32, 90, 900])
         default_alphas = [0.0, 0.5, 1.0, 1.5] if name == "gradient-modes" else [0.5, 1.0, 1.5]
         sweep.add_argument("--alphas", type=float, nargs="+", default=default_alphas)
         sweep.add_argument("--classes-list", type=int, nargs="+", default=[5, 6, 7, 8, 9, 10])

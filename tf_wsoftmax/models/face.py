@@ -5,8 +5,8 @@ import keras
 FACE_BACKBONES = ("mobilenet_v2", "resnet50", "small")
 
 
-def build_face_embedder(embedding_dim=128, image_size=160, backbone="mobilenet_v2", kernel_regularizer=None):
-    """Images (x - 127.5) / 128 of shape (S, S, 3) -> (B, embedding_dim) embeddings.
+def build_face_embedder(feature_dim=128, image_size=160, backbone="mobilenet_v2", kernel_regularizer=None):
+    """Images (x - 127.5) / 128 of shape (S, S, 3) -> (B, feature_dim) embeddings.
 
     The backbone comes from `keras.applications` with random initialisation
     (`weights=None`: nothing is downloaded): MobileNetV2 (2.3M parameters,
@@ -16,7 +16,7 @@ def build_face_embedder(embedding_dim=128, image_size=160, backbone="mobilenet_v
     norm, as in facenet; the classifier head is added for training only.
 
     Args:
-        embedding_dim: embedding width. Defaults to 128.
+        feature_dim: embedding width (the feature width, as everywhere in the package). Defaults to 128.
         image_size: input side. Defaults to 160 (the paper's).
         backbone: one of `FACE_BACKBONES`.
         kernel_regularizer: regulariser of the embedding kernel.
@@ -40,6 +40,6 @@ def build_face_embedder(embedding_dim=128, image_size=160, backbone="mobilenet_v
             x = keras.layers.PReLU(shared_axes=[1, 2])(x)
             x = keras.layers.BatchNormalization(momentum=0.9)(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dense(embedding_dim, use_bias=False, kernel_regularizer=kernel_regularizer, name="embedding")(x)
+    x = keras.layers.Dense(feature_dim, use_bias=False, kernel_regularizer=kernel_regularizer, name="embedding")(x)
     outputs = keras.layers.BatchNormalization(name="embedding_bn")(x)
     return keras.Model(inputs, outputs, name="face_embedder")

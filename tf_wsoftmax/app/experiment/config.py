@@ -75,7 +75,7 @@ class TrainConfig:
             training run by the head's alpha schedule. Defaults to None: a
             quarter of `epochs` (at least 1 when epochs >= 2); 0 disables.
         backbone: a `tf_wsoftmax.models.BACKBONES` key. Defaults by dataset.
-        units: FC feature width. Defaults to the backbone's.
+        feature_dim: width of the FC feature layer. Defaults to the backbone's.
         epochs, batch_size: Defaults 20 / 50 (the paper's MNIST batch).
         learning_rate, decay_steps, decay_rate, momentum, weight_decay: the
             paper's 0.01, 6000, 0.9, 0.9, 5e-4.
@@ -93,7 +93,7 @@ class TrainConfig:
     loss_params: dict = dataclasses.field(default_factory=dict)
     pretrain_epochs: int = None
     backbone: str = None
-    units: int = None
+    feature_dim: int = None
     epochs: int = 20
     batch_size: int = 50
     learning_rate: float = 0.01

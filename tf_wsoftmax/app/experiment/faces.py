@@ -36,7 +36,7 @@ class FaceTrainConfig:
         loss_params: the loss's hyperparameters by registry name (unset:
             the registry's defaults, e.g. CosFace / ArcFace s = 64).
             Defaults to {}.
-        embedding_dim: Defaults to 128.
+        feature_dim: embedding width. Defaults to 128.
         backbone: a `FACE_BACKBONES` name. Defaults to "mobilenet_v2".
         image_size: Defaults to 160.
         batch_size: Defaults to 128.
@@ -56,7 +56,7 @@ class FaceTrainConfig:
     data: str
     loss: str = "wsoftmax"
     loss_params: dict = dataclasses.field(default_factory=dict)
-    embedding_dim: int = 128
+    feature_dim: int = 128
     backbone: str = "mobilenet_v2"
     image_size: int = 160
     batch_size: int = 128
@@ -72,7 +72,7 @@ class FaceTrainConfig:
     jit_compile: bool = False
 
     def __post_init__(self):
-        for name in ("embedding_dim", "image_size", "batch_size", "decay_every", "min_images", "checkpoint_every"):
+        for name in ("feature_dim", "image_size", "batch_size", "decay_every", "min_images", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value}")
@@ -124,7 +124,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
         )
     keras.utils.set_random_seed(config.seed)
     embedder = build_face_embedder(
-        config.embedding_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
+        config.feature_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
     )
     params = dict(config.loss_params)
     if config.loss == "wsoftmax":

@@ -80,7 +80,7 @@ def gradient_mode_sweep(
 
     Args:
         base: the `TrainConfig` every row starts from (dataset, backbone,
-            units, epochs, pretrain_epochs, ...).
+            feature_dim, epochs, pretrain_epochs, ...).
         alphas: alpha values; 0 is the baseline. Defaults to (0, 0.5, 1, 1.5).
         seeds: seeds of each row. Defaults to (0, 1, 2).
         out_dir: the sweep's folder.

@@ -104,7 +104,7 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
     backbone = build_backbone(
         config.backbone_name,
         x_train.shape[1:],
-        config.units,
+        config.feature_dim,
         kernel_regularizer=paper_kernel_regularizer(config.weight_decay),
     )
     train_data = epoch_datasets(

@@ -62,22 +62,22 @@ def _losses(base, alphas):
     return runs
 
 
-def units_sweep(base, units, alphas=(1.0,), out_dir="runs/units_sweep"):
+def units_sweep(base, feature_dims, alphas=(1.0,), out_dir="runs/units_sweep"):
     """Accuracy and FC memory versus feature units (Fig. 4).
 
     Returns:
-        A list of records (units, loss name, test accuracy, fc_params, ...).
+        A list of records (feature_dim, loss name, test accuracy, fc_params, ...).
     """
     configs = {
-        f"{name}_u{u}": dataclasses.replace(config, units=u)
-        for u in units
+        f"{name}_u{u}": dataclasses.replace(config, feature_dim=u)
+        for u in feature_dims
         for name, config in _losses(base, alphas)
     }
     results = run_all(configs, out_dir)
     records = [
-        {"units": u, "loss": name, "test_accuracy": results[f"{name}_u{u}"]["test_accuracy"],
+        {"feature_dim": u, "loss": name, "test_accuracy": results[f"{name}_u{u}"]["test_accuracy"],
          "fc_params": results[f"{name}_u{u}"]["fc_params"]}
-        for u in units
+        for u in feature_dims
         for name, _ in _losses(base, alphas)
     ]
     names = [name for name, _ in _losses(base, alphas)]
@@ -85,8 +85,8 @@ def units_sweep(base, units, alphas=(1.0,), out_dir="runs/units_sweep"):
     fc_bytes = [4 * r["fc_params"] for r in records if r["loss"] == names[0]]
     num_classes = next(iter(results.values()))["num_classes"]
     plots.plot_units_sweep(
-        list(units), accuracies, fc_bytes, os.path.join(out_dir, "units_sweep.png"),
-        title=f"{base.dataset}: accuracy and FC memory vs units", labels={"K-1": num_classes - 1},
+        list(feature_dims), accuracies, fc_bytes, os.path.join(out_dir, "units_sweep.png"),
+        title=f"{base.dataset}: accuracy and FC memory vs feature_dim", labels={"K-1": num_classes - 1},
     )
     write_json(os.path.join(out_dir, "summary.json"), records)
     return records
@@ -132,7 +132,7 @@ def features_2d(base, out_dir="runs/features_2d"):
     side by side (the classic feature-distribution figure). The backbone is
     LeNets++ unless `base.backbone` names another; the feature layer has 2 units."""
     configs = {
-        loss: dataclasses.replace(base.with_loss(loss), backbone=base.backbone or "lenets_pp", units=2)
+        loss: dataclasses.replace(base.with_loss(loss), backbone=base.backbone or "lenets_pp", feature_dim=2)
         for loss in FEATURE_LOSSES
     }
     results = run_all(configs, out_dir)
