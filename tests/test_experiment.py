@@ -76,7 +76,7 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
         (dict(loss="cosface", loss_params={"fixed_simplex": True}), "`fixed_simplex` does not apply to loss 'cosface'"),
         (dict(loss="softmax", loss_params={"alpha": 1.0}), "`alpha` does not apply to loss 'softmax'"),
         (dict(loss_params={"alpha_warmup_steps": 10}), "pretrain_epochs"),
-        (dict(loss="center", loss_params={"center_rate": 2.0}), "alpha"),
+        (dict(loss="center", loss_params={"center_rate": 2.0}), "center_rate"),
         (dict(learning_rate=-1.0), "learning_rate"),
         (dict(learning_rate=0.0), "learning_rate"),
         (dict(momentum=1.0), "momentum"),
@@ -130,7 +130,7 @@ def test_every_loss_is_declared_once_in_the_registry_and_built_through_it():
 
     assert set(LOSSES) == set(cli_losses())
     head, centers = build_loss("center", 5, center_weight=0.2, center_rate=0.3)
-    assert (centers.weight, centers.alpha) == (0.2, 0.3)
+    assert (centers.weight, centers.center_rate) == (0.2, 0.3)
     head, _ = build_loss("arcface", 5, angular_margin=0.2)
     assert (head.margin, head.scale) == (0.2, 64.0)
     head, _ = build_loss("lsoftmax", 5, multiplicative_margin=2)

@@ -113,7 +113,7 @@ def test_center_update_runs_once_per_step_with_the_batch_features(rng):
     centres must equal the reference update of those features."""
     x, y = helpers.toy_batch(rng)
     backbone = no_bn_backbone()
-    layer = CenterLossLayer(4, weight=1.0, alpha=0.5, centers_initializer=keras.initializers.RandomNormal(seed=1))
+    layer = CenterLossLayer(4, weight=1.0, center_rate=0.5, centers_initializer=keras.initializers.RandomNormal(seed=1))
     layer.build((None, 5))
     start = layer.centers.numpy().copy()
     step = TrainStep(backbone, keras.layers.Dense(4), keras.optimizers.SGD(0.0), feature_loss=layer)
@@ -178,3 +178,17 @@ def test_margin_classifier_rejects_a_compile_loss():
     model = MarginClassifier(no_bn_backbone(), NormalizedDense(4))
     with pytest.raises(ValueError, match="without `loss`"):
         model.compile(optimizer="sgd", loss="mse")
+
+
+def test_center_rate_is_named_for_itself_and_old_configs_still_load():
+    """alpha is W-Softmax's: the centre update rate is `center_rate`; a config
+    saved before the rename (key "alpha") still deserialises."""
+    layer = CenterLossLayer(3, weight=0.1, center_rate=0.25)
+    config = layer.get_config()
+    assert config["center_rate"] == 0.25 and "alpha" not in config
+    old = dict(config, alpha=config.pop("center_rate"))
+    assert CenterLossLayer.from_config(old).center_rate == 0.25
+    with pytest.raises(TypeError, match="center_rate"):
+        CenterLossLayer(3, alpha=0.5)
+    with pytest.raises(ValueError, match="center_rate"):
+        CenterLossLayer(3, center_rate=1.5)

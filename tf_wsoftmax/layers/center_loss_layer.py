@@ -15,12 +15,13 @@ class CenterLossLayer(ClassCenters):
 
     The centres are not learned by the optimiser: after each train step
     `update` applies delta c_j = sum_{i: y_i=j} (c_j - x_i) / (1 + n_j),
-    c_j <- c_j - alpha delta c_j (Eq. 4), with this step's features.
+    c_j <- c_j - center_rate delta c_j (Eq. 4; the paper's alpha, renamed
+    because alpha is W-Softmax's), with this step's features.
 
     Args:
         num_classes: K.
         weight: lambda. Defaults to 0.003 (Wen et al.'s face setting).
-        alpha: centre learning rate in [0, 1]. Defaults to 0.5.
+        center_rate: the centres' update rate in [0, 1]. Defaults to 0.5.
         **kwargs: `ClassCenters` arguments.
 
     Example:
@@ -35,9 +36,14 @@ class CenterLossLayer(ClassCenters):
     Approach for Deep Face Recognition", ECCV 2016.
     """
 
-    def __init__(self, num_classes, weight=0.003, alpha=0.5, **kwargs):
+    def __init__(self, num_classes, weight=0.003, center_rate=0.5, **kwargs):
+        if "alpha" in kwargs:
+            raise TypeError(
+                "`CenterLossLayer` calls its update rate `center_rate` (alpha is W-Softmax's). "
+                f"Received: alpha={kwargs['alpha']}"
+            )
         super().__init__(num_classes, weight, **kwargs)
-        self.alpha = checks.check_range(alpha, "alpha", 0.0, 1.0 + 1e-12)
+        self.center_rate = checks.check_range(center_rate, "center_rate", 0.0, 1.0 + 1e-12)
 
     def per_sample_loss(self, features, labels):
         return ops.center_loss(features, self.centers, labels)
@@ -46,9 +52,16 @@ class CenterLossLayer(ClassCenters):
         centers = tf.convert_to_tensor(self.centers)
         sums, counts = ops.center_update_statistics(tf.cast(features, tf.float32), centers, labels)
         sums, counts = all_reduce_sum(sums, counts)  # global batch statistics under tf.distribute
-        self.centers.assign(ops.apply_center_update(centers, sums, counts, self.alpha))
+        self.centers.assign(ops.apply_center_update(centers, sums, counts, self.center_rate))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"alpha": self.alpha})
+        config.update({"center_rate": self.center_rate})
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "alpha" in config:  # files saved before the rename
+            config["center_rate"] = config.pop("alpha")
+        return cls(**config)

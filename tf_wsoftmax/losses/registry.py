@@ -154,7 +154,7 @@ LOSSES = {
             (
                 _CENTER_WEIGHT,
                 Hyperparameter(
-                    "center_rate", 0.5, "center loss: centre update rate in [0, 1]", argument="alpha", target="feature_loss"
+                    "center_rate", 0.5, "center loss: centre update rate in [0, 1]", target="feature_loss"
                 ),
             ),
             layers.CenterLossLayer,
