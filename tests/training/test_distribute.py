@@ -13,7 +13,7 @@ import pytest
 pytestmark = pytest.mark.slow  # subprocesses / long training; `pytest -m "not slow"` skips them
 
 WORKER = os.path.join(os.path.dirname(__file__), "dist_worker.py")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run(args, env=None, timeout=240):
