@@ -8,6 +8,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["tf_wsoftmax", "tf_wsoftmax.*"]),
+    py_modules=["tf_wsoftmax_cli"],  # the console entry point, outside the package (quiet start-up)
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16,<2.22",
@@ -37,5 +38,5 @@ setup(
             "pytest>=8.0",
         ],
     },
-    entry_points={"console_scripts": ["tf-wsoftmax=tf_wsoftmax.app.cli:main"]},
+    entry_points={"console_scripts": ["tf-wsoftmax=tf_wsoftmax_cli:main"]},
 )

@@ -30,3 +30,23 @@ def test_bad_flags_are_rejected(capsys, flags, match):
 def test_unknown_command_exits():
     with pytest.raises(SystemExit):
         cli.main(["nope"])
+
+
+@pytest.mark.slow
+def test_console_entry_point_starts_quietly_unless_verbose():
+    """The entry point imports TensorFlow with stderr silenced: `--help` prints
+    the usage and nothing on stderr (TensorFlow's start-up log would be there)."""
+    import subprocess
+    import sys
+
+    quiet = subprocess.run([sys.executable, "-m", "tf_wsoftmax_cli", "--help"], capture_output=True, text=True,
+                           timeout=120)
+    assert quiet.returncode == 0 and "usage: tf-wsoftmax" in quiet.stdout
+    assert quiet.stderr.strip() == ""
+    loud = subprocess.run([sys.executable, "-m", "tf_wsoftmax_cli", "--verbose", "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert loud.returncode == 0 and "usage: tf-wsoftmax" in loud.stdout
+    # errors are not swallowed
+    bad = subprocess.run([sys.executable, "-m", "tf_wsoftmax_cli", "train", "--loss", "cosface", "--alpha", "1",
+                          "--out", "unused"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "`alpha` does not apply to loss 'cosface'" in bad.stderr
