@@ -19,7 +19,7 @@ from tf_wsoftmax.app.experiment.heads import build_head_and_feature_loss
 
 METRIC_KEYS = {
     "test_accuracy", "train_accuracy", "mean_angle_test", "mean_angle_train", "fc_params",
-    "config", "angles_test", "num_classes", "steps", "hardware", "data_source",
+    "config", "angles_test", "num_classes", "steps", "hardware", "data_source", "warnings", "model",
 }
 
 @pytest.mark.slow
@@ -37,7 +37,7 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     steps_per_epoch = int(np.ceil(1437 / 50))
     assert metrics["steps"] == 2 * steps_per_epoch
     assert metrics["softmax_steps"] == steps_per_epoch  # Algorithm 1 inside the one run
-    assert metrics["resumed_from_step"] is None
+    assert metrics["resumed_from_step"] is None and metrics["warnings"] == []
     # The saved classifier takes raw pixels (standardisation inside) and gives the test-time logits.
     data = load_dataset("digits")
     loaded = keras.models.load_model(metrics["model"])
@@ -223,3 +223,15 @@ def test_loss_flags_are_generated_from_the_registry_and_checked(tmp_path, capsys
     )
     assert cli._train_config(args).loss_params == {"alpha": 1.5, "bias_gradient": "full", "fixed_simplex": True}
     assert not os.path.exists(out)
+
+
+@pytest.mark.slow
+def test_a_run_stuck_at_chance_is_reported(tmp_path, capsys):
+    """A learning rate of 1e-7 leaves one epoch of digits near chance: the run
+    says so in metrics.json and on stderr instead of exiting quietly."""
+    out = str(tmp_path / "stuck")
+    assert cli.main(["train", "--dataset", "digits", "--loss", "softmax", "--epochs", "1", "--learning-rate", "1e-7",
+                     "--quiet", "--out", out]) == 0
+    assert "warning: stuck at chance" in capsys.readouterr().err
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert "stuck at chance" in json.load(f)["warnings"][0]

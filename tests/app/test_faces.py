@@ -3,6 +3,7 @@ face training, SavedModel export for TF Serving and its client."""
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -331,6 +332,9 @@ def test_train_faces_export_and_lfw_from_the_cli(tmp_path, capsys):
             "--learning-rate", "0.05", "--pretrain-steps", "4", "--quiet"]
     assert cli.main(args) == 0
     assert "steps=10 identities=4" in capsys.readouterr().out
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert -1.0 <= metrics["embedding_mean_pairwise_cosine"] <= 1.0 and isinstance(metrics["warnings"], list)
     model = os.path.join(out, "embedder.keras")
     assert cli.main(["lfw", "--pairs", str(tmp_path / "pairs.txt"), "--dir", str(tmp_path / "aligned"),
                      "--model", model, "--roc", str(tmp_path / "roc.png")]) == 0
