@@ -235,3 +235,20 @@ def test_a_run_stuck_at_chance_is_reported(tmp_path, capsys):
     assert "warning: stuck at chance" in capsys.readouterr().err
     with open(os.path.join(out, "metrics.json")) as f:
         assert "stuck at chance" in json.load(f)["warnings"][0]
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(momentum=-0.1), "momentum"),
+        (dict(weight_decay=-1.0), "weight_decay"),
+        (dict(loss_params={"alpha_warmup_steps": 5}), "pretrain_steps"),
+        (dict(loss="arcface", loss_params={"alpha": 1.0}), "`alpha` does not apply to loss 'arcface'"),
+    ],
+)
+def test_face_configs_share_the_training_checks(kwargs, match):
+    from tf_wsoftmax.app.experiment.faces import FaceTrainConfig
+
+    with pytest.raises(ValueError, match=match):
+        FaceTrainConfig(data="unused", **kwargs)

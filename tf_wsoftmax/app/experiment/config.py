@@ -54,6 +54,34 @@ def paper_presets(loss, dataset, augment):
     return {}
 
 
+def check_sgd_settings(learning_rate, momentum, weight_decay):
+    """Raises for a learning rate <= 0, momentum outside [0, 1) or weight decay < 0."""
+    if not learning_rate > 0:
+        raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum}")
+    if not weight_decay >= 0:
+        raise ValueError(f"`weight_decay` must be >= 0. Received: weight_decay={weight_decay}")
+
+
+def check_loss_params(loss, loss_params, phase_argument, presets=None):
+    """Raises for loss hyperparameters the loss does not have or the layers refuse.
+
+    Args:
+        loss: a registry name.
+        loss_params: the run's own hyperparameters.
+        phase_argument: the config field that sets W-Softmax's softmax phase
+            (`alpha_warmup_steps` is derived from it, never given).
+        presets: optional values under `loss_params` (the paper presets).
+    """
+    if "alpha_warmup_steps" in loss_params:
+        raise ValueError(
+            f"Set W-Softmax's softmax phase with `{phase_argument}`; `alpha_warmup_steps` is derived from it."
+        )
+    # Unknown names and invalid values are errors now, with the layers' own messages.
+    get_loss(loss).build(2, **{**(presets or {}), **loss_params})
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """One training run.
@@ -120,21 +148,12 @@ class TrainConfig:
                 )
             if self.pretrain_epochs and self.loss != "wsoftmax":
                 raise ValueError("`pretrain_epochs` (softmax pre-training) applies to loss='wsoftmax' only.")
-        if "alpha_warmup_steps" in self.loss_params:
-            raise ValueError(
-                "Set W-Softmax's softmax phase with `pretrain_epochs` (in epochs); `alpha_warmup_steps` "
-                "is derived from it."
-            )
-        for name in ("learning_rate", "decay_rate"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"`{name}` must be > 0. Received: {name}={getattr(self, name)}")
-        if self.weight_decay < 0 or not 0 <= self.momentum < 1:
-            raise ValueError(
-                f"`weight_decay` must be >= 0 and `momentum` in [0, 1). Received: "
-                f"weight_decay={self.weight_decay}, momentum={self.momentum}"
-            )
-        # Unknown names and invalid values are errors now, with the layers' own messages.
-        get_loss(self.loss).build(2, **self.resolved_loss_params())
+        check_sgd_settings(self.learning_rate, self.momentum, self.weight_decay)
+        if not self.decay_rate > 0:
+            raise ValueError(f"`decay_rate` must be > 0. Received: decay_rate={self.decay_rate}")
+        check_loss_params(
+            self.loss, self.loss_params, "pretrain_epochs", paper_presets(self.loss, self.dataset, self.augment)
+        )
 
     def resolved_loss_params(self):
         """The hyperparameters the run uses: presets, overridden by `loss_params`."""

@@ -7,16 +7,17 @@ import time
 
 import keras
 
+from tf_wsoftmax.app.experiment.config import check_loss_params
+from tf_wsoftmax.app.experiment.config import check_sgd_settings
+from tf_wsoftmax.app.experiment.run import hardware_description
+from tf_wsoftmax.app.experiment.run import write_json
+from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
+from tf_wsoftmax.app.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.data.face_folders import face_epoch_datasets
 from tf_wsoftmax.data.face_folders import list_identity_folders
 from tf_wsoftmax.eval import collapse_warning
 from tf_wsoftmax.eval import mean_pairwise_cosine
 from tf_wsoftmax.losses import build_loss
-from tf_wsoftmax.losses import get_loss
-from tf_wsoftmax.app.experiment.run import hardware_description
-from tf_wsoftmax.app.experiment.run import write_json
-from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
-from tf_wsoftmax.app.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.models import build_face_embedder
 from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import train
@@ -76,18 +77,12 @@ class FaceTrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value}")
-        if not self.learning_rate > 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
-            raise ValueError(
-                "`learning_rate` must be > 0, `weight_decay` >= 0 and `momentum` in [0, 1). Received: "
-                f"{self.learning_rate}, {self.weight_decay}, {self.momentum}"
-            )
+        check_sgd_settings(self.learning_rate, self.momentum, self.weight_decay)
         if self.steps < 1 or not 0 <= (self.pretrain_steps or 0) <= self.steps:
             raise ValueError("`steps` must be >= 1 and `pretrain_steps` in [0, steps].")
         if self.pretrain_steps and self.loss != "wsoftmax":
             raise ValueError("`pretrain_steps` (softmax pre-training) applies to loss='wsoftmax' only.")
-        if "alpha_warmup_steps" in self.loss_params:
-            raise ValueError("Set W-Softmax's softmax phase with `pretrain_steps`; `alpha_warmup_steps` is derived.")
-        get_loss(self.loss).build(2, **self.loss_params)  # unknown names and invalid values are errors
+        check_loss_params(self.loss, self.loss_params, "pretrain_steps")
 
     @property
     def softmax_steps(self):
