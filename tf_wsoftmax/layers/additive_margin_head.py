@@ -40,7 +40,7 @@ class AdditiveMarginHead(MarginHead):
     def test_logits(self, inputs):
         return self.scale * ops.cosine_logits(inputs, self.kernel)
 
-    def logits_from_outputs(self, outputs, labels):
+    def logits_from_outputs(self, outputs, labels, source=None):
         return ops.additive_margin_logits(outputs / self.scale, labels, self.target, self.scale)
 
     def get_config(self):

@@ -1,7 +1,6 @@
 """Center loss (Wen et al., ECCV 2016) as a centre-holding layer."""
 
 import keras
-import tensorflow as tf
 
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers.class_centers import ClassCenters
@@ -49,8 +48,8 @@ class CenterLossLayer(ClassCenters):
         return ops.center_loss(features, self.centers, labels)
 
     def update(self, features, labels, center_gradient=None):
-        centers = tf.convert_to_tensor(self.centers)
-        sums, counts = ops.center_update_statistics(tf.cast(features, tf.float32), centers, labels)
+        centers = keras.ops.convert_to_tensor(self.centers)
+        sums, counts = ops.center_update_statistics(keras.ops.cast(features, "float32"), centers, labels)
         sums, counts = all_reduce_sum(sums, counts)  # global batch statistics under tf.distribute
         self.centers.assign(ops.apply_center_update(centers, sums, counts, self.center_rate))
 

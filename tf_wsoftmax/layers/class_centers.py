@@ -1,8 +1,8 @@
 """`ClassCenters`: base of the layers that hold one centre per class."""
 
 import keras
-import tensorflow as tf
 
+from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 
 
@@ -57,10 +57,10 @@ class ClassCenters(keras.layers.Layer):
         this replica's share, lambda * sum / B_global, and the replicas'
         shares add up to the global mean.
         """
-        per_sample = self.per_sample_loss(tf.cast(features, tf.float32), labels)
+        per_sample = self.per_sample_loss(keras.ops.cast(features, "float32"), labels)
         if global_batch_size is None:
-            global_batch_size = tf.size(per_sample)
-        return self.weight * tf.reduce_sum(per_sample) / tf.cast(global_batch_size, tf.float32)
+            global_batch_size = keras.ops.size(per_sample)
+        return self.weight * keras.ops.sum(per_sample) / keras.ops.cast(global_batch_size, "float32")
 
     def update(self, features, labels, center_gradient=None):
         """Applies the centre update of one train step. Implemented by subclasses.
@@ -87,8 +87,6 @@ class ClassCenters(keras.layers.Layer):
 
 
 def all_reduce_sum(*values):
-    """Sums tensors over the replicas of the current strategy (identity without one)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return values
-    return tuple(context.all_reduce(tf.distribute.ReduceOp.SUM, value) for value in values)
+    """Sums tensors over the `tf.distribute` replicas (identity without a strategy, and on JAX,
+    where `keras.distribution`'s SPMD partitioning sums over the sharded batch itself)."""
+    return _backend.all_reduce_sum(*values)

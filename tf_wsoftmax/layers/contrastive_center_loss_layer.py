@@ -38,10 +38,34 @@ class ContrastiveCenterLossLayer(ClassCenters):
     def per_sample_loss(self, features, labels):
         return ops.contrastive_center_loss(features, self.centers, labels, self.delta)
 
+    def center_gradient(self, features, labels):
+        """d(lambda * batch mean of the loss)/d centres, in closed form (`ops.contrastive_center_gradient`).
+
+        Args:
+            features: (B, d) features (constants).
+            labels: int (B,) class ids.
+
+        Returns:
+            (K, d) float32 gradient.
+        """
+        centers = keras.ops.convert_to_tensor(self.centers)
+        gradient = ops.contrastive_center_gradient(keras.ops.cast(features, "float32"), centers, labels, self.delta)
+        return self.weight * gradient
+
     def update(self, features, labels, center_gradient=None):
+        """c <- c - center_learning_rate * dL/dc.
+
+        Args:
+            features: this step's (B, d) features.
+            labels: int (B,) class ids.
+            center_gradient: the centres' gradient from the train step's tape
+                (`TrainStep`, which passes each replica's share); None computes
+                it here from `features` (`center_gradient`), on any backend.
+        """
         if center_gradient is None:
-            raise ValueError("`ContrastiveCenterLossLayer.update` needs the centres' gradient.")
-        (center_gradient,) = all_reduce_sum(center_gradient)  # replicas hold partial gradients
+            center_gradient = self.center_gradient(features, labels)
+        else:
+            (center_gradient,) = all_reduce_sum(center_gradient)  # replicas hold partial gradients
         self.centers.assign_sub(self.center_learning_rate * center_gradient)
 
     def get_config(self):

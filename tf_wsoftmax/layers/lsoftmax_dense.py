@@ -1,7 +1,6 @@
 """`LSoftmaxDense`: the L-Softmax head."""
 
 import keras
-import tensorflow as tf
 
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers.angular_margin_head import AngularMarginHead
@@ -28,8 +27,8 @@ class LSoftmaxDense(AngularMarginHead):
     >>> import numpy as np
     >>> head = LSoftmaxDense(3, margin=2, lambda_base=0.0)
     >>> x = np.random.randn(4, 5).astype("float32")
-    >>> head(x, labels=np.array([0, 1, 2, 0]), training=True).shape
-    TensorShape([4, 3])
+    >>> tuple(head(x, labels=np.array([0, 1, 2, 0]), training=True).shape)
+    (4, 3)
 
     Reference: Liu, Wen, Yu, Yang, "Large-Margin Softmax Loss for
     Convolutional Neural Networks", ICML 2016, Eq. 4-6.
@@ -52,4 +51,4 @@ class LSoftmaxDense(AngularMarginHead):
     def test_logits(self, inputs):
         inputs = checks.check_float(inputs, "features")
         dtype = checks.compute_dtype(inputs)
-        return tf.matmul(tf.cast(inputs, dtype), tf.cast(self.kernel, dtype))
+        return keras.ops.matmul(keras.ops.cast(inputs, dtype), keras.ops.cast(self.kernel, dtype))

@@ -9,6 +9,18 @@ import keras
 _LIVE_HEADS = weakref.WeakSet()
 
 
+def in_shape_inference():
+    """True while Keras traces a function for its output shapes only (`compute_output_spec`).
+
+    Keras builds a compiled loss that way before the first step; on JAX the
+    trace runs apart from the model's call, so a loss cannot find the head
+    call behind `y_pred` there, and only its output shape matters.
+    """
+    from keras.src.backend.common.symbolic_scope import in_symbolic_scope  # no public alias
+
+    return in_symbolic_scope()
+
+
 class MarginHead(keras.layers.Layer):
     """Base class of bias-free classifier heads with a label-aware training path.
 
@@ -97,7 +109,10 @@ class MarginHead(keras.layers.Layer):
         )
 
     def add_step_counter(self):
-        """Adds the non-trainable int64 `iterations` weight that training calls count.
+        """Adds the non-trainable `iterations` weight that training calls count.
+
+        int64 on TensorFlow; int32 on backends where 64-bit integers are off
+        by default (JAX), which counts 2^31 steps.
 
         A schedule that reads it (L-Softmax's lambda, W-Softmax's alpha
         warm-up) is saved in checkpoints and `.keras` files with the weights,
@@ -108,7 +123,7 @@ class MarginHead(keras.layers.Layer):
             name="iterations",
             shape=(),
             initializer="zeros",
-            dtype="int64",
+            dtype="int64" if keras.backend.backend() == "tensorflow" else "int32",
             trainable=False,
             aggregation="only_first_replica",
         )
@@ -121,12 +136,14 @@ class MarginHead(keras.layers.Layer):
         """Test-time logits. Implemented by subclasses."""
         raise NotImplementedError
 
-    def logits_from_outputs(self, outputs, labels):
+    def logits_from_outputs(self, outputs, labels, source=None):
         """Training logits from this head's test-time output (for `MarginLoss`).
 
         Args:
             outputs: (B, units) test-time output of this head.
             labels: validated int32 (B,) class ids.
+            source: the object this head returned, when `outputs` is a
+                converted copy of it (identifies the call; see `latest_inputs`).
 
         Returns:
             (B, units) training logits.

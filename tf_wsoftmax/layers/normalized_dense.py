@@ -1,11 +1,11 @@
 """The W-Softmax head: bias-free, L2-normalised class vectors."""
 
 import keras
-import tensorflow as tf
 
 from tf_wsoftmax import ops
 from tf_wsoftmax import theory
 from tf_wsoftmax.layers.margin_head import MarginHead
+from tf_wsoftmax.layers.margin_head import in_shape_inference
 from tf_wsoftmax.ops import checks
 
 
@@ -152,7 +152,7 @@ class NormalizedDense(MarginHead):
 
     def normalized_kernel(self):
         """Returns the (d, units) kernel with unit-norm columns (float32)."""
-        return ops.normalize_kernel(tf.convert_to_tensor(self.kernel))
+        return ops.normalize_kernel(keras.ops.convert_to_tensor(self.kernel))
 
     def current_alpha(self):
         """The alpha the next training step uses: `alpha` times the schedule's factor.
@@ -160,14 +160,14 @@ class NormalizedDense(MarginHead):
         Returns:
             float32 scalar tensor.
         """
-        alpha = tf.convert_to_tensor(self.alpha_weight)
+        alpha = keras.ops.convert_to_tensor(self.alpha_weight)
         if not self.alpha_warmup_steps and not self.alpha_ramp_steps:
             return alpha
-        past_warmup = tf.cast(self.iterations, tf.float32) - float(self.alpha_warmup_steps)
+        past_warmup = keras.ops.cast(self.iterations, "float32") - float(self.alpha_warmup_steps)
         if self.alpha_ramp_steps:
-            factor = tf.clip_by_value((past_warmup + 1.0) / float(self.alpha_ramp_steps), 0.0, 1.0)
+            factor = keras.ops.clip((past_warmup + 1.0) / float(self.alpha_ramp_steps), 0.0, 1.0)
         else:
-            factor = tf.cast(past_warmup >= 0.0, tf.float32)
+            factor = keras.ops.cast(past_warmup >= 0.0, "float32")
         return alpha * factor
 
     def _training_logits(self, logits_fn):
@@ -184,7 +184,7 @@ class NormalizedDense(MarginHead):
     def test_logits(self, inputs):
         return ops.normalized_logits(inputs, self.kernel)
 
-    def logits_from_outputs(self, outputs, labels):
+    def logits_from_outputs(self, outputs, labels, source=None):
         """Training logits from this head's output of the same step (`WSoftmaxLoss`).
 
         Each call is one step of the alpha schedule. With
@@ -196,13 +196,19 @@ class NormalizedDense(MarginHead):
         Args:
             outputs: (B, units) test-time output of this head.
             labels: validated int32 (B,) class ids.
+            source: the object this head returned, when `outputs` is a
+                converted copy of it (`MarginLoss` passes it).
 
         Returns:
             (B, units) training logits.
         """
         features = None
         if self.bias_gradient == "stop":
-            features = self.latest_inputs(outputs)
+            features = self.latest_inputs(outputs if source is None else source)
+            if features is None and in_shape_inference():
+                # Keras builds a compiled loss by tracing it on shapes alone (on JAX,
+                # away from the model's call); the value is not used.
+                return outputs
             if features is None:
                 raise ValueError(
                     f"`{self.name}` has bias_gradient='stop': its training logits need the "
@@ -211,7 +217,7 @@ class NormalizedDense(MarginHead):
                     "function (as `fit` and `evaluate` do: `loss(y, model(x))`), or train with "
                     "`MarginClassifier` / `TrainStep`."
                 )
-        unit_kernel = tf.cast(self.normalized_kernel(), outputs.dtype)
+        unit_kernel = keras.ops.cast(self.normalized_kernel(), outputs.dtype)
         return self._training_logits(
             lambda alpha: ops.wsoftmax_logits_from_cosine_logits(
                 outputs, unit_kernel, labels, alpha, self.bias_gradient, features

@@ -1,9 +1,12 @@
 """`MarginLoss`: a margin head's cross-entropy through `compile` / `fit`."""
 
 import keras
-import tensorflow as tf
+import numpy as np
 
+from tf_wsoftmax import ops
 from tf_wsoftmax.layers import MarginHead
+from tf_wsoftmax.layers.margin_head import in_shape_inference
+from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 
 
@@ -22,20 +25,26 @@ def sparse_labels_from_keras(y_true, logits):
     Returns:
         int32 tensor of shape (B,).
     """
-    y_true = tf.convert_to_tensor(y_true)
-    if y_true.shape.rank == 2 and y_true.shape[-1] == 1:
-        y_true = tf.squeeze(y_true, axis=-1)
+    y_true = keras.ops.convert_to_tensor(y_true)
+    if checks.rank(y_true) == 2 and y_true.shape[-1] == 1:
+        y_true = keras.ops.squeeze(y_true, axis=-1)
     checks.check_rank(y_true, 1, "y_true", hint=" (expected (batch,) integer class ids, not one-hot)")
-    if y_true.dtype.is_floating:
-        whole = tf.debugging.assert_equal(
-            y_true,
-            tf.round(y_true),
-            message="`y_true` must hold integer class ids; found a fractional label",
-        )
-        with tf.control_dependencies([whole]):
-            y_true = tf.cast(y_true, tf.int32)
-    num_classes = logits.shape[-1] if logits.shape[-1] is not None else tf.shape(logits)[-1]
-    return checks.check_labels(y_true, num_classes, logits, name="y_true")
+    if "float" in checks.dtype_name(y_true):
+        y_true = _whole_labels(y_true)
+    return checks.check_labels(y_true, checks.num_classes_of(logits, -1), logits, name="y_true")
+
+
+def _whole_labels(y_true):
+    """Float labels as int32, refusing fractional ones (a traced JAX batch maps them to -1, i.e. NaN)."""
+    message = "`y_true` must hold integer class ids; found a fractional label"
+    if _backend.is_tensorflow():
+        return _backend._tensorflow().assert_whole_numbers(y_true, "y_true")
+    if _backend.is_concrete(y_true):
+        values = np.asarray(y_true)
+        if np.any(values != np.round(values)):
+            raise ValueError(message)
+    whole = keras.ops.equal(y_true, keras.ops.round(y_true))
+    return keras.ops.where(whole, keras.ops.cast(y_true, "int32"), -1)
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
@@ -120,15 +129,35 @@ class MarginLoss(keras.losses.Loss):
         self.head_name = head.name
         return self
 
-    def training_logits(self, y_pred, labels):
-        """The head's training logits from its output (subclasses may add options)."""
-        return self.head.logits_from_outputs(y_pred, labels)
+    def training_logits(self, y_pred, labels, source=None):
+        """The head's training logits from its output (subclasses may add options).
+
+        Args:
+            y_pred: the head's output as the loss received it.
+            labels: validated int32 (B,) class ids.
+            source: the object the head returned, when `y_pred` is a converted
+                copy of it (see `__call__`).
+        """
+        return self.head.logits_from_outputs(y_pred, labels, source=source)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # `keras.losses.Loss.__call__` converts `y_pred` before `call`; on JAX that
+        # makes a new array, so the head's own output is kept to recognise it.
+        self._received_y_pred = y_pred
+        try:
+            return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+        finally:
+            self._received_y_pred = None
 
     def call(self, y_true, y_pred):
+        source = getattr(self, "_received_y_pred", None)
+        source = y_pred if source is None else source
         if self.head is None:
             # A loss loaded with its model (`keras.models.load_model`) binds itself
             # to the head whose latest output `y_pred` is (same name as saved).
-            head = MarginHead.find_producer(y_pred, self.head_type, self.head_name)
+            head = MarginHead.find_producer(source, self.head_type, self.head_name)
+            if head is None and in_shape_inference():
+                return keras.ops.zeros_like(y_pred[:, 0])  # shapes only: bind at the first real call
             if head is None:
                 raise RuntimeError(
                     f"`{type(self).__name__}` is not bound to a head and `y_pred` is not the "
@@ -144,8 +173,8 @@ class MarginLoss(keras.losses.Loss):
                 "head's raw output."
             )
         labels = sparse_labels_from_keras(y_true, y_pred)
-        logits = self.training_logits(y_pred, labels)
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        logits = self.training_logits(y_pred, labels, source)
+        return ops.sparse_softmax_cross_entropy(labels, logits)
 
     def get_config(self):
         config = super().get_config()

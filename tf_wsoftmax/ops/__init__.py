@@ -14,7 +14,9 @@ from tf_wsoftmax.ops.centers import apply_center_update
 from tf_wsoftmax.ops.centers import center_loss
 from tf_wsoftmax.ops.centers import center_update
 from tf_wsoftmax.ops.centers import center_update_statistics
+from tf_wsoftmax.ops.centers import contrastive_center_gradient
 from tf_wsoftmax.ops.centers import contrastive_center_loss
+from tf_wsoftmax.ops.cross_entropy import sparse_softmax_cross_entropy
 from tf_wsoftmax.ops.wsoftmax import BIAS_GRADIENTS
 from tf_wsoftmax.ops.wsoftmax import EPSILON
 from tf_wsoftmax.ops.wsoftmax import check_bias_gradient
@@ -34,6 +36,7 @@ __all__ = [
     "center_loss",
     "center_update",
     "center_update_statistics",
+    "contrastive_center_gradient",
     "contrastive_center_loss",
     "cosface_logits",
     "cosface_target",
@@ -43,6 +46,7 @@ __all__ = [
     "multiple_angle_psi",
     "normalize_kernel",
     "normalized_logits",
+    "sparse_softmax_cross_entropy",
     "sphereface_logits",
     "wsoftmax_logits",
     "wsoftmax_logits_from_cosine_logits",

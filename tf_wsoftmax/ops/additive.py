@@ -3,10 +3,12 @@
 
 import math
 
-import tensorflow as tf
+from keras import ops
 
+from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 from tf_wsoftmax.ops.wsoftmax import EPSILON
+from tf_wsoftmax.ops.wsoftmax import l2_normalize
 from tf_wsoftmax.ops.wsoftmax import normalize_kernel
 
 
@@ -20,12 +22,12 @@ def cosine_logits(features, kernel):
     kernel = checks.check_float(kernel, "kernel")
     features = checks.check_feature_dims(features, kernel)
     dtype = checks.compute_dtype(features, kernel)
-    return _cosines(tf.cast(features, dtype), tf.cast(kernel, dtype))
+    return _cosines(ops.cast(features, dtype), ops.cast(kernel, dtype))
 
 
 def _cosines(features, kernel):
-    unit_features = tf.math.l2_normalize(features, axis=-1, epsilon=EPSILON)
-    return tf.clip_by_value(tf.matmul(unit_features, normalize_kernel(kernel)), -1.0, 1.0)
+    unit_features = l2_normalize(features, axis=-1)
+    return ops.clip(ops.matmul(unit_features, normalize_kernel(kernel)), -1.0, 1.0)
 
 
 def additive_margin_logits(cosines, labels, target_fn, scale):
@@ -40,9 +42,10 @@ def additive_margin_logits(cosines, labels, target_fn, scale):
     Returns:
         (B, K) logits.
     """
-    cos_target = tf.gather(cosines, labels, batch_dims=1)[:, None]
-    is_target = tf.one_hot(labels, tf.shape(cosines)[-1], on_value=True, off_value=False)
-    return scale * tf.where(is_target, target_fn(cos_target), cosines)
+    cos_target = _backend.take_per_row(cosines, labels)
+    num_classes = checks.num_classes_of(cosines, -1)
+    is_target = ops.equal(ops.arange(num_classes, dtype="int32")[None, :], labels[:, None])
+    return scale * ops.where(is_target, target_fn(cos_target), cosines)
 
 
 def cosface_target(cos_target, margin):
@@ -58,11 +61,11 @@ def arcface_target(cos_target, margin):
     cos(t) - m sin(pi - m) instead, which keeps the target decreasing in t
     (it steps down by 1 - cos m - m sin m at t = pi - m).
     """
-    sin_target = tf.sqrt(tf.clip_by_value(1.0 - tf.square(cos_target), EPSILON, 1.0))
+    sin_target = ops.sqrt(ops.clip(1.0 - ops.square(cos_target), EPSILON, 1.0))
     shifted = cos_target * math.cos(margin) - sin_target * math.sin(margin)
     threshold = math.cos(math.pi - margin)
     fallback = cos_target - margin * math.sin(math.pi - margin)
-    return tf.where(cos_target > threshold, shifted, fallback)
+    return ops.where(cos_target > threshold, shifted, fallback)
 
 
 def cosface_logits(features, kernel, labels, scale=64.0, margin=0.35):
@@ -81,9 +84,8 @@ def cosface_logits(features, kernel, labels, scale=64.0, margin=0.35):
     scale = checks.check_positive(scale, "scale")
     margin = checks.check_range(margin, "margin", 0.0, 2.0)
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
-    return additive_margin_logits(
-        _cosines(features, kernel), labels, lambda c: cosface_target(c, margin), scale
-    )
+    logits = additive_margin_logits(_cosines(features, kernel), labels, lambda c: cosface_target(c, margin), scale)
+    return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(kernel, -1))
 
 
 def arcface_logits(features, kernel, labels, scale=64.0, margin=0.5):
@@ -102,6 +104,5 @@ def arcface_logits(features, kernel, labels, scale=64.0, margin=0.5):
     scale = checks.check_positive(scale, "scale")
     margin = checks.check_range(margin, "margin", 0.0, math.pi / 2)
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
-    return additive_margin_logits(
-        _cosines(features, kernel), labels, lambda c: arcface_target(c, margin), scale
-    )
+    logits = additive_margin_logits(_cosines(features, kernel), labels, lambda c: arcface_target(c, margin), scale)
+    return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(kernel, -1))

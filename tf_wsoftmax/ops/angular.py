@@ -3,8 +3,9 @@ SphereFace (Liu et al. 2017)."""
 
 import math
 
-import tensorflow as tf
+from keras import ops
 
+from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 from tf_wsoftmax.ops.wsoftmax import EPSILON
 from tf_wsoftmax.ops.wsoftmax import normalize_kernel
@@ -35,10 +36,10 @@ def multiple_angle_psi(cosine, margin):
         psi(t), same shape and dtype.
     """
     margin = checks.check_integer_margin(margin)
-    k = tf.zeros_like(cosine)
+    k = ops.zeros_like(cosine)
     for j in range(1, margin):
-        k += tf.cast(cosine <= math.cos(j * math.pi / margin), cosine.dtype)
-    sign = 1.0 - 2.0 * tf.math.floormod(k, 2.0)  # (-1)^k
+        k += ops.cast(cosine <= math.cos(j * math.pi / margin), cosine.dtype)
+    sign = 1.0 - 2.0 * ops.mod(k, 2.0)  # (-1)^k
     return sign * _CHEBYSHEV[margin](cosine) - 2.0 * k
 
 
@@ -53,25 +54,25 @@ def lsoftmax_lambda(iteration, base=1000.0, gamma=2.5e-5, power=35.0, lambda_min
     Returns:
         lambda (a float tensor).
     """
-    iteration = tf.cast(iteration, tf.float32)
-    return tf.maximum(lambda_min, base * tf.pow(1.0 + gamma * iteration, -power))
+    iteration = ops.cast(iteration, "float32")
+    return ops.maximum(lambda_min, base * ops.power(1.0 + gamma * iteration, -power))
 
 
 def _margin_target(norm_x, norm_w, cos_target, margin, lambda_):
     """(|W||x| psi(t) + lambda |W||x| cos t) / (1 + lambda)."""
     psi = multiple_angle_psi(cos_target, margin)
-    lambda_ = tf.cast(lambda_, cos_target.dtype)
+    lambda_ = checks.as_dtype(lambda_, checks.dtype_name(cos_target))
     return norm_w * norm_x * (psi + lambda_ * cos_target) / (1.0 + lambda_)
 
 
 def _feature_norms(features):
-    return tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(features), -1, keepdims=True), EPSILON))
+    return ops.sqrt(ops.maximum(ops.sum(ops.square(features), -1, keepdims=True), EPSILON))
 
 
 def _norms_and_cosines(features, kernel):
     norm_x = _feature_norms(features)
     unit_kernel = normalize_kernel(kernel)
-    cosines = tf.clip_by_value(tf.matmul(features, unit_kernel) / norm_x, -1.0, 1.0)
+    cosines = ops.clip(ops.matmul(features, unit_kernel) / norm_x, -1.0, 1.0)
     return norm_x, cosines
 
 
@@ -96,14 +97,21 @@ def lsoftmax_logits(features, kernel, labels, margin, lambda_=0.0):
     margin = checks.check_integer_margin(margin)
     lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
-    logits = tf.matmul(features, kernel)  # the only (B, d) x (d, K) product
+    logits = ops.matmul(features, kernel)  # the only (B, d) x (d, K) product
     norm_x = _feature_norms(features)
-    norm_w = tf.gather(tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(kernel), 0), EPSILON)), labels)[:, None]
-    target_logit = tf.gather(logits, labels, batch_dims=1)[:, None]
-    cos_target = tf.clip_by_value(target_logit / (norm_x * norm_w), -1.0, 1.0)
+    kernel_norms = ops.sqrt(ops.maximum(ops.sum(ops.square(kernel), 0), EPSILON))
+    norm_w = _backend.take_rows(kernel_norms, labels)[:, None]
+    target_logit = _backend.take_per_row(logits, labels)
+    cos_target = ops.clip(target_logit / (norm_x * norm_w), -1.0, 1.0)
     target = _margin_target(norm_x, norm_w, cos_target, margin, lambda_)
-    is_target = tf.one_hot(labels, tf.shape(logits)[-1], on_value=True, off_value=False)
-    return tf.where(is_target, target, logits)
+    return _with_target_column(logits, labels, target)
+
+
+def _with_target_column(logits, labels, target):
+    """`logits` with column labels[i] of row i replaced by target[i] (NaN rows for invalid labels)."""
+    num_classes = checks.num_classes_of(logits, -1)
+    is_target = ops.equal(ops.arange(num_classes, dtype="int32")[None, :], labels[:, None])
+    return checks.mark_invalid_labels(ops.where(is_target, target, logits), labels, num_classes)
 
 
 def sphereface_logits(features, kernel, labels, margin, lambda_=0.0):
@@ -127,7 +135,6 @@ def sphereface_logits(features, kernel, labels, margin, lambda_=0.0):
     lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
     norm_x, cosines = _norms_and_cosines(features, kernel)
-    cos_target = tf.gather(cosines, labels, batch_dims=1)[:, None]
+    cos_target = _backend.take_per_row(cosines, labels)
     target = _margin_target(norm_x, 1.0, cos_target, margin, lambda_)
-    is_target = tf.one_hot(labels, tf.shape(cosines)[-1], on_value=True, off_value=False)
-    return tf.where(is_target, target, norm_x * cosines)
+    return _with_target_column(norm_x * cosines, labels, target)

@@ -1,8 +1,9 @@
 """Centre-based losses: center loss (Wen et al. 2016) and contrastive-center loss
 (Qi & Su 2017)."""
 
-import tensorflow as tf
+from keras import ops
 
+from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 
 
@@ -17,10 +18,9 @@ def _prepare(features, centers, labels):
             f"Feature dimension {d_feat} does not match the centres' dimension {d_center} "
             f"(features {features.shape}, centers {centers.shape})."
         )
-    num_classes = centers.shape[0] if centers.shape[0] is not None else tf.shape(centers)[0]
-    labels = checks.check_labels(labels, num_classes, features)
+    labels = checks.check_labels(labels, checks.num_classes_of(centers, 0), features)
     dtype = checks.compute_dtype(features, centers)
-    return tf.cast(features, dtype), tf.cast(centers, dtype), labels
+    return ops.cast(features, dtype), ops.cast(centers, dtype), labels
 
 
 def center_loss(features, centers, labels):
@@ -36,7 +36,8 @@ def center_loss(features, centers, labels):
         code averages them over the batch.
     """
     features, centers, labels = _prepare(features, centers, labels)
-    return 0.5 * tf.reduce_sum(tf.square(features - tf.gather(centers, labels)), axis=-1)
+    losses = 0.5 * ops.sum(ops.square(features - _backend.take_rows(centers, labels)), axis=-1)
+    return checks.mark_invalid_labels(losses, labels, checks.num_classes_of(centers, 0))
 
 
 def center_update_statistics(features, centers, labels):
@@ -54,18 +55,19 @@ def center_update_statistics(features, centers, labels):
         (sums (K, d), counts (K,)).
     """
     features, centers, labels = _prepare(features, centers, labels)
-    features = tf.stop_gradient(features)
-    num_classes = tf.shape(centers)[0]
-    differences = tf.gather(centers, labels) - features  # c_{y_i} - x_i
-    sums = tf.math.unsorted_segment_sum(differences, labels, num_classes)
-    counts = tf.math.unsorted_segment_sum(tf.ones_like(labels, centers.dtype), labels, num_classes)
+    features = ops.stop_gradient(features)
+    num_classes = checks.num_classes_of(centers, 0)
+    differences = _backend.take_rows(centers, labels) - features  # c_{y_i} - x_i
+    differences = checks.mark_invalid_labels(differences, labels, num_classes)
+    sums = _backend.segment_sum(differences, labels, num_classes)
+    counts = _backend.segment_sum(ops.ones_like(labels, dtype=centers.dtype), labels, num_classes)
     return sums, counts
 
 
 def apply_center_update(centers, sums, counts, alpha):
     """c_j - alpha * sums_j / (1 + n_j); classes with n_j = 0 keep their centre."""
     delta = sums / (1.0 + counts)[:, None]
-    return centers - tf.cast(alpha, centers.dtype) * delta
+    return centers - checks.as_dtype(alpha, checks.dtype_name(centers)) * delta
 
 
 def center_update(features, centers, labels, alpha):
@@ -85,15 +87,15 @@ def center_update(features, centers, labels, alpha):
     """
     alpha = checks.check_non_negative_scalar(alpha, "alpha")
     sums, counts = center_update_statistics(features, centers, labels)
-    return apply_center_update(tf.cast(centers, sums.dtype), sums, counts, alpha)
+    return apply_center_update(ops.cast(centers, sums.dtype), sums, counts, alpha)
 
 
 def squared_distances(features, centers):
     """||x_i - c_j||^2 for all pairs, (B, K), without a (B, K, d) tensor."""
-    return tf.maximum(
-        tf.reduce_sum(tf.square(features), -1, keepdims=True)
-        - 2.0 * tf.matmul(features, centers, transpose_b=True)
-        + tf.reduce_sum(tf.square(centers), -1)[None, :],
+    return ops.maximum(
+        ops.sum(ops.square(features), -1, keepdims=True)
+        - 2.0 * ops.matmul(features, ops.transpose(centers))
+        + ops.sum(ops.square(centers), -1)[None, :],
         0.0,
     )
 
@@ -116,6 +118,42 @@ def contrastive_center_loss(features, centers, labels, delta=1.0):
     delta = checks.check_positive(delta, "delta")
     features, centers, labels = _prepare(features, centers, labels)
     distances = squared_distances(features, centers)
-    own = tf.gather(distances, labels, batch_dims=1)
-    others = tf.reduce_sum(distances, axis=-1) - own
-    return 0.5 * own / (others + delta)
+    own = _backend.take_per_row(distances, labels)[:, 0]
+    others = ops.sum(distances, axis=-1) - own
+    losses = 0.5 * own / (others + delta)
+    return checks.mark_invalid_labels(losses, labels, checks.num_classes_of(centers, 0))
+
+
+def contrastive_center_gradient(features, centers, labels, delta=1.0):
+    """d/dc of the batch mean of `contrastive_center_loss`, in closed form.
+
+    With a_i = ||x_i - c_{y_i}||^2 and b_i = sum_{j != y_i} ||x_i - c_j||^2,
+    L_i = a_i / (2 (b_i + delta)), so
+    dL_i/dc_{y_i} = -(x_i - c_{y_i}) / (b_i + delta) and, for j != y_i,
+    dL_i/dc_j = a_i (x_i - c_j) / (b_i + delta)^2. Summed over the batch this
+    is C^T X - (sum_i C_ij) c_j for the (B, K) coefficients C: two (K, B) x
+    (B, d)-sized products, no (B, K, d) tensor. The features are constants.
+    The centre layer's update uses it on every backend (no gradient tape).
+
+    Args:
+        features: float (B, d).
+        centers: float (K, d).
+        labels: int (B,) in [0, K).
+        delta: the loss's delta > 0.
+
+    Returns:
+        (K, d) gradient of mean_i L_i with respect to the centres.
+    """
+    delta = checks.check_positive(delta, "delta")
+    features, centers, labels = _prepare(features, centers, labels)
+    features = ops.stop_gradient(features)
+    distances = squared_distances(features, centers)
+    own = _backend.take_per_row(distances, labels)  # (B, 1): a_i
+    denominator = ops.sum(distances, axis=-1, keepdims=True) - own + delta  # (B, 1): b_i + delta
+    num_classes = checks.num_classes_of(centers, 0)
+    is_target = ops.equal(ops.arange(num_classes, dtype="int32")[None, :], labels[:, None])
+    coefficients = ops.where(is_target, -1.0 / denominator, own / ops.square(denominator))  # (B, K)
+    coefficients = checks.mark_invalid_labels(coefficients, labels, num_classes)
+    batch = ops.cast(ops.shape(features)[0], features.dtype)
+    gradient = ops.matmul(ops.transpose(coefficients), features) - ops.sum(coefficients, axis=0)[:, None] * centers
+    return gradient / batch

@@ -1,8 +1,8 @@
 """W-Softmax logits (Li & Wang 2019, Eq. 1 and Eq. 10-13) as pure tensor functions."""
 
-import tensorflow as tf
-from tensorflow.python.ops import control_flow_util
+from keras import ops
 
+from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 
 # Same floor as `tf.math.l2_normalize`: a vector whose squared norm is below
@@ -21,7 +21,21 @@ def normalize_kernel(kernel):
         Tensor of the same shape and dtype whose columns have unit norm
         (zero columns stay zero).
     """
-    return tf.math.l2_normalize(kernel, axis=0, epsilon=EPSILON)
+    return l2_normalize(kernel, axis=0)
+
+
+def l2_normalize(x, axis):
+    """x / ||x|| along `axis`, as `tf.math.l2_normalize`: x * rsqrt(max(sum x^2, EPSILON)).
+
+    Args:
+        x: float tensor.
+        axis: the axis to normalise along.
+
+    Returns:
+        Tensor like `x` (zero vectors stay zero).
+    """
+    squared = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squared, EPSILON))
 
 
 def normalized_logits(features, kernel):
@@ -40,38 +54,10 @@ def normalized_logits(features, kernel):
     kernel = checks.check_float(kernel, "kernel")
     features = checks.check_feature_dims(features, kernel)
     dtype = checks.compute_dtype(features, kernel)
-    return tf.matmul(tf.cast(features, dtype), normalize_kernel(tf.cast(kernel, dtype)))
+    return ops.matmul(ops.cast(features, dtype), normalize_kernel(ops.cast(kernel, dtype)))
 
 
 BIAS_GRADIENTS = ("full", "stop")
-
-
-@tf.custom_gradient
-def _gather_columns_scatter_gradient(matrix, labels):
-    """`tf.gather(matrix, labels, axis=1)` whose gradient is one element-wise scatter-add.
-
-    TensorFlow's own gradient of a column gather transposes the whole (d, K)
-    gradient around a row scatter; inside XLA that transpose costs more than
-    the scatter itself, while an element-wise scatter into (d, K) needs none.
-    Outside XLA, TensorFlow's scatter kernel is the slower one, so this is
-    used only in XLA-compiled functions (see `_gather_columns`).
-    """
-    columns = tf.gather(matrix, labels, axis=1)
-
-    def gradient(upstream):
-        rows = tf.broadcast_to(tf.range(tf.shape(matrix)[0])[:, None], tf.shape(upstream))
-        cols = tf.broadcast_to(labels[None, :], tf.shape(upstream))
-        indices = tf.stack([tf.reshape(rows, [-1]), tf.reshape(cols, [-1])], axis=1)
-        return tf.scatter_nd(indices, tf.reshape(upstream, [-1]), tf.shape(matrix)), None
-
-    return columns, gradient
-
-
-def _gather_columns(matrix, labels):
-    """Columns `labels` of a (d, K) matrix, with the faster gradient for where it is compiled."""
-    if control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()):
-        return _gather_columns_scatter_gradient(matrix, labels)
-    return tf.gather(matrix, labels, axis=1)
 
 
 def check_bias_gradient(bias_gradient):
@@ -130,33 +116,33 @@ def wsoftmax_logits_from_cosine_logits(
         (B, K) tensor in the dtype of `logits`.
     """
     check_bias_gradient(bias_gradient)
-    dtype = logits.dtype
-    alpha = tf.cast(tf.convert_to_tensor(alpha, dtype_hint=dtype), dtype)  # a Python float keeps float64
-    num_classes = tf.shape(logits)[-1]
-    target_logit = tf.gather(logits, labels, batch_dims=1)[:, None]  # (B, 1): z_y
+    dtype = checks.dtype_name(logits)
+    alpha = checks.as_dtype(alpha, dtype)  # a Python float keeps float64
+    num_classes = checks.num_classes_of(logits, -1)
+    target_logit = _backend.take_per_row(logits, labels)  # (B, 1): z_y
     if bias_gradient == "stop":
         if features is None:
             raise ValueError(
                 'bias_gradient="stop" needs the features behind the logits (`features=`): the '
                 "term alpha x . W_y passes its gradient to x only."
             )
-        normalized_kernel = tf.stop_gradient(normalized_kernel)
-    target_columns = _gather_columns(normalized_kernel, labels)  # (d, B): W_y, no (K, d) transpose
+        normalized_kernel = ops.stop_gradient(normalized_kernel)
+    target_columns = _backend.take_columns(normalized_kernel, labels)  # (d, B): W_y, no (K, d) transpose
     # ||W_j + a W_y||^2 = 1 + a^2 + 2a W_y . W_j; the factor 2a scales the (d, B) operand of the
     # (B, K) cosine product rather than its result (one elementwise pass over (B, K) fewer).
-    scaled_cosines = tf.matmul(2.0 * alpha * target_columns, normalized_kernel, transpose_a=True)
-    squared_norm = (1.0 + tf.square(alpha)) + scaled_cosines
-    inverse_norm = tf.math.rsqrt(tf.maximum(squared_norm, tf.cast(EPSILON, dtype)))
+    scaled_cosines = ops.matmul(ops.transpose(2.0 * alpha * target_columns), normalized_kernel)
+    squared_norm = (1.0 + ops.square(alpha)) + scaled_cosines
+    inverse_norm = ops.rsqrt(ops.maximum(squared_norm, checks.as_dtype(EPSILON, dtype)))
     bias_logit = target_logit
     if bias_gradient == "stop":
         # Value z_y exactly (z + 0), gradient W_y to the features only.
-        through_features = tf.reduce_sum(
-            tf.cast(features, dtype) * tf.transpose(target_columns), axis=-1, keepdims=True
+        through_features = ops.sum(
+            ops.cast(features, dtype) * ops.transpose(target_columns), axis=-1, keepdims=True
         )
-        bias_logit = tf.stop_gradient(target_logit) + (through_features - tf.stop_gradient(through_features))
+        bias_logit = ops.stop_gradient(target_logit) + (through_features - ops.stop_gradient(through_features))
     biased = (logits + alpha * bias_logit) * inverse_norm
-    is_target = tf.equal(tf.range(num_classes)[None, :], labels[:, None])  # (B, K) bool, one pass
-    return tf.where(is_target, logits, biased)
+    is_target = ops.equal(ops.arange(num_classes, dtype="int32")[None, :], labels[:, None])  # (B, K) bool
+    return ops.where(is_target, logits, biased)
 
 
 def wsoftmax_logits(features, kernel, labels, alpha, bias_gradient="full"):
@@ -186,21 +172,24 @@ def wsoftmax_logits(features, kernel, labels, alpha, bias_gradient="full"):
         TypeError: float labels, non-float features or kernel.
         ValueError: wrong ranks, mismatched d or batch, alpha < 0 or
             non-finite (Python alpha), unknown `bias_gradient`.
-        tf.errors.InvalidArgumentError: labels outside [0, K), dynamic shape
-            mismatches, or a tensor alpha < 0 / non-finite (at run time).
+        tf.errors.InvalidArgumentError: (TensorFlow) labels outside [0, K),
+            dynamic shape mismatches, or a tensor alpha < 0 / non-finite (at
+            run time). On JAX, concrete bad labels raise ValueError and
+            inside `jax.jit` their rows are NaN (see `checks`).
 
     Example:
     >>> import numpy as np
     >>> x = np.random.randn(4, 3).astype("float32")
     >>> w = np.random.randn(3, 5).astype("float32")
-    >>> wsoftmax_logits(x, w, [0, 1, 2, 3], alpha=1.0).shape
-    TensorShape([4, 5])
+    >>> tuple(wsoftmax_logits(x, w, [0, 1, 2, 3], alpha=1.0).shape)
+    (4, 5)
     """
     check_bias_gradient(bias_gradient)
     alpha = checks.check_non_negative_scalar(alpha, "alpha")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
     unit_kernel = normalize_kernel(kernel)
-    logits = tf.matmul(features, unit_kernel)
-    return wsoftmax_logits_from_cosine_logits(
+    logits = ops.matmul(features, unit_kernel)
+    logits = wsoftmax_logits_from_cosine_logits(
         logits, unit_kernel, labels, alpha, bias_gradient=bias_gradient, features=features
     )
+    return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(kernel, -1))

@@ -1,0 +1,96 @@
+"""Where the ops meet the Keras backend they run on.
+
+The ops are `keras.ops` code. Three things differ per backend and live here:
+- TensorFlow keeps its own kernels for the steps `keras.ops` would make slower
+  (`_tensorflow`, imported only on that backend), so its graphs and speed are
+  those of the TensorFlow-only ops this package had before.
+- Values are checked where they are known: on TensorFlow with `tf.debugging`
+  assertions (eagerly and in `tf.function`); on other backends with NumPy
+  when the value is concrete (eager calls), and, inside a `jax.jit` trace,
+  where no exception can be raised, by turning the affected rows of the
+  result into NaN (`mark_invalid`), so a bad label is never silently used.
+- The batch statistics the centre layers all-reduce under `tf.distribute`.
+  On JAX the SPMD partitioner of `keras.distribution` inserts the collectives
+  itself, so there they are the identity.
+"""
+
+import keras
+import numpy as np
+
+
+def is_tensorflow():
+    """True when Keras runs on the TensorFlow backend."""
+    return keras.backend.backend() == "tensorflow"
+
+
+def _tensorflow():
+    from tf_wsoftmax.ops import _tensorflow
+
+    return _tensorflow
+
+
+def is_concrete(tensor):
+    """True if the tensor's values can be read now (not a JAX tracer or a TF graph tensor)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return not isinstance(tensor, jax.core.Tracer)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.executing_eagerly() and not keras.backend.is_keras_tensor(tensor)
+    return True
+
+
+def take_per_row(matrix, labels):
+    """matrix[i, labels[i]] for a (B, K) matrix and int32 (B,) labels, as (B, 1)."""
+    if is_tensorflow():
+        return _tensorflow().take_per_row(matrix, labels)
+    return keras.ops.take_along_axis(matrix, labels[:, None], axis=1)
+
+
+def take_columns(matrix, labels):
+    """Columns `labels` of a (d, K) matrix, as (d, B)."""
+    if is_tensorflow():
+        return _tensorflow().take_columns(matrix, labels)
+    return keras.ops.take(matrix, labels, axis=1)
+
+
+def take_rows(matrix, labels):
+    """Rows `labels` of a (K, d) matrix, as (B, d)."""
+    if is_tensorflow():
+        import tensorflow as tf
+
+        return tf.gather(matrix, labels)
+    return keras.ops.take(matrix, labels, axis=0)
+
+
+def segment_sum(data, segment_ids, num_segments):
+    """Per-segment sums of the rows of `data` (ids in any order)."""
+    if is_tensorflow():
+        return _tensorflow().segment_sum(data, segment_ids, num_segments)
+    return keras.ops.segment_sum(data, segment_ids, num_segments=num_segments)
+
+
+def all_reduce_sum(*values):
+    """Sums over `tf.distribute` replicas on TensorFlow; the identity elsewhere."""
+    if is_tensorflow():
+        return _tensorflow().all_reduce_sum(*values)
+    return values
+
+
+def mark_invalid(values, invalid):
+    """NaN where `invalid` (a (B,) bool) holds, broadcast over the trailing axes of `values`.
+
+    Args:
+        values: float tensor whose first axis is B.
+        invalid: bool (B,).
+
+    Returns:
+        `values` unchanged where valid (adding 0 keeps every value), NaN in
+        the rows of invalid entries.
+    """
+    poison = keras.ops.where(invalid, np.nan, 0.0)
+    poison = keras.ops.cast(poison, values.dtype)
+    return values + keras.ops.reshape(poison, (-1,) + (1,) * (len(values.shape) - 1))

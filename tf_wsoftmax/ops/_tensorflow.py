@@ -1,0 +1,115 @@
+"""TensorFlow's own kernels for the few steps where `keras.ops` would cost time.
+
+Imported only when Keras runs on the TensorFlow backend (see `_backend`), so
+the ops import and run without TensorFlow on JAX. What is here keeps the
+TensorFlow graph of every op what it was before the ops moved to
+`keras.ops`: run-time `tf.debugging` assertions (they raise eagerly and in
+`tf.function`), `tf.gather(batch_dims=1)` for the target logit, and an XLA
+gradient for the W_y column gather.
+"""
+
+import tensorflow as tf
+from tensorflow.python.ops import control_flow_util
+
+
+def assert_labels(labels, num_classes, batch_like, name, shown_classes):
+    """Attaches run-time checks of int32 labels: range [0, K) and batch size.
+
+    Args:
+        labels: int32 (B,) tensor.
+        num_classes: int or scalar tensor K.
+        batch_like: the tensor whose first dimension is B.
+        name: the argument's name, for the messages.
+        shown_classes: how the messages write K.
+
+    Returns:
+        `labels`, with the assertions as control dependencies.
+    """
+    assertions = [
+        tf.debugging.assert_equal(
+            tf.shape(labels)[0],
+            tf.shape(batch_like)[0],
+            message=f"`{name}` and the features have different batch sizes",
+        ),
+        tf.debugging.assert_non_negative(
+            labels, message=f"`{name}` must be in [0, num_classes); found a negative label"
+        ),
+        tf.debugging.assert_less(
+            labels,
+            tf.cast(num_classes, tf.int32),
+            message=f"`{name}` must be in [0, num_classes={shown_classes}); found a label >= num_classes",
+        ),
+    ]
+    with tf.control_dependencies(assertions):
+        return tf.identity(labels)
+
+
+def assert_dims_equal(tensor, dim_a, dim_b, message):
+    """Returns `tensor` with a run-time assertion that `dim_a == dim_b`."""
+    with tf.control_dependencies([tf.debugging.assert_equal(dim_a, dim_b, message=message)]):
+        return tf.identity(tensor)
+
+
+def assert_non_negative_scalar(value, name):
+    """Returns the float scalar `value` with run-time finite and >= 0 assertions."""
+    assertions = [
+        tf.debugging.assert_all_finite(value, message=f"`{name}` must be finite"),
+        tf.debugging.assert_non_negative(value, message=f"`{name}` must be >= 0"),
+    ]
+    with tf.control_dependencies(assertions):
+        return tf.identity(value)
+
+
+def assert_whole_numbers(values, name):
+    """Returns float `values` cast to int32, with a run-time check that they are whole."""
+    whole = tf.debugging.assert_equal(
+        values, tf.round(values), message=f"`{name}` must hold integer class ids; found a fractional label"
+    )
+    with tf.control_dependencies([whole]):
+        return tf.cast(values, tf.int32)
+
+
+def take_per_row(matrix, labels):
+    """matrix[i, labels[i]] as (B, 1)."""
+    return tf.gather(matrix, labels, batch_dims=1)[:, None]
+
+
+@tf.custom_gradient
+def _gather_columns_scatter_gradient(matrix, labels):
+    """`tf.gather(matrix, labels, axis=1)` whose gradient is one element-wise scatter-add.
+
+    TensorFlow's own gradient of a column gather transposes the whole (d, K)
+    gradient around a row scatter; inside XLA that transpose costs more than
+    the scatter itself, while an element-wise scatter into (d, K) needs none.
+    Outside XLA, TensorFlow's scatter kernel is the slower one, so this is
+    used only in XLA-compiled functions (see `take_columns`).
+    """
+    columns = tf.gather(matrix, labels, axis=1)
+
+    def gradient(upstream):
+        rows = tf.broadcast_to(tf.range(tf.shape(matrix)[0])[:, None], tf.shape(upstream))
+        cols = tf.broadcast_to(labels[None, :], tf.shape(upstream))
+        indices = tf.stack([tf.reshape(rows, [-1]), tf.reshape(cols, [-1])], axis=1)
+        return tf.scatter_nd(indices, tf.reshape(upstream, [-1]), tf.shape(matrix)), None
+
+    return columns, gradient
+
+
+def take_columns(matrix, labels):
+    """Columns `labels` of a (d, K) matrix, with the faster gradient where XLA compiles it."""
+    if control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()):
+        return _gather_columns_scatter_gradient(matrix, labels)
+    return tf.gather(matrix, labels, axis=1)
+
+
+def segment_sum(data, segment_ids, num_segments):
+    """Per-segment sums of `data` rows (ids need not be sorted)."""
+    return tf.math.unsorted_segment_sum(data, segment_ids, num_segments)
+
+
+def all_reduce_sum(*values):
+    """Sums tensors over the replicas of the current `tf.distribute` strategy."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return tuple(context.all_reduce(tf.distribute.ReduceOp.SUM, value) for value in values)

@@ -1,0 +1,30 @@
+"""Softmax cross-entropy on integer labels, on every Keras backend."""
+
+import keras
+
+from tf_wsoftmax.ops import _backend
+from tf_wsoftmax.ops import checks
+
+
+def sparse_softmax_cross_entropy(labels, logits):
+    """Per-sample softmax cross-entropy -log softmax(logits)_y.
+
+    On TensorFlow this is `tf.nn.sparse_softmax_cross_entropy_with_logits`
+    (whose XLA kernel returns NaN for an out-of-range label); elsewhere
+    `keras.ops.sparse_categorical_crossentropy`, with NaN for an out-of-range
+    label inside a trace (a one-hot of such a label is all zeros and would
+    give a silent 0 loss).
+
+    Args:
+        labels: int32 (B,) class ids, validated by `checks.check_labels`.
+        logits: float (B, K).
+
+    Returns:
+        (B,) losses in the dtype of `logits`.
+    """
+    if _backend.is_tensorflow():
+        import tensorflow as tf
+
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    losses = keras.ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    return checks.mark_invalid_labels(losses, labels, checks.num_classes_of(logits, -1))
