@@ -3,8 +3,14 @@
 import keras
 import tensorflow as tf
 
+from tf_wsoftmax import ops
+from tf_wsoftmax.layers.margin_head import in_shape_inference
 from tf_wsoftmax.losses import sparse_labels_from_keras
 from tf_wsoftmax.training import objective as objective_lib
+
+
+def _is_tensorflow():
+    return keras.backend.backend() == "tensorflow"
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
@@ -24,6 +30,13 @@ class MarginClassifier(keras.Model):
     Under `strategy.scope()` it trains with `tf.distribute` like any Keras
     model: loss terms are scaled by the global batch and centre updates are
     all-reduced across replicas.
+
+    On TensorFlow, `fit` runs the library's own train step (`objective`,
+    shared with `TrainStep`). On other Keras backends (JAX) Keras' own train
+    step runs and this class supplies `compute_loss`, the same objective in
+    `keras.ops`: the head's training logits from the labels, the centre term,
+    and the centre update applied as a state update of the step (so it also
+    runs under `keras.distribution`).
     `serving_model()` returns backbone + head alone, without the centres,
     for `export`.
 
@@ -59,9 +72,6 @@ class MarginClassifier(keras.Model):
             self.feature_loss.build(features)
         self.built = True
 
-    def call(self, inputs, training=None):
-        return self.head(self.backbone(inputs, training=training), training=training)
-
     def compile(self, optimizer="rmsprop", loss=None, **kwargs):
         if loss is not None:
             raise ValueError(
@@ -78,7 +88,56 @@ class MarginClassifier(keras.Model):
         self.compile(**config)
         self.optimizer.build(self.trainable_variables)
 
-    def train_step(self, data):
+    def call(self, inputs, training=None):
+        features = self.backbone(inputs, training=training)
+        logits = self.head(features, training=training)
+        self._last_forward = (logits, features)  # for `compute_loss` (backends other than TensorFlow)
+        return logits
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The objective for Keras' own train / test steps (backends other than TensorFlow).
+
+        Training: mean cross-entropy of the head's training logits (the head
+        gets the labels) + regularisation + the centre term, and the centre
+        update of this step. Evaluation: cross-entropy of the test-time logits.
+
+        Args:
+            x: the inputs (unused: the features come from this step's forward pass).
+            y: integer class ids.
+            y_pred: this step's output of `call`.
+            sample_weight: optional (B,) weights of the cross-entropy.
+            training: whether this is a training step.
+
+        Returns:
+            The scalar loss.
+        """
+        last = getattr(self, "_last_forward", None)
+        if last is None or last[0] is not y_pred:
+            if in_shape_inference():  # Keras traces the loss on shapes alone before the first step
+                return keras.ops.zeros((), "float32")
+            raise ValueError("`y_pred` must be this model's output of the same step.")
+        features = last[1]
+        labels = sparse_labels_from_keras(y, y_pred)
+        logits = y_pred
+        if training and objective_lib.head_accepts_labels(self.head):
+            logits = self.head(features, labels=labels, training=True)
+        per_sample = ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, "float32"))
+        if sample_weight is not None:
+            per_sample = per_sample * keras.ops.reshape(keras.ops.cast(sample_weight, "float32"), (-1,))
+        loss = keras.ops.mean(per_sample)
+        if not training:
+            return loss
+        for regularization in self.losses:
+            loss = loss + keras.ops.cast(regularization, "float32")
+        if self.feature_loss is not None:
+            loss = loss + self.feature_loss(features, labels)
+            self.feature_loss.update(keras.ops.stop_gradient(features), labels)
+        return loss
+
+    def train_step(self, *args):
+        if not _is_tensorflow():
+            return super().train_step(*args)
+        (data,) = args
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         labels = sparse_labels_from_keras(y, tf.zeros((tf.shape(y)[0], self.head.units)))
         replicas = objective_lib.num_replicas()
@@ -89,7 +148,10 @@ class MarginClassifier(keras.Model):
         self._loss_tracker.update_state(outputs["loss"] * replicas)
         return self.compute_metrics(x, labels, outputs["test_logits"], sample_weight)
 
-    def test_step(self, data):
+    def test_step(self, *args):
+        if not _is_tensorflow():
+            return super().test_step(*args)
+        (data,) = args
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         logits = self(x, training=False)
         labels = sparse_labels_from_keras(y, logits)
