@@ -28,12 +28,29 @@ def _silenced_stderr():
         os.close(null)
 
 
+def _requested_backend(argv):
+    """The value of `--backend X` / `--backend=X` in argv, or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--backend" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--backend="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv=None):
-    """Runs the command line; `--verbose` (anywhere) keeps TensorFlow's start-up log."""
+    """Runs the command line; `--verbose` (anywhere) keeps TensorFlow's start-up log.
+
+    `--backend jax` (of `bench heads`) sets KERAS_BACKEND before Keras is
+    imported, and TensorFlow is then not imported at all.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    backend = _requested_backend(argv)
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
     if "--verbose" in argv:
         argv.remove("--verbose")
-    else:
+    elif os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _silenced_stderr():
             import tensorflow as tf

@@ -37,3 +37,28 @@ def test_bench_cli_writes_json_and_table(tmp_path, capsys):
                      "--losses", "softmax", "wsoftmax", "--json", str(out)]) == 0
     steps = json.loads(out.read_text())
     assert [r["loss"] for r in steps] == ["softmax", "wsoftmax"] and steps[0]["images_per_s"] > 0
+
+
+def test_bench_heads_on_jax_runs_without_tensorflow(tmp_path):
+    """`tf-wsoftmax bench heads --backend jax` as on a GPU machine that has no TensorFlow."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "jax.json"
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")  # --backend must override it
+    command = [sys.executable, "-m", "tests.no_tensorflow", "tf_wsoftmax_cli", "bench", "heads", "--backend", "jax",
+               "--classes", "30", "--dim", "8", "--batch", "4", "--repeats", "2", "--dtype", "float32", "bfloat16",
+               "--json", str(out)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = json.loads(out.read_text())
+    assert len(records) == 2 * len(heads.HEADS)
+    assert {r["backend"] for r in records} == {"jax"} and {r["jit_compile"] for r in records} == {True}
+    assert all(r["device"] and r["median_ms"] > 0 for r in records)
+    assert "| wsoftmax_stop | jax |" in result.stdout
+
+
+def test_tensorflow_records_name_backend_and_device():
+    record = heads.time_head("wsoftmax_stop", 12, 5, 8, warmup=1, repeats=2)
+    assert record["backend"] == "tensorflow" and record["device"] == "cpu"

@@ -225,8 +225,19 @@ def _export(args):
 def _bench(args):
     import json
 
+    import keras
+
     records = []
     jits = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
+    if args.backend and args.backend != keras.backend.backend():
+        raise ValueError(
+            f"--backend {args.backend}: Keras was started on {keras.backend.backend()!r}. Run through the "
+            f"`tf-wsoftmax` command (it sets KERAS_BACKEND from --backend) or set KERAS_BACKEND={args.backend}."
+        )
+    if keras.backend.backend() != "tensorflow":
+        if args.bench != "heads":
+            raise ValueError("`bench step` times TensorFlow train steps; only `bench heads` runs on JAX.")
+        jits = [True]  # JAX always compiles with XLA
     if args.bench == "heads":
         from tf_wsoftmax.app.bench import heads
 
@@ -243,7 +254,12 @@ def _bench(args):
                         records.append(
                             heads.time_head(name, classes, dim, args.batch, dtype, jit, repeats=args.repeats)
                         )
-                        print(f"{name} K={classes} d={dim} {dtype} jit={jit}: {records[-1]['median_ms']:.2f} ms", flush=True)
+                        record = records[-1]
+                        print(
+                            f"{name} {record['backend']} ({record['device']}) K={classes} d={dim} {dtype} "
+                            f"jit={record['jit_compile']}: {record['median_ms']:.2f} ms",
+                            flush=True,
+                        )
         table = heads.markdown(records)
     else:
         from tf_wsoftmax.app.bench import step
@@ -269,7 +285,11 @@ def _add_bench_command(commands):
     bench.add_argument("--batch", type=int, default=256)
     bench.add_argument("--sweep", action="store_true", help="heads: K in {10..100000} x d in {K-1, 128, 512}")
     bench.add_argument("--dtype", nargs="+", default=["float32"], choices=["float32", "bfloat16", "float16"])
-    bench.add_argument("--jit", choices=["both", "on", "off"], default="both")
+    bench.add_argument("--jit", choices=["both", "on", "off"], default="both", help="XLA on TensorFlow")
+    bench.add_argument(
+        "--backend", choices=["tensorflow", "jax"],
+        help="heads: the Keras backend to time on (default: KERAS_BACKEND); jax times jax.jit(value_and_grad)",
+    )
     bench.add_argument("--losses", nargs="+", help="subset of heads / losses")
     bench.add_argument("--networks", nargs="+", default=["mnist", "cifar10"], choices=["mnist", "cifar10", "face"])
     bench.add_argument("--repeats", type=int, default=20)
@@ -291,7 +311,7 @@ def _add_face_commands(commands):
     align.add_argument("--quiet", action="store_true")
     align.set_defaults(func=_align)
 
-    from tf_wsoftmax.app.experiment import LOSSES
+    from tf_wsoftmax.app.experiment.config import LOSSES
     from tf_wsoftmax.models import FACE_BACKBONES
 
     faces = commands.add_parser("train-faces", help="train a face embedder on aligned identity folders")
@@ -341,8 +361,8 @@ def _add_face_commands(commands):
 
 
 def _add_train_arguments(parser):
-    from tf_wsoftmax.app.experiment import LOSSES
     from tf_wsoftmax.app.experiment.config import DEFAULT_BACKBONES
+    from tf_wsoftmax.app.experiment.config import LOSSES
     from tf_wsoftmax.models import BACKBONES
 
     parser.add_argument("--dataset", default="digits", choices=sorted(DEFAULT_BACKBONES))
