@@ -15,6 +15,8 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q --doctest-modules tests tf_wsoftmax
+	KERAS_BACKEND=jax $(PYTHON) -m pytest -q -m backend_neutral tests
+	KERAS_BACKEND=jax $(PYTHON) -m pytest -q --doctest-modules tf_wsoftmax/ops tf_wsoftmax/layers tf_wsoftmax/losses tf_wsoftmax/distribution.py
 
 demo: $(STAMP)
 	$(VENV)/bin/tf-wsoftmax demo

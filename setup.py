@@ -25,6 +25,7 @@ setup(
         "faces": ["mtcnn>=1.0,<2", "scikit-image>=0.22", "Pillow>=10"],
         "serving": ["tensorflow-serving-api>=2.16,<3"],
         "plots": ["matplotlib>=3.7"],
+        "jax": ["jax>=0.4.30"],
         "test": ["pytest>=8.0"],
         "all": [
             "tensorflow-datasets>=4.9,<5",

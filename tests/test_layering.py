@@ -4,9 +4,9 @@ import ast
 import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tf_wsoftmax"
-LIBRARY = ("ops", "layers", "losses", "models", "training", "data", "eval", "export", "theory")
+LIBRARY = ("ops", "layers", "losses", "distribution", "models", "training", "data", "eval", "export", "theory")
 # A module may import only from its own folder and the folders before it (STYLE.md's chain).
-ORDER = ("ops", "theory", "layers", "losses", "models", "training", "data", "eval", "export")
+ORDER = ("ops", "theory", "layers", "losses", "distribution", "models", "training", "data", "eval", "export")
 
 
 def imported_modules(path):

@@ -234,6 +234,8 @@ def _bench(args):
             f"--backend {args.backend}: Keras was started on {keras.backend.backend()!r}. Run through the "
             f"`tf-wsoftmax` command (it sets KERAS_BACKEND from --backend) or set KERAS_BACKEND={args.backend}."
         )
+    if args.bench == "memory":
+        return _bench_memory(args, keras.backend.backend())
     if keras.backend.backend() != "tensorflow":
         if args.bench != "heads":
             raise ValueError("`bench step` times TensorFlow train steps; only `bench heads` runs on JAX.")
@@ -277,9 +279,32 @@ def _bench(args):
     return 0
 
 
+def _bench_memory(args, backend):
+    import json
+
+    if backend != "jax":
+        raise ValueError("`bench memory` compiles JAX steps: add --backend jax.")
+    from tf_wsoftmax.app.bench import memory
+
+    records = []
+    for classes in args.classes:
+        for dim in args.dim:
+            for dtype in args.dtype:
+                for name in args.losses or ["wsoftmax_stop"]:
+                    for shards in args.model_shards:
+                        records.append(memory.analyse_step(name, classes, dim, args.batch, shards, dtype))
+                        print(f"{name} K={classes} d={dim} {dtype} model shards={shards}: "
+                              f"peak {records[-1]['peak_bytes'] / 2**30:.3f} GiB per device", flush=True)
+    print(memory.markdown(records))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=2)
+    return 0
+
+
 def _add_bench_command(commands):
-    bench = commands.add_parser("bench", help="benchmarks: `bench heads` or `bench step`")
-    bench.add_argument("bench", choices=["heads", "step"])
+    bench = commands.add_parser("bench", help="benchmarks: `bench heads`, `bench step` or `bench memory`")
+    bench.add_argument("bench", choices=["heads", "step", "memory"])
     bench.add_argument("--classes", type=int, nargs="+", default=[10575])
     bench.add_argument("--dim", type=int, nargs="+", default=[512])
     bench.add_argument("--batch", type=int, default=256)
@@ -293,6 +318,10 @@ def _add_bench_command(commands):
     bench.add_argument("--losses", nargs="+", help="subset of heads / losses")
     bench.add_argument("--networks", nargs="+", default=["mnist", "cifar10"], choices=["mnist", "cifar10", "face"])
     bench.add_argument("--repeats", type=int, default=20)
+    bench.add_argument(
+        "--model-shards", type=int, nargs="+", default=[1, 2, 4, 8],
+        help="memory: devices K is split over (the others split the batch)",
+    )
     bench.add_argument("--json", help="write the records here")
     bench.set_defaults(func=_bench)
 

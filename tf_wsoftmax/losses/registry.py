@@ -78,13 +78,20 @@ class LossEntry:
         return {name: values.get(name, h.default) for name, h in known.items()}
 
     def build(self, num_classes, name="head", **values):
-        """Builds (head, feature_loss or None) with `values` over the defaults."""
+        """Builds (head, feature_loss or None) with `values` over the defaults.
+
+        The head is named `name` and a centre layer f"{name}_centers", so that
+        two builds of one model name their class matrices alike (layouts of
+        `tf_wsoftmax.distribution` and checkpoints read across builds key on names).
+        """
         params = self.resolve(values)
         arguments = {"head": {}, "feature_loss": {}}
         for h in self.hyperparameters:
             arguments[h.target][h.argument or h.name] = params[h.name]
         head = self.head(num_classes, name=name, **arguments["head"])
-        feature_loss = self.feature_loss(num_classes, **arguments["feature_loss"]) if self.feature_loss else None
+        feature_loss = None
+        if self.feature_loss:
+            feature_loss = self.feature_loss(num_classes, name=f"{name}_centers", **arguments["feature_loss"])
         return head, feature_loss
 
 

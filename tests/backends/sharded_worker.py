@@ -1,0 +1,87 @@
+"""Runs class-sharded training on 8 virtual CPU devices and prints a JSON report.
+
+Started by tests/test_distribution.py in a subprocess: the device count and
+the backend must be set before JAX and Keras are imported.
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+os.environ["KERAS_BACKEND"] = "jax"
+
+import json  # noqa: E402
+import sys  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tf_wsoftmax import distribution  # noqa: E402
+from tf_wsoftmax.app.bench import memory  # noqa: E402
+from tf_wsoftmax.layers import NormalizedDense  # noqa: E402
+from tf_wsoftmax.losses import WSoftmaxLoss  # noqa: E402
+from tf_wsoftmax.losses import build_loss  # noqa: E402
+from tf_wsoftmax.training import MarginClassifier  # noqa: E402
+
+CLASSES = 16
+CASES = {
+    "wsoftmax_stop": ("wsoftmax", {"bias_gradient": "stop"}),
+    "wsoftmax_full": ("wsoftmax", {"bias_gradient": "full"}),
+    "cosface": ("cosface", {}),
+    "arcface": ("arcface", {}),
+    "center": ("center", {}),
+    "contrastive_center": ("contrastive_center", {}),
+}
+
+
+def margin_classifier(case):
+    keras.utils.set_random_seed(0)
+    name, params = CASES[case]
+    head, feature_loss = build_loss(name, CLASSES, **params)
+    backbone = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="fc")], name="backbone")
+    model = MarginClassifier(backbone, head, feature_loss, name="classifier")
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+    return model
+
+
+def compiled_wsoftmax_loss(case):
+    keras.utils.set_random_seed(0)
+    head = NormalizedDense(CLASSES, alpha=1.0, bias_gradient="stop", name="head")
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="fc"), head], name="plain")
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss=WSoftmaxLoss(head))
+    return model
+
+
+def train(make, case, data):
+    model = make(case)
+    history = model.fit(*data, batch_size=16, epochs=2, verbose=0, shuffle=False).history
+    specs = {v.path: getattr(v.value.sharding, "spec", None) for v in model.variables}
+    shardings = {path: None if spec is None else list(spec) for path, spec in specs.items()}  # [] = replicated
+    return history["loss"], [np.asarray(v) for v in model.variables], shardings
+
+
+def main():
+    rng = np.random.default_rng(0)
+    data = (rng.normal(size=(48, 6)).astype("float32"), rng.integers(0, CLASSES, 48).astype("int32"))
+    mesh = keras.distribution.DeviceMesh((2, 4), ("data", "model"), keras.distribution.list_devices())
+    report = {"devices": len(keras.distribution.list_devices()), "cases": {}, "memory": []}
+    makers = {case: margin_classifier for case in CASES} | {"compile_wsoftmax_loss": compiled_wsoftmax_loss}
+    for case, make in makers.items():
+        keras.distribution.set_distribution(None)
+        single_losses, single_weights, _ = train(make, case, data)
+        keras.distribution.set_distribution(distribution.class_sharded_distribution(make(case), mesh))
+        sharded_losses, sharded_weights, shardings = train(make, case, data)
+        keras.distribution.set_distribution(None)
+        report["cases"][case] = {
+            "single_losses": single_losses,
+            "sharded_losses": sharded_losses,
+            "max_weight_difference": max(float(np.abs(a - b).max()) for a, b in zip(single_weights, sharded_weights)),
+            "shardings": shardings,
+        }
+    for head in ("wsoftmax_stop", "wsoftmax_full", "cosface", "arcface"):
+        for shards in (1, 2, 4, 8):
+            report["memory"].append(memory.analyse_step(head, 4096, 128, 64, shards))
+    json.dump(report, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Per-device memory of a class-sharded head's train step (`tf-wsoftmax bench memory`).
+
+The step is the head's loss, its gradients and an SGD-with-momentum update of
+the (d, K) kernel and its momentum, `jax.jit`-compiled over a ("data",
+"model") device mesh with the kernel and momentum split along K (the layout
+`tf_wsoftmax.distribution.class_sharded_layout` gives a model's heads) and
+the batch split over "data". XLA compiles it for abstract inputs
+(`jax.ShapeDtypeStruct`), so nothing is allocated and K = 10^7 can be
+analysed on any machine; `memory_analysis()` of the compiled step gives the
+bytes each device holds. Needs the JAX backend and as many devices as the
+mesh (on a CPU: XLA_FLAGS=--xla_force_host_platform_device_count=8).
+"""
+
+import numpy as np
+
+from tf_wsoftmax.app.bench import heads as heads_bench
+
+MOMENTUM = 0.9
+LEARNING_RATE = 0.01
+
+
+def _step_function(head):
+    import jax
+
+    def loss(kernel, features, labels):
+        bias = jax.numpy.zeros((kernel.shape[1],), kernel.dtype)
+        centers = jax.numpy.zeros((1, 1), kernel.dtype)  # unused by the margin heads
+        return heads_bench.loss_of_head(head, features, kernel, bias, centers, labels)
+
+    def step(kernel, momentum, features, labels):
+        value, (kernel_gradient, feature_gradient) = jax.value_and_grad(loss, argnums=(0, 1))(
+            kernel, features, labels
+        )
+        momentum = MOMENTUM * momentum - LEARNING_RATE * kernel_gradient  # keras.optimizers.SGD's rule
+        return kernel + momentum, momentum, value, feature_gradient
+
+    return step
+
+
+def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devices=None):
+    """Compiles one sharded train step for abstract inputs and reads its per-device memory.
+
+    Args:
+        head: a margin head of `bench heads` (e.g. "wsoftmax_stop", "cosface").
+        classes, dim, batch: K, d, B.
+        model_shards: devices K is split over; the rest of the devices split the batch.
+        dtype: the kernel's dtype.
+        devices: the devices to use. Defaults to all of `jax.devices()`.
+
+    Returns:
+        A record: the shape, mesh, the class matrices' bytes per device as
+        computed (kernel + momentum, d K bytes / shards each), and XLA's
+        per-device argument, output, alias and temporary bytes and their peak
+        (arguments + outputs - aliased + temporaries).
+    """
+    import jax
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec
+
+    devices = list(jax.devices() if devices is None else devices)
+    if len(devices) % model_shards:
+        raise ValueError(f"{len(devices)} devices cannot be split into {model_shards} model shards.")
+    data_shards = len(devices) // model_shards
+    if classes % model_shards or batch % data_shards:
+        raise ValueError(f"K={classes} and B={batch} must divide by the shards ({model_shards} model, {data_shards} data).")
+    mesh = jax.sharding.Mesh(np.array(devices).reshape(data_shards, model_shards), ("data", "model"))
+    by_class = NamedSharding(mesh, PartitionSpec(None, "model"))
+    by_batch = NamedSharding(mesh, PartitionSpec("data", None))
+    labels_by_batch = NamedSharding(mesh, PartitionSpec("data"))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    kernel = jax.ShapeDtypeStruct((dim, classes), dtype, sharding=by_class)
+    features = jax.ShapeDtypeStruct((batch, dim), "float32", sharding=by_batch)
+    labels = jax.ShapeDtypeStruct((batch,), "int32", sharding=labels_by_batch)
+    step = jax.jit(
+        _step_function(head),
+        out_shardings=(by_class, by_class, replicated, by_batch),
+        donate_argnums=(0, 1),
+    )
+    analysis = step.lower(kernel, kernel, features, labels).compile().memory_analysis()
+    itemsize = np.dtype(dtype).itemsize
+    record = {
+        "loss": head,
+        "classes": classes,
+        "dim": dim,
+        "batch": batch,
+        "dtype": str(dtype),
+        "devices": len(devices),
+        "device": getattr(devices[0], "device_kind", devices[0].platform),
+        "model_shards": model_shards,
+        "data_shards": data_shards,
+        "computed_class_matrices_bytes": 2 * dim * classes * itemsize // model_shards,
+    }
+    for key in ("argument", "output", "alias", "temp"):
+        record[f"{key}_bytes"] = int(getattr(analysis, f"{key}_size_in_bytes"))
+    record["peak_bytes"] = record["argument_bytes"] + record["output_bytes"] - record["alias_bytes"] + record["temp_bytes"]
+    return record
+
+
+def _gib(value):
+    return f"{value / 2**30:.3f}"
+
+
+def markdown(records):
+    """Markdown table of `analyse_step` records (GiB per device)."""
+    lines = [
+        "| loss | K | d | B | devices (data x model) | kernel + momentum, computed | arguments | temporaries | peak |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['loss']} | {r['classes']} | {r['dim']} | {r['batch']} | {r['data_shards']} x {r['model_shards']} | "
+            f"{_gib(r['computed_class_matrices_bytes'])} | {_gib(r['argument_bytes'])} | {_gib(r['temp_bytes'])} | "
+            f"{_gib(r['peak_bytes'])} |"
+        )
+    return "\n".join(lines) + "\n\nGiB per device; XLA's memory_analysis() of the compiled step."
