@@ -1,7 +1,10 @@
 """The Python examples of README.md and docs/*.md run as written (in a temporary directory)."""
 
+import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -36,6 +39,13 @@ def test_readme_is_a_short_front_door_with_working_links():
 @pytest.mark.parametrize("name,block", python_blocks(), ids=[name for name, _ in python_blocks()])
 def test_example_runs(name, block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    if block.startswith("# Keras backend: jax"):  # in a JAX process with 8 virtual CPU devices
+        env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=8",
+                   PYTHONPATH=str(ROOT))
+        result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return
     exec(compile(block, name, "exec"), {})
     if "runs/ckpt" in block:  # a resumable example must also run a second time
         exec(compile(block, name + " (again)", "exec"), {})

@@ -40,14 +40,14 @@ def test_bench_cli_writes_json_and_table(tmp_path, capsys):
 
 
 def test_bench_heads_on_jax_runs_without_tensorflow(tmp_path):
-    """`tf-wsoftmax bench heads --backend jax` as on a GPU machine that has no TensorFlow."""
+    """`tf-wsoftmax bench heads --backend jax` as on a GPU machine: JAX and Keras, no TensorFlow."""
     import os
     import subprocess
     import sys
 
     out = tmp_path / "jax.json"
     env = dict(os.environ, KERAS_BACKEND="tensorflow")  # --backend must override it
-    command = [sys.executable, "-m", "tests.no_tensorflow", "tf_wsoftmax_cli", "bench", "heads", "--backend", "jax",
+    command = [sys.executable, "-m", "tests.jax_only", "tf_wsoftmax_cli", "bench", "heads", "--backend", "jax",
                "--classes", "30", "--dim", "8", "--batch", "4", "--repeats", "2", "--dtype", "float32", "bfloat16",
                "--json", str(out)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

@@ -292,7 +292,9 @@ def _bench_memory(args, backend):
             for dtype in args.dtype:
                 for name in args.losses or ["wsoftmax_stop"]:
                     for shards in args.model_shards:
-                        records.append(memory.analyse_step(name, classes, dim, args.batch, shards, dtype))
+                        records.append(
+                            memory.analyse_step(name, classes, dim, args.batch, shards, dtype, execute=args.execute)
+                        )
                         print(f"{name} K={classes} d={dim} {dtype} model shards={shards}: "
                               f"peak {records[-1]['peak_bytes'] / 2**30:.3f} GiB per device", flush=True)
     print(memory.markdown(records))
@@ -322,6 +324,7 @@ def _add_bench_command(commands):
         "--model-shards", type=int, nargs="+", default=[1, 2, 4, 8],
         help="memory: devices K is split over (the others split the batch)",
     )
+    bench.add_argument("--execute", action="store_true", help="memory: also run each step on real arrays")
     bench.add_argument("--json", help="write the records here")
     bench.set_defaults(func=_bench)
 

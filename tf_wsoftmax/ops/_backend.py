@@ -43,6 +43,17 @@ def is_concrete(tensor):
     return True
 
 
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """a @ b with either operand transposed; TensorFlow folds the transposes into its kernel."""
+    if is_tensorflow():
+        import tensorflow as tf
+
+        return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    a = keras.ops.transpose(a) if transpose_a else a
+    b = keras.ops.transpose(b) if transpose_b else b
+    return keras.ops.matmul(a, b)
+
+
 def take_per_row(matrix, labels):
     """matrix[i, labels[i]] for a (B, K) matrix and int32 (B,) labels, as (B, 1)."""
     if is_tensorflow():

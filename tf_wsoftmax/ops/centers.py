@@ -94,7 +94,7 @@ def squared_distances(features, centers):
     """||x_i - c_j||^2 for all pairs, (B, K), without a (B, K, d) tensor."""
     return ops.maximum(
         ops.sum(ops.square(features), -1, keepdims=True)
-        - 2.0 * ops.matmul(features, ops.transpose(centers))
+        - 2.0 * _backend.matmul(features, centers, transpose_b=True)
         + ops.sum(ops.square(centers), -1)[None, :],
         0.0,
     )
@@ -155,5 +155,5 @@ def contrastive_center_gradient(features, centers, labels, delta=1.0):
     coefficients = ops.where(is_target, -1.0 / denominator, own / ops.square(denominator))  # (B, K)
     coefficients = checks.mark_invalid_labels(coefficients, labels, num_classes)
     batch = ops.cast(ops.shape(features)[0], features.dtype)
-    gradient = ops.matmul(ops.transpose(coefficients), features) - ops.sum(coefficients, axis=0)[:, None] * centers
+    gradient = _backend.matmul(coefficients, features, transpose_a=True) - ops.sum(coefficients, axis=0)[:, None] * centers
     return gradient / batch

@@ -130,7 +130,7 @@ def wsoftmax_logits_from_cosine_logits(
     target_columns = _backend.take_columns(normalized_kernel, labels)  # (d, B): W_y, no (K, d) transpose
     # ||W_j + a W_y||^2 = 1 + a^2 + 2a W_y . W_j; the factor 2a scales the (d, B) operand of the
     # (B, K) cosine product rather than its result (one elementwise pass over (B, K) fewer).
-    scaled_cosines = ops.matmul(ops.transpose(2.0 * alpha * target_columns), normalized_kernel)
+    scaled_cosines = _backend.matmul(2.0 * alpha * target_columns, normalized_kernel, transpose_a=True)
     squared_norm = (1.0 + ops.square(alpha)) + scaled_cosines
     inverse_norm = ops.rsqrt(ops.maximum(squared_norm, checks.as_dtype(EPSILON, dtype)))
     bias_logit = target_logit

@@ -37,7 +37,37 @@ def _step_function(head):
     return step
 
 
-def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devices=None):
+def _execute(compiled, shardings, shapes, dtype, repeats=2):
+    """Runs the compiled step on real sharded arrays; returns (median ms, per-device peak bytes or None)."""
+    import statistics
+    import time
+
+    import jax
+
+    kernel_sharding, feature_sharding, label_sharding = shardings
+    (dim, classes), batch = shapes
+    key = jax.random.PRNGKey(0)
+    make = jax.jit(
+        lambda: (
+            (0.01 * jax.random.normal(key, (dim, classes))).astype(dtype),
+            jax.numpy.zeros((dim, classes), dtype),
+            jax.random.normal(key, (batch, dim)),
+            jax.random.randint(key, (batch,), 0, classes),
+        ),
+        out_shardings=(kernel_sharding, kernel_sharding, feature_sharding, label_sharding),
+    )
+    kernel, momentum, features, labels = make()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        kernel, momentum, loss, _ = compiled(kernel, momentum, features, labels)
+        loss.block_until_ready()
+        times.append(1000.0 * (time.perf_counter() - started))
+    stats = kernel.sharding.mesh.devices.flat[0].memory_stats() or {}
+    return statistics.median(times), stats.get("peak_bytes_in_use")
+
+
+def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devices=None, execute=False):
     """Compiles one sharded train step for abstract inputs and reads its per-device memory.
 
     Args:
@@ -46,6 +76,10 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
         model_shards: devices K is split over; the rest of the devices split the batch.
         dtype: the kernel's dtype.
         devices: the devices to use. Defaults to all of `jax.devices()`.
+        execute: also run the step twice on real (random) sharded arrays
+            and record its time, the first device's peak bytes where the
+            platform reports them (GPUs; virtual CPU devices do not), and the
+            process's peak resident memory.
 
     Returns:
         A record: the shape, mesh, the class matrices' bytes per device as
@@ -76,7 +110,8 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
         out_shardings=(by_class, by_class, replicated, by_batch),
         donate_argnums=(0, 1),
     )
-    analysis = step.lower(kernel, kernel, features, labels).compile().memory_analysis()
+    compiled = step.lower(kernel, kernel, features, labels).compile()
+    analysis = compiled.memory_analysis()
     itemsize = np.dtype(dtype).itemsize
     record = {
         "loss": head,
@@ -93,6 +128,13 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     for key in ("argument", "output", "alias", "temp"):
         record[f"{key}_bytes"] = int(getattr(analysis, f"{key}_size_in_bytes"))
     record["peak_bytes"] = record["argument_bytes"] + record["output_bytes"] - record["alias_bytes"] + record["temp_bytes"]
+    if execute:
+        import resource
+
+        record["executed_step_ms"], record["device_peak_bytes"] = _execute(
+            compiled, (by_class, by_batch, labels_by_batch), ((dim, classes), batch), dtype
+        )
+        record["process_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return record
 
 
@@ -103,13 +145,18 @@ def _gib(value):
 def markdown(records):
     """Markdown table of `analyse_step` records (GiB per device)."""
     lines = [
-        "| loss | K | d | B | devices (data x model) | kernel + momentum, computed | arguments | temporaries | peak |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| loss | K | d | B | devices (data x model) | kernel + momentum, computed | arguments | temporaries | peak "
+        "| ran: ms, device peak |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
+        ran = "-"
+        if "executed_step_ms" in r:
+            device_peak = r["device_peak_bytes"]
+            ran = f"{r['executed_step_ms']:.1f}, " + ("n/a" if device_peak is None else _gib(device_peak))
         lines.append(
             f"| {r['loss']} | {r['classes']} | {r['dim']} | {r['batch']} | {r['data_shards']} x {r['model_shards']} | "
             f"{_gib(r['computed_class_matrices_bytes'])} | {_gib(r['argument_bytes'])} | {_gib(r['temp_bytes'])} | "
-            f"{_gib(r['peak_bytes'])} |"
+            f"{_gib(r['peak_bytes'])} | {ran} |"
         )
     return "\n".join(lines) + "\n\nGiB per device; XLA's memory_analysis() of the compiled step."
