@@ -1,6 +1,7 @@
 """Class-sharded heads on 8 virtual CPU devices (JAX, in a subprocess) equal one device."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -17,8 +18,11 @@ from tf_wsoftmax.training import MarginClassifier
 
 @pytest.fixture(scope="module")
 def report():
+    from tests.backends.sharded_worker import ENVIRONMENT
+
     result = subprocess.run(
-        [sys.executable, "-m", "tests.backends.sharded_worker"], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "tests.backends.sharded_worker"], env=dict(os.environ, **ENVIRONMENT),
+        capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)

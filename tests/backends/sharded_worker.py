@@ -1,26 +1,25 @@
 """Runs class-sharded training on 8 virtual CPU devices and prints a JSON report.
 
-Started by tests/test_distribution.py in a subprocess: the device count and
-the backend must be set before JAX and Keras are imported.
+Started by tests/test_distribution.py in a subprocess whose environment sets
+KERAS_BACKEND=jax and XLA_FLAGS=--xla_force_host_platform_device_count=8
+(both must be set before JAX and Keras are imported, so the parent sets them;
+importing this module changes no environment).
 """
 
-import os
+import json
+import sys
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
-os.environ["KERAS_BACKEND"] = "jax"
+import keras
+import numpy as np
 
-import json  # noqa: E402
-import sys  # noqa: E402
+from tf_wsoftmax import distribution
+from tf_wsoftmax.app.bench import memory
+from tf_wsoftmax.layers import NormalizedDense
+from tf_wsoftmax.losses import WSoftmaxLoss
+from tf_wsoftmax.losses import build_loss
+from tf_wsoftmax.training import MarginClassifier
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from tf_wsoftmax import distribution  # noqa: E402
-from tf_wsoftmax.app.bench import memory  # noqa: E402
-from tf_wsoftmax.layers import NormalizedDense  # noqa: E402
-from tf_wsoftmax.losses import WSoftmaxLoss  # noqa: E402
-from tf_wsoftmax.losses import build_loss  # noqa: E402
-from tf_wsoftmax.training import MarginClassifier  # noqa: E402
+ENVIRONMENT = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
 
 CLASSES = 16
 CASES = {
@@ -60,6 +59,8 @@ def train(make, case, data):
 
 
 def main():
+    if keras.backend.backend() != "jax" or len(keras.distribution.list_devices()) != 8:
+        sys.exit(f"run with the environment {ENVIRONMENT}")
     rng = np.random.default_rng(0)
     data = (rng.normal(size=(48, 6)).astype("float32"), rng.integers(0, CLASSES, 48).astype("int32"))
     mesh = keras.distribution.DeviceMesh((2, 4), ("data", "model"), keras.distribution.list_devices())
