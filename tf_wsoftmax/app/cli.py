@@ -207,6 +207,33 @@ def _lfw(args):
     return 0
 
 
+def _verify(args):
+    import json
+
+    from tf_wsoftmax.eval import verification
+
+    embedder = _load_embedder(args.model)
+    results = verification.evaluate_bins(
+        lambda batch: embedder(batch, training=False), args.bin, image_size=embedder.input_shape[1],
+        flip_fusion=args.flip, far_target=args.far,
+    )
+    print(verification.markdown(results, args.far))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({name: {k: v for k, v in m.items() if k != "roc"} for name, m in results.items()}, f, indent=2)
+    return 0
+
+
+def _pack(args):
+    from tf_wsoftmax.data import recordio
+
+    if not args.out.endswith(".rec"):
+        raise ValueError(f"the pack's name must end in .rec (its index goes beside it as .idx): {args.out}")
+    summary = recordio.pack_folder(args.src, args.out, min_images=args.min_images)
+    print(f"{args.out}: {summary['images']} images of {summary['identities']} identities (index beside it as .idx)")
+    return 0
+
+
 def _export(args):
     from tf_wsoftmax.export import export_classifier
     from tf_wsoftmax.export import export_embedder
@@ -378,6 +405,20 @@ def _add_face_commands(commands):
     lfw.add_argument("--roc", help="write the ROC curve PNG here")
     lfw.add_argument("--json", help="write the metrics here")
     lfw.set_defaults(func=_lfw)
+
+    verify = commands.add_parser("verify", help="verification accuracy of an embedder on InsightFace .bin sets")
+    verify.add_argument("--model", required=True, help="embedder .keras file")
+    verify.add_argument("--bin", required=True, nargs="+", help="lfw.bin, cfp_fp.bin, agedb_30.bin, ...")
+    verify.add_argument("--flip", action="store_true", help="add the mirrored image's embedding (flip fusion)")
+    verify.add_argument("--far", type=float, default=1e-3)
+    verify.add_argument("--json", help="write the metrics here")
+    verify.set_defaults(func=_verify)
+
+    pack = commands.add_parser("pack", help="identity folders -> InsightFace RecordIO pack (.rec + .idx)")
+    pack.add_argument("src", help="folder of identity folders of JPEG / PNG images")
+    pack.add_argument("out", help="the .rec to write")
+    pack.add_argument("--min-images", type=int, default=1, help="skip identities with fewer images")
+    pack.set_defaults(func=_pack)
 
     export = commands.add_parser("export", help="SavedModel of an embedder or classifier for TF Serving (<out>/<name>/<version>)")
     export.add_argument("--model", required=True, help="embedder or classifier .keras file")

@@ -223,17 +223,13 @@ def evaluate_lfw(embed, pairs_path, root, batch_size=64, image_size=160, flip_fu
 
     pairs = parse_pairs(pairs_path)
     paths = pair_paths(pairs, root)
+    from tf_wsoftmax.eval.verification import embed_dataset
+
     dataset = tf.data.Dataset.from_tensor_slices(paths).map(
         lambda p: standardize_face(decode_face(p, image_size)), num_parallel_calls=tf.data.AUTOTUNE
     )
-    embeddings = []
-    for batch in dataset.batch(batch_size):
-        vectors = np.asarray(embed(batch))
-        if flip_fusion:
-            vectors = vectors + np.asarray(embed(tf.reverse(batch, axis=[2])))
-        embeddings.append(vectors)
     index = {path: row for row, path in enumerate(paths)}
-    table = np.concatenate(embeddings)
+    table = embed_dataset(embed, dataset, batch_size, flip_fusion)
     first = table[[index[image_path(root, *p.first)] for p in pairs]]
     second = table[[index[image_path(root, *p.second)] for p in pairs]]
     metrics = verification_metrics(

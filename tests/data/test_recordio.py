@@ -1,0 +1,146 @@
+"""RecordIO packs: byte layout, round trips, InsightFace's header record, corrupt packs."""
+
+import io
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tf_wsoftmax.data import recordio
+
+
+def png_bytes(seed, size=(7, 5)):
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return pixels, buffer.getvalue()
+
+
+def test_record_layout_is_dmlc_recordio():
+    """magic, (flag << 29 | length), data, zero padding to 4 bytes; IRHeader 'IfQQ' in front."""
+    payload = recordio.pack_payload(recordio.IRHeader(0, 3.0, 7, 0), b"abcde")
+    assert payload[:24] == struct.pack("<IfQQ", 0, 3.0, 7, 0) and payload[24:] == b"abcde"
+    record = recordio.encode_record(payload)
+    assert record[:4] == bytes.fromhex("0a23d7ce")  # 0xced7230a little-endian
+    assert struct.unpack("<I", record[4:8])[0] == len(payload) == 29
+    assert record[8:37] == payload and record[37:] == b"\0\0\0" and len(record) % 4 == 0
+
+
+def test_payload_holding_the_magic_is_split_and_rejoined(tmp_path):
+    magic = struct.pack("<I", recordio.MAGIC)
+    payload = b"abcd" + magic + b"efgh" + magic + b"ij"
+    record = recordio.encode_record(payload)
+    flags = []
+    position = 0
+    while position < len(record):
+        _, word = struct.unpack_from("<II", record, position)
+        flags.append(word >> 29)
+        length = word & (2**29 - 1)
+        position += 8 + length + (-length % 4)
+    assert flags == [1, 2, 3]
+    with recordio.RecordIOWriter(str(tmp_path / "m.rec")) as writer:
+        writer.write(0, payload)
+        writer.write(1, b"tail")
+    with recordio.RecordIOReader(str(tmp_path / "m.rec")) as reader:
+        assert reader.read(0) == payload and reader.read(1) == b"tail"
+
+
+def test_multi_label_header_round_trips():
+    payload = recordio.pack_payload(recordio.IRHeader(0, (5.0, 9.0, 1.5)), b"img")
+    header, data = recordio.unpack_payload(payload)
+    assert header.flag == 3 and header.label == (5.0, 9.0, 1.5) and data == b"img"
+
+
+def make_faces(root, counts=(3, 1, 2)):
+    """Identity folders of PNGs; returns [(label, pixels)] in label order."""
+    expected = []
+    for identity, count in enumerate(counts):
+        folder = root / f"person_{identity}"
+        folder.mkdir(parents=True)
+        for index in range(count):
+            pixels, data = png_bytes(10 * identity + index)
+            (folder / f"{index}.png").write_bytes(data)
+            expected.append((identity, pixels))
+    return expected
+
+
+def test_pack_reads_back_bit_exactly_with_labels_and_header_record(tmp_path):
+    expected = make_faces(tmp_path / "src")
+    summary = recordio.pack_folder(str(tmp_path / "src"), str(tmp_path / "train.rec"))
+    assert summary["images"] == 6 and summary["identities"] == 3
+    with recordio.RecordIOReader(str(tmp_path / "train.rec")) as reader:
+        header, _ = reader.read_image(0)
+        assert header.flag == 2 and header.label == (7.0, 10.0)  # images 1..6, identities 7..9
+        keys, labels, ranges = reader.image_keys_and_labels()
+        assert keys.tolist() == [1, 2, 3, 4, 5, 6] and labels.tolist() == [0, 0, 0, 1, 2, 2]
+        assert ranges == {0: (1, 4), 1: (4, 5), 2: (5, 7)}
+        assert len(reader) == 10
+    import tensorflow as tf
+
+    records = list(recordio.recordio_dataset(str(tmp_path / "train.rec")))
+    for (image, label), (expected_label, pixels) in zip(records, expected):
+        assert image.dtype == tf.uint8 and int(label) == expected_label
+        np.testing.assert_array_equal(image.numpy(), pixels)
+    assert len(records) == 6
+
+
+def test_shuffled_shards_cover_every_image_once(tmp_path):
+    make_faces(tmp_path / "src", counts=(4, 3, 5))
+    recordio.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
+    rec = str(tmp_path / "p.rec")
+    stored = [key for key, _, _ in recordio.image_records(rec)]
+    first = [key for key, _, _ in recordio.image_records(rec, shuffle_seed=3)]
+    again = [key for key, _, _ in recordio.image_records(rec, shuffle_seed=3)]
+    other_epoch = [key for key, _, _ in recordio.image_records(rec, shuffle_seed=3, epoch=1)]
+    assert first == again and first != stored and sorted(first) == stored and other_epoch != first
+    shards = [[k for k, _, _ in recordio.image_records(rec, 3, num_shards=3, shard_index=i)] for i in range(3)]
+    assert sorted(sum(shards, [])) == stored and all(len(s) == 4 for s in shards)
+
+
+def test_missing_index_and_corrupt_or_truncated_packs_name_the_record_and_offset(tmp_path):
+    make_faces(tmp_path / "src")
+    rec = tmp_path / "train.rec"
+    recordio.pack_folder(str(tmp_path / "src"), str(rec))
+    index = recordio.read_index(str(tmp_path / "train.idx"))
+    data = rec.read_bytes()
+
+    (tmp_path / "train.idx").rename(tmp_path / "saved.idx")
+    with pytest.raises(FileNotFoundError, match=r"train\.idx not found"):
+        recordio.RecordIOReader(str(rec))
+    (tmp_path / "saved.idx").rename(tmp_path / "train.idx")
+
+    corrupt = bytearray(data)
+    corrupt[index[3]] ^= 0xFF  # the magic of record 3
+    rec.write_bytes(bytes(corrupt))
+    with pytest.raises(recordio.RecordIOError, match=f"record 3 at byte {index[3]}: bad magic"):
+        list(recordio.image_records(str(rec)))
+
+    rec.write_bytes(data[: index[4] + 20])  # cut inside record 4
+    with recordio.RecordIOReader(str(rec)) as reader:
+        with pytest.raises(recordio.RecordIOError, match=f"record 4 at byte {index[4]}: truncated"):
+            reader.read(4)
+
+    not_image = bytearray(data)
+    not_image[index[2] + 8 + 24:index[2] + 8 + 28] = b"GIF8"
+    rec.write_bytes(bytes(not_image))
+    with pytest.raises(recordio.RecordIOError, match=f"record 2 at byte {index[2]}: .* not a JPEG or PNG"):
+        list(recordio.image_records(str(rec)))
+
+
+def test_writer_refuses_unsorted_labels(tmp_path):
+    with pytest.raises(ValueError, match="sorted by label"):
+        recordio.write_face_pack(str(tmp_path / "x.rec"), [(0, b"a"), (2, b"b")])
+
+
+def test_pack_command_writes_rec_and_idx(tmp_path, capsys):
+    from tf_wsoftmax.app import cli
+
+    make_faces(tmp_path / "src", counts=(2, 2))
+    assert cli.main(["pack", str(tmp_path / "src"), str(tmp_path / "faces.rec")]) == 0
+    assert "4 images of 2 identities" in capsys.readouterr().out
+    assert (tmp_path / "faces.idx").exists()
+    assert cli.main(["pack", str(tmp_path / "src"), str(tmp_path / "faces.bin")]) == 2
+    (tmp_path / "src" / "person_0" / "bad.png").write_bytes(b"GIF89a......")
+    assert cli.main(["pack", str(tmp_path / "src"), str(tmp_path / "other.rec")]) == 2
+    assert "bad.png" in capsys.readouterr().err

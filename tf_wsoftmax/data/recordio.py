@@ -1,0 +1,423 @@
+"""MXNet RecordIO image packs (InsightFace's `train.rec` + `train.idx`) without MXNet.
+
+Layout, as in dmlc-core's `recordio.h` / `recordio.cc` and `mxnet.recordio`:
+
+- A record is: the magic 0xced7230a (uint32, little-endian), a uint32 whose
+  upper 3 bits are the continuation flag and lower 29 bits the part's length,
+  the part's bytes, zero padding to 4 bytes. Flag 0 is a whole record. Where
+  the payload holds the magic at a 4-byte-aligned position, the writer splits
+  there and drops those 4 bytes: flag 1 starts such a record, 2 continues it,
+  3 ends it; the reader puts the magic back between the parts.
+- The payload of an image record is an `IRHeader` packed as `IfQQ` (flag:
+  uint32, label: float32, id: uint64, id2: uint64; 24 bytes), then, when
+  flag > 0, `flag` float32 labels (the header's label field is then 0),
+  then the encoded image (JPEG or PNG).
+- `.idx` is text, one "key<TAB>byte offset" line per record.
+- InsightFace packs (CASIA-WebFace, MS1M, Glint) start with a header record
+  0 whose labels are (A, B): images are records 1 .. A-1 (label = the
+  identity), and records A .. B-1 are one per identity, labels (start, end)
+  of its images. Packs without that header (flag 0 at record 0) are read as
+  every record an image.
+"""
+
+import dataclasses
+import os
+import struct
+
+import numpy as np
+
+MAGIC = 0xCED7230A
+_MAGIC_BYTES = struct.pack("<I", MAGIC)
+_LENGTH_BITS = 29
+_HEADER_FORMAT = "<IfQQ"
+HEADER_SIZE = struct.calcsize(_HEADER_FORMAT)  # 24
+
+
+class RecordIOError(ValueError):
+    """A corrupt, truncated or unreadable RecordIO pack (the message names the record and offset)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class IRHeader:
+    """`mxnet.recordio.IRHeader`: flag, label (a float, or a tuple of floats when flag > 0), id, id2."""
+
+    flag: int
+    label: object
+    id: int = 0
+    id2: int = 0
+
+
+def pack_payload(header, data):
+    """Packs an `IRHeader` and the encoded image bytes into a record payload (`mxnet.recordio.pack`).
+
+    Args:
+        header: `IRHeader`; a tuple / list label is stored as flag = len(label) extra floats.
+        data: bytes.
+
+    Returns:
+        bytes.
+    """
+    label = header.label
+    if isinstance(label, (tuple, list, np.ndarray)):
+        labels = np.asarray(label, "<f4")
+        return struct.pack(_HEADER_FORMAT, len(labels), 0.0, header.id, header.id2) + labels.tobytes() + data
+    return struct.pack(_HEADER_FORMAT, header.flag, float(label), header.id, header.id2) + data
+
+
+def unpack_payload(payload, where="record"):
+    """Splits a record payload into (`IRHeader`, image bytes) (`mxnet.recordio.unpack`).
+
+    Args:
+        payload: bytes of one record.
+        where: how error messages name the record.
+
+    Returns:
+        (IRHeader, bytes).
+    """
+    if len(payload) < HEADER_SIZE:
+        raise RecordIOError(f"{where}: {len(payload)} bytes, shorter than the {HEADER_SIZE}-byte IRHeader")
+    flag, label, id_, id2 = struct.unpack_from(_HEADER_FORMAT, payload)
+    start = HEADER_SIZE
+    if flag > 0:
+        end = start + 4 * flag
+        if end > len(payload):
+            raise RecordIOError(f"{where}: IRHeader flag {flag} needs {4 * flag} label bytes; the record ends first")
+        label = tuple(float(v) for v in np.frombuffer(payload[start:end], "<f4"))
+        start = end
+    return IRHeader(flag, label, id_, id2), payload[start:]
+
+
+def encode_record(payload):
+    """The bytes of one RecordIO record (split where the payload holds the magic, padded to 4 bytes)."""
+    parts, start = [], 0
+    for position in range(0, len(payload) - len(payload) % 4, 4):
+        if payload[position:position + 4] == _MAGIC_BYTES:
+            parts.append(payload[start:position])
+            start = position + 4
+    parts.append(payload[start:])
+    out = bytearray()
+    for index, part in enumerate(parts):
+        if len(parts) == 1:
+            flag = 0
+        else:
+            flag = 1 if index == 0 else (3 if index == len(parts) - 1 else 2)
+        out += _MAGIC_BYTES + struct.pack("<I", (flag << _LENGTH_BITS) | len(part)) + part
+    out += b"\0" * (-len(payload) % 4)
+    return bytes(out)
+
+
+def _index_path(rec_path):
+    return os.path.splitext(rec_path)[0] + ".idx"
+
+
+def read_index(idx_path):
+    """Reads a `.idx` file: {key: byte offset}, in file order.
+
+    Raises:
+        FileNotFoundError: no such file (naming the expected path).
+        RecordIOError: a line that is not "key<TAB>offset".
+    """
+    if not os.path.exists(idx_path):
+        raise FileNotFoundError(
+            f"RecordIO index {idx_path} not found: a .rec pack needs its .idx next to it "
+            "(tf-wsoftmax pack writes both; InsightFace ships train.rec with train.idx)"
+        )
+    index = {}
+    with open(idx_path) as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                key, offset = int(fields[0]), int(fields[1])
+            except (ValueError, IndexError):
+                raise RecordIOError(f"{idx_path} line {number}: expected 'key<TAB>offset', found {line.strip()!r}")
+            index[key] = offset
+    return index
+
+
+class RecordIOReader:
+    """Random access to the records of a `.rec` pack through its `.idx`.
+
+    Args:
+        rec_path: the `.rec` file.
+        idx_path: its index. Defaults to the same name with `.idx`.
+
+    Example:
+        reader = RecordIOReader("train.rec")
+        header, image_bytes = reader.read_image(1)
+    """
+
+    def __init__(self, rec_path, idx_path=None):
+        if not os.path.exists(rec_path):
+            raise FileNotFoundError(f"RecordIO pack {rec_path} not found")
+        self.rec_path = rec_path
+        self.index = read_index(idx_path or _index_path(rec_path))
+        self.size = os.path.getsize(rec_path)
+        self._file = None
+
+    def __len__(self):
+        return len(self.index)
+
+    @property
+    def keys(self):
+        """The record keys in index order."""
+        return list(self.index)
+
+    def _handle(self):
+        if self._file is None:
+            self._file = open(self.rec_path, "rb")
+        return self._file
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def read_at(self, offset, key="?"):
+        """The payload of the record starting at byte `offset` (continuation parts joined)."""
+        f = self._handle()
+        f.seek(offset)
+        payload = bytearray()
+        position = offset
+        while True:
+            head = f.read(8)
+            where = f"{self.rec_path}: record {key} at byte {position}"
+            if len(head) < 8:
+                raise RecordIOError(f"{where}: truncated (the file ends inside the record header)")
+            magic, word = struct.unpack("<II", head)
+            if magic != MAGIC:
+                raise RecordIOError(f"{where}: bad magic 0x{magic:08x} (expected 0x{MAGIC:08x}); corrupt pack or wrong .idx")
+            flag, length = word >> _LENGTH_BITS, word & ((1 << _LENGTH_BITS) - 1)
+            if flag > 3:
+                raise RecordIOError(f"{where}: invalid continuation flag {flag}")
+            padded = length + (-length % 4)
+            data = f.read(padded)
+            if len(data) < padded:
+                raise RecordIOError(
+                    f"{where}: truncated (needs {padded} bytes, {len(data)} left in the file)"
+                )
+            payload += data[:length]
+            position += 8 + padded
+            if flag in (0, 3):
+                return bytes(payload)
+            payload += _MAGIC_BYTES
+
+    def read(self, key):
+        """The payload of record `key`."""
+        if key not in self.index:
+            raise KeyError(f"{self.rec_path} has no record {key} (keys {min(self.index)}..{max(self.index)})")
+        return self.read_at(self.index[key], key)
+
+    def read_image(self, key):
+        """(IRHeader, encoded image bytes) of record `key`."""
+        return unpack_payload(self.read(key), f"{self.rec_path}: record {key} at byte {self.index[key]}")
+
+    def image_keys_and_labels(self):
+        """The image records and their integer labels, read from InsightFace's header record if present.
+
+        Returns:
+            (keys (N,) int64, labels (N,) int64, identity ranges {label: (start, end)} or None).
+        """
+        first = min(self.index)
+        header, _ = self.read_image(first)
+        if header.flag > 0:
+            image_end, identity_end = int(header.label[0]), int(header.label[1])
+            keys = np.arange(first + 1, image_end, dtype=np.int64)
+            ranges = {}
+            for number, key in enumerate(range(image_end, identity_end)):
+                identity, _ = self.read_image(key)
+                ranges[number] = (int(identity.label[0]), int(identity.label[1]))
+            labels = np.empty(len(keys), np.int64)
+            for label, (start, end) in ranges.items():
+                labels[start - keys[0]:end - keys[0]] = label
+            return keys, labels, ranges
+        keys = np.asarray(self.keys, np.int64)
+        labels = np.asarray([_first_label(self.read_image(int(k))[0]) for k in keys], np.int64)
+        return keys, labels, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _first_label(header):
+    return int(header.label[0] if isinstance(header.label, tuple) else header.label)
+
+
+class RecordIOWriter:
+    """Writes a `.rec` pack and its `.idx` (`mxnet.recordio.MXIndexedRecordIO` in write mode).
+
+    Args:
+        rec_path: the `.rec` file to create.
+        idx_path: its index. Defaults to the same name with `.idx`.
+    """
+
+    def __init__(self, rec_path, idx_path=None):
+        self.rec_path = rec_path
+        self._rec = open(rec_path, "wb")
+        self._idx = open(idx_path or _index_path(rec_path), "w")
+
+    def write(self, key, payload):
+        """Appends record `key` with `payload` (bytes)."""
+        self._idx.write(f"{key}\t{self._rec.tell()}\n")
+        self._rec.write(encode_record(payload))
+
+    def close(self):
+        self._rec.close()
+        self._idx.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def write_face_pack(rec_path, samples):
+    """Writes an InsightFace-layout pack: header record 0, the images, one record per identity.
+
+    Streams: images are written as they come; header record 0 is written
+    first with placeholder labels and rewritten in place at the end (its size
+    does not change).
+
+    Args:
+        rec_path: the `.rec` to create (its `.idx` is written beside it).
+        samples: iterable of (label, encoded image bytes) sorted by label,
+            labels 0 .. K-1 (every identity present).
+
+    Returns:
+        (number of images, number of identities).
+    """
+    counts = []
+    with RecordIOWriter(rec_path) as writer:
+        writer.write(0, pack_payload(IRHeader(2, (0, 0)), b""))
+        key = 0
+        for key, (label, data) in enumerate(samples, 1):
+            label = int(label)
+            if label == len(counts):
+                counts.append(0)
+            elif label != len(counts) - 1:
+                raise ValueError(
+                    f"sample {key}: label {label} after label {len(counts) - 1}; samples must be sorted by "
+                    "label with labels 0 .. K-1 all present"
+                )
+            counts[-1] += 1
+            writer.write(key, pack_payload(IRHeader(0, float(label), key), data))
+        image_end = key + 1
+        start = 1
+        for identity, count in enumerate(counts):
+            writer.write(image_end + identity, pack_payload(IRHeader(2, (start, start + count)), b""))
+            start += count
+        writer._rec.seek(0)
+        writer._rec.write(encode_record(pack_payload(IRHeader(2, (image_end, image_end + len(counts))), b"")))
+    return image_end - 1, len(counts)
+
+
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+def image_records(rec_path, shuffle_seed=None, epoch=0, num_shards=1, shard_index=0):
+    """Yields (key, encoded image bytes, label) of a pack's image records.
+
+    Args:
+        rec_path: the `.rec` file (its `.idx` beside it).
+        shuffle_seed: None keeps the stored order; an int gives a permutation
+            seeded by (shuffle_seed, epoch), the same on every worker.
+        epoch: the epoch whose permutation to use.
+        num_shards, shard_index: this worker's share (every num_shards-th
+            record of the permuted order), for `tf.distribute` workers.
+
+    Raises:
+        RecordIOError: a corrupt or truncated record, or one whose payload is
+            not a JPEG / PNG image (naming the record and its byte offset).
+    """
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index {shard_index} is not in [0, num_shards={num_shards})")
+    with RecordIOReader(rec_path) as reader:
+        keys, labels, _ = reader.image_keys_and_labels()
+        order = np.arange(len(keys))
+        if shuffle_seed is not None:
+            order = np.random.default_rng([shuffle_seed, epoch]).permutation(len(keys))
+        for position in order[shard_index::num_shards]:
+            key = int(keys[position])
+            header, data = reader.read_image(key)
+            if not data.startswith(_IMAGE_SIGNATURES):
+                raise RecordIOError(
+                    f"{rec_path}: record {key} at byte {reader.index[key]}: the payload after the IRHeader "
+                    f"is not a JPEG or PNG image (starts with {data[:4]!r})"
+                )
+            yield key, data, int(labels[position])
+
+
+def recordio_dataset(
+    rec_path, shuffle_seed=None, epoch=0, num_shards=1, shard_index=0, decode=True, num_parallel_calls=None,
+):
+    """A `tf.data` pipeline over a pack's images: (uint8 image (H, W, 3), int64 label).
+
+    The pixels are exactly the stored ones (decoded, not resized or
+    standardised; that belongs to the training pipeline on top). Records are
+    read in order (or in a seeded permutation) by one reader and decoded in
+    parallel; the result is prefetched.
+
+    Args:
+        rec_path: the `.rec` file (its `.idx` beside it).
+        shuffle_seed, epoch, num_shards, shard_index: see `image_records`.
+        decode: False yields the encoded bytes (a string tensor) instead.
+        num_parallel_calls: decoding parallelism. Defaults to tf.data.AUTOTUNE.
+
+    Returns:
+        A `tf.data.Dataset` of (image, label).
+
+    Example:
+        dataset = recordio_dataset("faces/train.rec", shuffle_seed=0).batch(128)
+    """
+    import tensorflow as tf
+
+    def generate():
+        for _, data, label in image_records(rec_path, shuffle_seed, epoch, num_shards, shard_index):
+            yield data, label
+
+    dataset = tf.data.Dataset.from_generator(
+        generate,
+        output_signature=(tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64)),
+    )
+    if decode:
+        dataset = dataset.map(
+            lambda data, label: (tf.io.decode_image(data, channels=3, expand_animations=False), label),
+            num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def pack_folder(src, rec_path, min_images=1):
+    """Packs identity folders (SRC/<identity>/<image>) into an InsightFace-layout `.rec` + `.idx`.
+
+    The image files' bytes are stored as they are (JPEG or PNG, as
+    InsightFace's packs hold them); identities are numbered in sorted folder
+    order.
+
+    Args:
+        src: the root of the identity folders.
+        rec_path: the `.rec` to write.
+        min_images: skip identities with fewer images.
+
+    Returns:
+        dict with images, identities, and the identity names in label order.
+    """
+    from tf_wsoftmax.data.face_folders import list_identity_folders
+
+    paths, labels, names = list_identity_folders(src, min_images=min_images)
+
+    def samples():
+        for path, label in zip(paths, labels):
+            with open(path, "rb") as f:
+                data = f.read()
+            if not data.startswith(_IMAGE_SIGNATURES):
+                raise ValueError(f"{path}: packs hold JPEG or PNG images; convert this file first")
+            yield label, data
+
+    images, identities = write_face_pack(rec_path, samples())
+    return {"images": images, "identities": identities, "names": list(names)}
