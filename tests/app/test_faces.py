@@ -352,3 +352,32 @@ def test_train_faces_export_and_lfw_from_the_cli(tmp_path, capsys):
     assert cli.main(["train-faces", "--data", str(tmp_path / "one"), "--out", str(tmp_path / "one_run"),
                      "--backbone", "small", "--image-size", "32", "--batch-size", "4", "--quiet"]) == 2
     assert "at least 2 identities" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_faces_from_a_pack_with_verification_sets_during_training(tmp_path, capsys):
+    """pack -> train-faces on the .rec, lfw-style .bin evaluated every 4 steps -> verify."""
+    from tf_wsoftmax.data.verification_bin import write_verification_bin
+
+    make_identities(tmp_path / "aligned", identities=4, per_identity=8)
+    assert cli.main(["pack", str(tmp_path / "aligned"), str(tmp_path / "train.rec")]) == 0
+    images = sorted((tmp_path / "aligned").rglob("*.png"))
+    pairs = [(images[0], images[1], True), (images[0], images[9], False)] * 5  # person0 twice; person0 vs 1
+    encoded = [p.read_bytes() for first, second, _ in pairs for p in (first, second)]
+    write_verification_bin(tmp_path / "val.bin", encoded, [same for _, _, same in pairs])
+    out = str(tmp_path / "run")
+    args = ["train-faces", "--data", str(tmp_path / "train.rec"), "--out", out, "--backbone", "small",
+            "--image-size", "32", "--feature-dim", "8", "--batch-size", "8", "--steps", "10",
+            "--learning-rate", "0.05", "--bin", str(tmp_path / "val.bin"), "--evaluate-every", "4", "--quiet"]
+    assert cli.main(args) == 0
+    assert "steps=10 identities=4" in capsys.readouterr().out
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    history = metrics["verification"]["history"]
+    assert [row["step"] for row in history] == [4, 8, 10]  # every 4 steps and at the end
+    best = metrics["verification"]["best"]["val"]
+    assert best["accuracy_mean"] == max(row["val"]["accuracy_mean"] for row in history)
+    logs = list((tmp_path / "run" / "logs").rglob("events.out.tfevents.*"))
+    assert logs
+    assert cli.main(["verify", "--model", os.path.join(out, "embedder.keras"), "--bin", str(tmp_path / "val.bin")]) == 0
+    assert "| val |" in capsys.readouterr().out

@@ -168,6 +168,8 @@ def _train_faces(args):
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         jit_compile=args.jit,
+        verification_bins=tuple(args.bin or ()),
+        evaluate_every=args.evaluate_every,
     )
     metrics = run_face_training(config, args.out, verbose=not args.quiet, overwrite=args.overwrite)
     print(f"steps={metrics['steps']} identities={metrics['identities']} embedder={metrics['embedder']}")
@@ -373,8 +375,10 @@ def _add_face_commands(commands):
     from tf_wsoftmax.app.experiment.config import LOSSES
     from tf_wsoftmax.models import FACE_BACKBONES
 
-    faces = commands.add_parser("train-faces", help="train a face embedder on aligned identity folders")
-    faces.add_argument("--data", required=True)
+    faces = commands.add_parser("train-faces", help="train a face embedder on a .rec pack or identity folders")
+    faces.add_argument("--data", required=True, help="InsightFace train.rec (with train.idx) or aligned identity folders")
+    faces.add_argument("--bin", nargs="+", help="verification sets evaluated during training (lfw.bin ...)")
+    faces.add_argument("--evaluate-every", type=int, default=0, help="steps between --bin evaluations (0: at the end)")
     faces.add_argument("--out", required=True)
     faces.add_argument("--loss", default="wsoftmax", choices=LOSSES)
     _add_loss_arguments(faces)

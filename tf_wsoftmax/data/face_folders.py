@@ -95,6 +95,25 @@ def decode_face_bytes(data, image_size):
     return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
 
+def training_face(image, index, seed, epoch, flip=True):
+    """A decoded uint8 face as training input: seeded random flip (per example and epoch), standardised.
+
+    Args:
+        image: uint8 (S, S, 3).
+        index: the example's position in the epoch (int64 scalar tensor).
+        seed, epoch: the flip's seed is (seed, epoch, index), so a resumed epoch flips alike.
+        flip: random horizontal flip.
+
+    Returns:
+        float32 (S, S, 3).
+    """
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(
+            image, seed=tf.stack([tf.cast(seed * 100_003 + epoch, tf.int64), index])
+        )
+    return standardize_face(image)
+
+
 def face_epoch_datasets(paths, labels, batch_size, image_size=160, seed=0, flip=True):
     """Returns `epoch -> Dataset` of standardised faces with a per-epoch permutation.
 
@@ -120,12 +139,7 @@ def face_epoch_datasets(paths, labels, batch_size, image_size=160, seed=0, flip=
 
         def load(index, example):
             path, label = example
-            image = decode_face(path, image_size)
-            if flip:
-                image = tf.image.stateless_random_flip_left_right(
-                    image, seed=tf.stack([tf.cast(seed * 100_003 + epoch, tf.int64), index])
-                )
-            return standardize_face(image), label
+            return training_face(decode_face(path, image_size), index, seed, epoch, flip), label
 
         dataset = tf.data.Dataset.from_tensor_slices((paths[order], labels[order])).enumerate()
         dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -380,16 +380,70 @@ def recordio_dataset(
         for _, data, label in image_records(rec_path, shuffle_seed, epoch, num_shards, shard_index):
             yield data, label
 
+    with RecordIOReader(rec_path) as reader:
+        count = len(range(shard_index, len(reader.image_keys_and_labels()[0]), num_shards))
     dataset = tf.data.Dataset.from_generator(
         generate,
         output_signature=(tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64)),
-    )
+    ).apply(tf.data.experimental.assert_cardinality(count))
     if decode:
         dataset = dataset.map(
             lambda data, label: (tf.io.decode_image(data, channels=3, expand_animations=False), label),
             num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def face_pack_epoch_datasets(rec_path, batch_size, image_size=112, seed=0, flip=True):
+    """`epoch -> Dataset` of training faces from a pack, like `face_epoch_datasets` for folders.
+
+    Each epoch reads the pack in the permutation seeded by (seed, epoch),
+    resizes to `image_size` where the stored side differs (InsightFace's
+    packs hold 112 x 112 crops), flips and standardises (`training_face`), and
+    batches with a fixed batch size.
+
+    Args:
+        rec_path: the `.rec` pack.
+        batch_size: batch size.
+        image_size: the model's input side. Defaults to 112.
+        seed: shuffling / flipping seed.
+        flip: random horizontal flip. Defaults to True.
+
+    Returns:
+        A callable epoch -> batched dataset of (images (B, S, S, 3) float32, int32 labels).
+    """
+    import tensorflow as tf
+
+    from tf_wsoftmax.data.face_folders import training_face
+
+    def resize(image):
+        def resized():
+            values = tf.image.resize(image, (image_size, image_size), antialias=True)
+            return tf.cast(tf.clip_by_value(tf.round(values), 0, 255), tf.uint8)
+
+        shape = tf.shape(image)
+        same = tf.logical_and(tf.equal(shape[0], image_size), tf.equal(shape[1], image_size))
+        return tf.cond(same, lambda: image, resized)
+
+    def make(epoch):
+        def prepare(index, example):
+            image, label = example
+            image = tf.ensure_shape(resize(image), (image_size, image_size, 3))
+            return training_face(image, index, seed, epoch, flip), tf.cast(label, tf.int32)
+
+        dataset = recordio_dataset(rec_path, shuffle_seed=seed, epoch=epoch).enumerate()
+        dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    return make
+
+
+def pack_labels(rec_path):
+    """(labels (N,) int32, number of identities) of a pack's images."""
+    with RecordIOReader(rec_path) as reader:
+        _, labels, ranges = reader.image_keys_and_labels()
+    identities = len(ranges) if ranges is not None else (int(labels.max()) + 1 if len(labels) else 0)
+    return labels.astype(np.int32), identities
 
 
 def pack_folder(src, rec_path, min_images=1):

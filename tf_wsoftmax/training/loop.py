@@ -28,6 +28,11 @@ class LoopConfig:
             dict after its checkpoint is written (e.g. to append a log).
         max_steps: stop (with a checkpoint) once the global step reaches
             it, even inside an epoch. None: run all epochs.
+        step_callback: optional function called with the global step every
+            `step_callback_every` steps (e.g. an evaluation on held-out sets,
+            as InsightFace's verification callback); a dict of numbers it
+            returns is written to TensorBoard at that step.
+        step_callback_every: how often `step_callback` runs (0: never).
     """
 
     epochs: int
@@ -39,6 +44,8 @@ class LoopConfig:
     verbose: bool = True
     epoch_callback: object = None
     max_steps: int = None
+    step_callback: object = None
+    step_callback_every: int = 0
 
 
 class _EpochAccumulators(tf.Module):
@@ -104,6 +111,16 @@ def _steps_per_epoch(dataset):
             "assert_cardinality(n))`."
         )
     return steps
+
+
+def _write_scalars(writer, step, values):
+    """Writes a callback's {name: number} to TensorBoard (nothing without a writer or values)."""
+    if writer is None or not values:
+        return
+    with writer.as_default(step=step):
+        for name, value in values.items():
+            tf.summary.scalar(name, float(value))
+    writer.flush()
 
 
 def train(backbone, head, optimizer, train_data, config, validation_data=None, feature_loss=None):
@@ -192,6 +209,8 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
                 progress.update(step - epoch * steps_per_epoch, list(accumulators.result().items()))
             if manager and config.checkpoint_every and step % config.checkpoint_every == 0:
                 manager.save(checkpoint_number=step)
+            if config.step_callback is not None and config.step_callback_every and step % config.step_callback_every == 0:
+                _write_scalars(writer, step, config.step_callback(step))
             if config.max_steps is not None and step >= config.max_steps:
                 break
         metrics = dict(accumulators.result(), epoch=epoch + 1, step=step)

@@ -1,6 +1,7 @@
-"""Face-embedding training on an aligned identity-folder tree (the paper's LFW setting)."""
+"""Face-embedding training on an InsightFace pack (`.rec`) or an aligned identity-folder tree."""
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -15,6 +16,8 @@ from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
 from tf_wsoftmax.app.experiment.run_folder import prepare_run_folder
 from tf_wsoftmax.data.face_folders import face_epoch_datasets
 from tf_wsoftmax.data.face_folders import list_identity_folders
+from tf_wsoftmax.data.recordio import face_pack_epoch_datasets
+from tf_wsoftmax.data.recordio import pack_labels
 from tf_wsoftmax.eval import collapse_warning
 from tf_wsoftmax.eval import mean_pairwise_cosine
 from tf_wsoftmax.losses import build_loss
@@ -23,7 +26,8 @@ from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import train
 
 EMBEDDER_FILE = "embedder.keras"
-RESUMABLE_KEYS = ("steps", "checkpoint_every", "jit_compile")
+VERIFICATION_FILE = "verification.json"
+RESUMABLE_KEYS = ("steps", "checkpoint_every", "jit_compile", "verification_bins", "evaluate_every")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +35,9 @@ class FaceTrainConfig:
     """Face training; defaults are the paper's CASIA-WebFace schedule.
 
     Args:
-        data: aligned identity-folder tree (output of `tf-wsoftmax align`).
+        data: an InsightFace RecordIO pack (`train.rec`, its `.idx` beside
+            it; e.g. CASIA-WebFace's faces_webface_112x112) or an aligned
+            identity-folder tree (output of `tf-wsoftmax align`).
         loss: any loss of the registry (`tf_wsoftmax.losses.LOSSES`).
             Defaults to "wsoftmax".
         loss_params: the loss's hyperparameters by registry name (unset:
@@ -52,6 +58,11 @@ class FaceTrainConfig:
         seed: Defaults to 0.
         checkpoint_every: Defaults to 1,000.
         jit_compile: Defaults to False.
+        verification_bins: InsightFace `.bin` sets (lfw.bin, cfp_fp.bin,
+            agedb_30.bin, ...) evaluated every `evaluate_every` steps and at
+            the end. Defaults to ().
+        evaluate_every: steps between evaluations (0: only at the end).
+            Defaults to 0.
     """
 
     data: str
@@ -71,8 +82,16 @@ class FaceTrainConfig:
     seed: int = 0
     checkpoint_every: int = 1000
     jit_compile: bool = False
+    verification_bins: tuple = ()
+    evaluate_every: int = 0
 
     def __post_init__(self):
+        object.__setattr__(self, "verification_bins", tuple(self.verification_bins))
+        for path in self.verification_bins:
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"Verification set {path} not found")
+        if isinstance(self.evaluate_every, bool) or not isinstance(self.evaluate_every, int) or self.evaluate_every < 0:
+            raise ValueError(f"`evaluate_every` must be an int >= 0. Received: evaluate_every={self.evaluate_every}")
         for name in ("feature_dim", "image_size", "batch_size", "decay_every", "min_images", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -111,12 +130,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
     """
     prepare_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)
     started = time.time()
-    paths, labels, names = list_identity_folders(config.data, config.min_images)
-    if len(names) < 2:
-        raise ValueError(
-            f"{config.data} has {len(names)} identity folder(s) with >= {config.min_images} images; "
-            "a classifier needs at least 2 identities."
-        )
+    labels, identities, data = training_data(config)
     keras.utils.set_random_seed(config.seed)
     embedder = build_face_embedder(
         config.feature_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
@@ -124,19 +138,22 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
     params = dict(config.loss_params)
     if config.loss == "wsoftmax":
         params["alpha_warmup_steps"] = config.softmax_steps  # Algorithm 1 in the same run
-    head, feature_loss = build_loss(config.loss, len(names), **params)
+    head, feature_loss = build_loss(config.loss, identities, **params)
     optimizer = keras.optimizers.SGD(face_learning_rate(config), momentum=config.momentum)
-    data = face_epoch_datasets(paths, labels, config.batch_size, config.image_size, config.seed)
     steps_per_epoch = len(labels) // config.batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"{len(labels)} images are fewer than one batch of {config.batch_size}.")
     epochs = math.ceil(config.steps / steps_per_epoch)
 
+    tracker = VerificationTracker(embedder, config, out_dir, verbose)
     loop = folder_loop_config(
-        out_dir, epochs, config.checkpoint_every, config.jit_compile, verbose, max_steps=config.steps
+        out_dir, epochs, config.checkpoint_every, config.jit_compile, verbose, max_steps=config.steps,
+        step_callback=tracker if config.verification_bins else None, step_callback_every=config.evaluate_every,
     )
     result = train(embedder, head, optimizer, data, loop, feature_loss=feature_loss)
     embedder.save(os.path.join(out_dir, EMBEDDER_FILE))
+    if config.verification_bins and tracker.last_step != result["step"]:
+        tracker(result["step"])
     last = result["history"][-1] if result["history"] else {}
     sample, _ = next(iter(data(0)))
     embeddings = keras.ops.convert_to_numpy(embedder(sample, training=False))
@@ -144,7 +161,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
         "warnings": [w for w in [collapse_warning(embeddings)] if w],
         "embedding_mean_pairwise_cosine": mean_pairwise_cosine(embeddings),
         "steps": result["step"],
-        "identities": len(names),
+        "identities": identities,
         "images": int(len(labels)),
         "last_epoch": last,
         "embedder": os.path.join(out_dir, EMBEDDER_FILE),
@@ -152,5 +169,63 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
         "hardware": hardware_description(),
         "config": dataclasses.asdict(config),
     }
+    if config.verification_bins:
+        metrics["verification"] = tracker.state
     write_json(os.path.join(out_dir, "metrics.json"), metrics)
     return metrics
+
+
+def training_data(config):
+    """(labels, number of identities, epoch -> dataset) from a `.rec` pack or identity folders."""
+    if config.data.endswith(".rec"):
+        labels, identities = pack_labels(config.data)
+        data = face_pack_epoch_datasets(config.data, config.batch_size, config.image_size, config.seed)
+        source = "pack"
+    else:
+        paths, labels, names = list_identity_folders(config.data, config.min_images)
+        identities = len(names)
+        data = face_epoch_datasets(paths, labels, config.batch_size, config.image_size, config.seed)
+        source = f"identity folder(s) with >= {config.min_images} images"
+    if identities < 2:
+        raise ValueError(f"{config.data} has {identities} {source}; a classifier needs at least 2 identities.")
+    return labels, identities, data
+
+
+class VerificationTracker:
+    """Evaluates the `.bin` sets at a step; keeps the latest and best-so-far results (resumable).
+
+    Called by the training loop every `evaluate_every` steps (as InsightFace's
+    verification callback); returns the accuracies for TensorBoard
+    ("verification/<set>"). The state is kept in out/verification.json, so a
+    resumed run keeps its best-so-far.
+    """
+
+    def __init__(self, embedder, config, out_dir, verbose):
+        self.embedder, self.config, self.verbose = embedder, config, verbose
+        self.path = os.path.join(out_dir, VERIFICATION_FILE)
+        self.state = {"history": [], "best": {}}
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                self.state = json.load(f)
+        self.last_step = None
+
+    def __call__(self, step):
+        from tf_wsoftmax.eval.verification import evaluate_bins
+
+        results = evaluate_bins(
+            lambda batch: self.embedder(batch, training=False), self.config.verification_bins, self.config.image_size
+        )
+        row = {"step": step}
+        for name, metrics in results.items():
+            row[name] = {k: metrics[k] for k in ("accuracy_mean", "accuracy_std", "val_mean", "auc", "eer")}
+            best = self.state["best"].get(name)
+            if best is None or metrics["accuracy_mean"] > best["accuracy_mean"]:
+                self.state["best"][name] = {"accuracy_mean": metrics["accuracy_mean"], "step": step}
+        self.state["history"].append(row)
+        self.state["latest"] = row
+        write_json(self.path, self.state)
+        self.last_step = step
+        if self.verbose:
+            shown = ", ".join(f"{name} {100 * row[name]['accuracy_mean']:.2f}%" for name in results)
+            print(f"step {step}: verification {shown}")
+        return {f"verification/{name}": row[name]["accuracy_mean"] for name in results}
