@@ -62,3 +62,20 @@ def test_bench_heads_on_jax_runs_without_tensorflow(tmp_path):
 def test_tensorflow_records_name_backend_and_device():
     record = heads.time_head("wsoftmax_stop", 12, 5, 8, warmup=1, repeats=2)
     assert record["backend"] == "tensorflow" and record["device"] == "cpu"
+
+
+def test_bench_input_reports_the_pipeline_next_to_the_train_step(tmp_path, capsys):
+    from tests.data.test_recordio import make_faces
+    from tf_wsoftmax.data import recordio
+
+    make_faces(tmp_path / "src", counts=(6, 6))
+    recordio.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
+    out = tmp_path / "input.json"
+    assert cli.main(["bench", "input", "--data", str(tmp_path / "p.rec"), "--batch", "4", "--image-size", "32",
+                     "--backbone", "small", "--max-images", "8", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["images"] == 12 and record["identities"] == 2
+    for key in ("decoded_images_per_s", "pipeline_images_per_s", "train_step_images_per_s"):
+        assert record[key] > 0
+    assert "| training pipeline images/s |" in capsys.readouterr().out
+    assert cli.main(["bench", "input"]) == 2

@@ -265,6 +265,8 @@ def _bench(args):
         )
     if args.bench == "memory":
         return _bench_memory(args, keras.backend.backend())
+    if args.bench == "input":
+        return _bench_input(args)
     if keras.backend.backend() != "tensorflow":
         if args.bench != "heads":
             raise ValueError("`bench step` times TensorFlow train steps; only `bench heads` runs on JAX.")
@@ -308,6 +310,21 @@ def _bench(args):
     return 0
 
 
+def _bench_input(args):
+    import json
+
+    if not args.data:
+        raise ValueError("`bench input` needs --data PACK.rec")
+    from tf_wsoftmax.app.bench import input as input_bench
+
+    record = input_bench.bench_input(args.data, args.batch, args.image_size, args.backbone, args.max_images)
+    print(input_bench.markdown(record))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=2)
+    return 0
+
+
 def _bench_memory(args, backend):
     import json
 
@@ -334,8 +351,8 @@ def _bench_memory(args, backend):
 
 
 def _add_bench_command(commands):
-    bench = commands.add_parser("bench", help="benchmarks: `bench heads`, `bench step` or `bench memory`")
-    bench.add_argument("bench", choices=["heads", "step", "memory"])
+    bench = commands.add_parser("bench", help="benchmarks: `bench heads`, `bench step`, `bench memory`, `bench input`")
+    bench.add_argument("bench", choices=["heads", "step", "memory", "input"])
     bench.add_argument("--classes", type=int, nargs="+", default=[10575])
     bench.add_argument("--dim", type=int, nargs="+", default=[512])
     bench.add_argument("--batch", type=int, default=256)
@@ -354,6 +371,10 @@ def _add_bench_command(commands):
         help="memory: devices K is split over (the others split the batch)",
     )
     bench.add_argument("--execute", action="store_true", help="memory: also run each step on real arrays")
+    bench.add_argument("--data", help="input: the .rec pack")
+    bench.add_argument("--image-size", type=int, default=112, help="input: the model's input side")
+    bench.add_argument("--backbone", default="mobilenet_v3_small", help="input: the face backbone of the train step")
+    bench.add_argument("--max-images", type=int, default=2000, help="input: images read per measurement")
     bench.add_argument("--json", help="write the records here")
     bench.set_defaults(func=_bench)
 
@@ -383,8 +404,8 @@ def _add_face_commands(commands):
     faces.add_argument("--loss", default="wsoftmax", choices=LOSSES)
     _add_loss_arguments(faces)
     faces.add_argument("--feature-dim", type=int, default=128)
-    faces.add_argument("--backbone", default="mobilenet_v2", choices=FACE_BACKBONES)
-    faces.add_argument("--image-size", type=int, default=160)
+    faces.add_argument("--backbone", default="mobilenet_v3_small", choices=FACE_BACKBONES)
+    faces.add_argument("--image-size", type=int, default=112, help="input side (InsightFace packs: 112)")
     faces.add_argument("--batch-size", type=int, default=128)
     faces.add_argument("--steps", type=int, default=30000)
     faces.add_argument("--learning-rate", type=float, default=0.1)

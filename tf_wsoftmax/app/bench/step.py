@@ -16,7 +16,7 @@ from tf_wsoftmax.training import TrainStep
 NETWORKS = {
     "mnist": ((28, 28, 1), 10),
     "cifar10": ((32, 32, 3), 10),
-    "face": ((160, 160, 3), 10575),
+    "face": ((112, 112, 3), 10575),
 }
 
 
@@ -37,7 +37,7 @@ def time_step(network, loss, batch, jit_compile=False, warmup=2, repeats=10, see
     shape, classes = NETWORKS[network]
     keras.utils.set_random_seed(seed)
     if network == "face":
-        backbone = build_face_embedder(128, shape[0], "mobilenet_v2")
+        backbone = build_face_embedder(128, shape[0], "mobilenet_v3_small")
     else:
         backbone = build_backbone(network, shape)
     head, feature_loss = build_loss(loss, classes)

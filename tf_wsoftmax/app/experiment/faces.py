@@ -44,8 +44,9 @@ class FaceTrainConfig:
             the registry's defaults, e.g. CosFace / ArcFace s = 64).
             Defaults to {}.
         feature_dim: embedding width. Defaults to 128.
-        backbone: a `FACE_BACKBONES` name. Defaults to "mobilenet_v2".
-        image_size: Defaults to 160.
+        backbone: a `FACE_BACKBONES` name (keras-cv). Defaults to "mobilenet_v3_small".
+        image_size: Defaults to 112 (InsightFace's crops; folders aligned at
+            another size are resized).
         batch_size: Defaults to 128.
         steps: total steps. Defaults to 30,000.
         learning_rate: Defaults to 0.1, divided by 10 every `decay_every` steps.
@@ -69,8 +70,8 @@ class FaceTrainConfig:
     loss: str = "wsoftmax"
     loss_params: dict = dataclasses.field(default_factory=dict)
     feature_dim: int = 128
-    backbone: str = "mobilenet_v2"
-    image_size: int = 160
+    backbone: str = "mobilenet_v3_small"
+    image_size: int = 112
     batch_size: int = 128
     steps: int = 30_000
     learning_rate: float = 0.1
