@@ -381,3 +381,6 @@ def test_train_faces_from_a_pack_with_verification_sets_during_training(tmp_path
     assert logs
     assert cli.main(["verify", "--model", os.path.join(out, "embedder.keras"), "--bin", str(tmp_path / "val.bin")]) == 0
     assert "| val |" in capsys.readouterr().out
+    other = ["--out", str(tmp_path / "other"), "--min-images", "2"]
+    assert cli.main(args[:3] + other + ["--backbone", "small", "--quiet"]) == 2
+    assert "a .rec pack is used as packed" in capsys.readouterr().err

@@ -55,7 +55,8 @@ class FaceTrainConfig:
         weight_decay: Defaults to 5e-4.
         pretrain_steps: W-Softmax only: softmax steps first (Algorithm 1, the
             head's alpha warm-up). Defaults to None: a quarter of `steps`.
-        min_images: identities with fewer images are skipped. Defaults to 1.
+        min_images: identity folders with fewer images are skipped (folders
+            only: a pack is used as packed). Defaults to 1.
         seed: Defaults to 0.
         checkpoint_every: Defaults to 1,000.
         jit_compile: Defaults to False.
@@ -179,6 +180,10 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
 def training_data(config):
     """(labels, number of identities, epoch -> dataset) from a `.rec` pack or identity folders."""
     if config.data.endswith(".rec"):
+        if config.min_images != 1:
+            raise ValueError(
+                "`min_images` selects identity folders; a .rec pack is used as packed (tf-wsoftmax pack --min-images)."
+            )
         labels, identities = pack_labels(config.data)
         data = face_pack_epoch_datasets(config.data, config.batch_size, config.image_size, config.seed)
         source = "pack"
