@@ -49,3 +49,27 @@ def test_library_imports_run_one_way():
             if target in rank and rank[target] > rank[own]:
                 offenders.append(f"{path.relative_to(PACKAGE.parent)} imports {module}")
     assert offenders == []
+
+
+def test_the_library_trains_on_jax_without_tensorflow():
+    """ops, layers, losses and distribution import and `fit` on JAX with TensorFlow unimportable."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tests.jax_only import _BlockTensorFlow\n"
+        "sys.meta_path.insert(0, _BlockTensorFlow())\n"
+        "import numpy as np, keras\n"
+        "import tf_wsoftmax, tf_wsoftmax.distribution\n"
+        "head = tf_wsoftmax.NormalizedDense(5, alpha=1.0)\n"
+        "model = keras.Sequential([keras.Input((4,)), head])\n"
+        "model.compile('sgd', loss=tf_wsoftmax.WSoftmaxLoss(head))\n"
+        "model.fit(np.ones((8, 4), 'float32'), np.arange(8) % 5, verbose=0)\n"
+        "assert 'tensorflow' not in sys.modules\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
