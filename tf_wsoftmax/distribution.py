@@ -50,7 +50,7 @@ def class_matrix_layers(model, heads=()):
     layers = list(model._flatten_layers()) if isinstance(model, keras.Model) else [model]
     own_head = getattr(model, "head", None)
     extra = list(heads) + ([own_head] if isinstance(own_head, keras.layers.Layer) else [])
-    for layer in layers + [layer for layer in extra if layer not in layers]:
+    for layer in dict.fromkeys(layers + extra):  # each layer once, in order
         if isinstance(layer, ClassCenters):
             found.append((layer, {"centers": ("model", None)}))
         elif isinstance(layer, MarginHead) or layer in extra:
@@ -58,10 +58,7 @@ def class_matrix_layers(model, heads=()):
             if getattr(layer, "use_bias", False):
                 axes["bias"] = ("model",)
             found.append((layer, axes))
-    unique = {}
-    for layer, axes in found:
-        unique[id(layer)] = (layer, axes)
-    return list(unique.values())
+    return found
 
 
 def _num_classes(layer):

@@ -334,22 +334,33 @@ def image_records(rec_path, shuffle_seed=None, epoch=0, num_shards=1, shard_inde
         RecordIOError: a corrupt or truncated record, or one whose payload is
             not a JPEG / PNG image (naming the record and its byte offset).
     """
+    with RecordIOReader(rec_path) as reader:
+        keys, labels = _selected_images(reader, shuffle_seed, epoch, num_shards, shard_index)
+        yield from _read_images(reader, keys, labels)
+
+
+def _selected_images(reader, shuffle_seed, epoch, num_shards, shard_index):
+    """(keys, labels) of this worker's share of the epoch's order (see `image_records`)."""
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard_index {shard_index} is not in [0, num_shards={num_shards})")
-    with RecordIOReader(rec_path) as reader:
-        keys, labels, _ = reader.image_keys_and_labels()
-        order = np.arange(len(keys))
-        if shuffle_seed is not None:
-            order = np.random.default_rng([shuffle_seed, epoch]).permutation(len(keys))
-        for position in order[shard_index::num_shards]:
-            key = int(keys[position])
-            header, data = reader.read_image(key)
-            if not data.startswith(_IMAGE_SIGNATURES):
-                raise RecordIOError(
-                    f"{rec_path}: record {key} at byte {reader.index[key]}: the payload after the IRHeader "
-                    f"is not a JPEG or PNG image (starts with {data[:4]!r})"
-                )
-            yield key, data, int(labels[position])
+    keys, labels, _ = reader.image_keys_and_labels()
+    order = np.arange(len(keys))
+    if shuffle_seed is not None:
+        order = np.random.default_rng([shuffle_seed, epoch]).permutation(len(keys))
+    chosen = order[shard_index::num_shards]
+    return keys[chosen], labels[chosen]
+
+
+def _read_images(reader, keys, labels):
+    """Yields (key, encoded image bytes, label), refusing payloads that are not JPEG / PNG."""
+    for key, label in zip(keys.tolist(), labels.tolist()):
+        _, data = reader.read_image(key)
+        if not data.startswith(_IMAGE_SIGNATURES):
+            raise RecordIOError(
+                f"{reader.rec_path}: record {key} at byte {reader.index[key]}: the payload after the IRHeader "
+                f"is not a JPEG or PNG image (starts with {data[:4]!r})"
+            )
+        yield key, data, label
 
 
 def recordio_dataset(
@@ -376,16 +387,19 @@ def recordio_dataset(
     """
     import tensorflow as tf
 
-    def generate():
-        for _, data, label in image_records(rec_path, shuffle_seed, epoch, num_shards, shard_index):
-            yield data, label
+    reader = RecordIOReader(rec_path)  # the index and the selection are read once, here
+    with reader:
+        keys, labels = _selected_images(reader, shuffle_seed, epoch, num_shards, shard_index)
 
-    with RecordIOReader(rec_path) as reader:
-        count = len(range(shard_index, len(reader.image_keys_and_labels()[0]), num_shards))
+    def generate():
+        with reader:  # reopens the file; closed when the pass ends
+            for _, data, label in _read_images(reader, keys, labels):
+                yield data, label
+
     dataset = tf.data.Dataset.from_generator(
         generate,
         output_signature=(tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64)),
-    ).apply(tf.data.experimental.assert_cardinality(count))
+    ).apply(tf.data.experimental.assert_cardinality(len(keys)))
     if decode:
         dataset = dataset.map(
             lambda data, label: (tf.io.decode_image(data, channels=3, expand_animations=False), label),

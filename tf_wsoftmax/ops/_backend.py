@@ -30,25 +30,22 @@ def _tensorflow():
 
 
 def is_concrete(tensor):
-    """True if the tensor's values can be read now (not a JAX tracer or a TF graph tensor)."""
-    backend = keras.backend.backend()
-    if backend == "jax":
+    """True if the tensor's values can be read now (not a JAX tracer).
+
+    Asked only off TensorFlow: there the checks are `tf.debugging` assertions,
+    which run wherever the values are.
+    """
+    if keras.backend.backend() == "jax":
         import jax
 
         return not isinstance(tensor, jax.core.Tracer)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.executing_eagerly() and not keras.backend.is_keras_tensor(tensor)
     return True
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False):
     """a @ b with either operand transposed; TensorFlow folds the transposes into its kernel."""
     if is_tensorflow():
-        import tensorflow as tf
-
-        return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+        return _tensorflow().matmul(a, b, transpose_a, transpose_b)
     a = keras.ops.transpose(a) if transpose_a else a
     b = keras.ops.transpose(b) if transpose_b else b
     return keras.ops.matmul(a, b)
@@ -71,9 +68,7 @@ def take_columns(matrix, labels):
 def take_rows(matrix, labels):
     """Rows `labels` of a (K, d) matrix, as (B, d)."""
     if is_tensorflow():
-        import tensorflow as tf
-
-        return tf.gather(matrix, labels)
+        return _tensorflow().take_rows(matrix, labels)
     return keras.ops.take(matrix, labels, axis=0)
 
 

@@ -69,6 +69,21 @@ def assert_whole_numbers(values, name):
         return tf.cast(values, tf.int32)
 
 
+def matmul(a, b, transpose_a, transpose_b):
+    """a @ b with the transposes folded into TensorFlow's kernel (no transposed copy)."""
+    return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+
+
+def take_rows(matrix, labels):
+    """Rows `labels` of a (K, d) matrix."""
+    return tf.gather(matrix, labels)
+
+
+def sparse_softmax_cross_entropy(labels, logits):
+    """TensorFlow's kernel (its XLA version returns NaN for an out-of-range label)."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
 def take_per_row(matrix, labels):
     """matrix[i, labels[i]] as (B, 1)."""
     return tf.gather(matrix, labels, batch_dims=1)[:, None]

@@ -23,8 +23,6 @@ def sparse_softmax_cross_entropy(labels, logits):
         (B,) losses in the dtype of `logits`.
     """
     if _backend.is_tensorflow():
-        import tensorflow as tf
-
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        return _backend._tensorflow().sparse_softmax_cross_entropy(labels, logits)
     losses = keras.ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
     return checks.mark_invalid_labels(losses, labels, checks.num_classes_of(logits, -1))

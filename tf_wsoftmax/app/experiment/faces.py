@@ -92,12 +92,12 @@ class FaceTrainConfig:
         for path in self.verification_bins:
             if not os.path.exists(path):
                 raise FileNotFoundError(f"Verification set {path} not found")
-        if isinstance(self.evaluate_every, bool) or not isinstance(self.evaluate_every, int) or self.evaluate_every < 0:
-            raise ValueError(f"`evaluate_every` must be an int >= 0. Received: evaluate_every={self.evaluate_every}")
-        for name in ("feature_dim", "image_size", "batch_size", "decay_every", "min_images", "checkpoint_every"):
+        positive = ("feature_dim", "image_size", "batch_size", "decay_every", "min_images", "checkpoint_every")
+        minimums = dict.fromkeys(positive, 1)
+        for name, minimum in (minimums | {"evaluate_every": 0}).items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value}")
         check_sgd_settings(self.learning_rate, self.momentum, self.weight_decay)
         if self.steps < 1 or not 0 <= (self.pretrain_steps or 0) <= self.steps:
             raise ValueError("`steps` must be >= 1 and `pretrain_steps` in [0, steps].")
