@@ -14,16 +14,20 @@ def test_loss_value_matches_reference(rng):
     features = rng.normal(size=(8, 5)).astype("float32")
     y = rng.integers(0, 4, size=8)
     head = NormalizedDense(4, alpha=1.5)
-    z = head(features)
+    head.build(features.shape)
     kernel = head.kernel.numpy()
     expected = reference.softmax_cross_entropy(reference.wsoftmax_logits(features, kernel, y, 1.5), y).mean()
+    test_time = reference.softmax_cross_entropy(reference.normalized_logits(features, kernel), y).mean()
     loss = WSoftmaxLoss(head)
     for labels in (y.astype("int32"), y.astype("float32"), y.reshape(-1, 1)):
-        np.testing.assert_allclose(loss(labels, z).numpy(), expected, rtol=1e-5)
+        # A training call's output: the margin (training-logit) cross-entropy, one schedule step.
+        np.testing.assert_allclose(loss(labels, head(features, training=True)).numpy(), expected, rtol=1e-5)
+        # An inference call's output: the test-time cross-entropy, no step.
+        np.testing.assert_allclose(loss(labels, head(features)).numpy(), test_time, rtol=1e-5)
+    assert int(head.iterations.numpy()) == 3
     # alpha is the head's state: a new value is used by the next call.
     head.alpha = 0.0
-    expected0 = reference.softmax_cross_entropy(reference.normalized_logits(features, kernel), y).mean()
-    np.testing.assert_allclose(loss(y, z).numpy(), expected0, rtol=1e-5)
+    np.testing.assert_allclose(loss(y, head(features, training=True)).numpy(), test_time, rtol=1e-5)
     with pytest.raises(ValueError, match="takes alpha from its head"):
         WSoftmaxLoss(head, alpha=0.5)
 
@@ -43,8 +47,8 @@ def test_fit_and_custom_step_give_same_loss_and_gradients(rng, bias_gradient):
     fit_grads = tape.gradient(fit_loss, m1.trainable_variables)
 
     step = TrainStep(b2, h2, keras.optimizers.SGD())
-    step_loss, _, step_grads, _ = step.loss_and_gradients(x, tf.constant(y))
-    np.testing.assert_allclose(fit_loss.numpy(), step_loss.numpy(), rtol=1e-6)
+    step_outputs, step_grads = step.loss_and_gradients(x, tf.constant(y))
+    np.testing.assert_allclose(fit_loss.numpy(), step_outputs["loss"].numpy(), rtol=1e-6)
     names1 = [v.path for v in m1.trainable_variables]
     names2 = [v.path for v in step.trainable_variables]
     assert len(names1) == len(names2)
@@ -76,7 +80,7 @@ def test_loss_works_under_tf_function_and_xla(rng):
     loss = WSoftmaxLoss(head)
 
     def forward_and_loss(x):
-        return loss(y, head(x))
+        return loss(y, head(x, training=True))
 
     eager = forward_and_loss(features).numpy()
     np.testing.assert_allclose(tf.function(forward_and_loss)(features).numpy(), eager, rtol=1e-6)
@@ -85,20 +89,35 @@ def test_loss_works_under_tf_function_and_xla(rng):
     )
 
 
-def test_stop_mode_needs_the_output_of_the_heads_latest_call(rng):
+@pytest.mark.parametrize("bias_gradient", ["full", "stop"])
+def test_loss_needs_the_output_of_the_heads_latest_training_call(rng, bias_gradient):
     features = rng.normal(size=(8, 5)).astype("float32")
     y = rng.integers(0, 4, size=8).astype("int32")
-    head = NormalizedDense(4, alpha=1.0, bias_gradient="stop")
+    head = NormalizedDense(4, alpha=1.0, bias_gradient=bias_gradient)
     loss = WSoftmaxLoss(head)
-    z = head(features)
-    head(features[:4])  # a later call: z is no longer the latest output
-    with pytest.raises(ValueError, match="latest call"):
+    z = head(features, training=True)
+    head(features[:4], training=True)  # a later training call: z is no longer its output
+    with pytest.raises(ValueError, match="latest training call"):
         loss(y, z)
-    # The full gradient needs only the output.
-    full = NormalizedDense(4, alpha=1.0, bias_gradient="full")
-    z = full(features)
-    full(features[:4])
-    assert np.isfinite(WSoftmaxLoss(full)(y, z).numpy())
+    # A layer after the head is refused the same way (its output is not the head's).
+    with pytest.raises(ValueError, match="raw output"):
+        loss(y, head(features, training=True) * 2.0)
+    assert int(head.iterations.numpy()) == 0  # nothing was trained
+
+
+def test_inference_calls_keep_nothing(rng):
+    """predict / evaluate / serving calls leave no tensor on the head (no hidden state)."""
+    features = rng.normal(size=(8, 5)).astype("float32")
+    head = NormalizedDense(4, alpha=1.0)
+    model = keras.Sequential([keras.Input((5,)), head])
+    model.predict(features, verbose=0)
+    head(features)
+    head(features, training=False)
+    assert head._training_call is None
+    head(features, training=True)
+    assert head._training_call is not None  # kept for the loss of this training step ...
+    WSoftmaxLoss(head)(np.zeros(8, "int32"), head._training_call[0])
+    assert head._training_call is None  # ... which takes it
 
 
 @pytest.mark.parametrize("wrap", [False, True], ids=["eager", "tf.function"])
@@ -117,7 +136,7 @@ def test_bad_labels(labels, match, wrap):
     loss = WSoftmaxLoss(head)
 
     def forward_and_loss(y):
-        return loss(y, head(np.ones((4, 3), "float32")))
+        return loss(y, head(np.ones((4, 3), "float32"), training=True))
 
     fn = tf.function(forward_and_loss) if wrap else forward_and_loss
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match=match):
@@ -129,7 +148,7 @@ def test_out_of_range_label_under_xla_is_nan_not_silent():
     computed from a clamped label."""
     head = NormalizedDense(4, alpha=1.0)
     loss = WSoftmaxLoss(head)
-    value = tf.function(lambda y: loss(y, head(np.ones((2, 3), "float32"))), jit_compile=True)(
+    value = tf.function(lambda y: loss(y, head(np.ones((2, 3), "float32"), training=True)), jit_compile=True)(
         tf.constant([0, 7])
     )
     assert np.isnan(value.numpy())
@@ -146,9 +165,9 @@ def test_wrong_head_and_unbound_loss_are_reported():
 
 
 @pytest.mark.parametrize("bias_gradient", ["full", "stop"])
-def test_loaded_compiled_model_trains_and_evaluates_without_a_manual_step(tmp_path, rng, bias_gradient):
-    """`keras.models.load_model` then `evaluate` / `fit`: the loaded loss binds
-    itself to the head whose output it receives (the saved head name)."""
+def test_loaded_compiled_model_trains_and_evaluates_once_bound(tmp_path, rng, bias_gradient):
+    """`keras.models.load_model`, `model.loss.bind(model)`, then `evaluate` / `fit`
+    (Keras rebuilds the loss without the model; no registry finds the head for it)."""
     x, y = helpers.toy_batch(rng)
     (_, head, model), _ = helpers.twin_models(alpha=0.5, bias_gradient=bias_gradient)
     model.compile(optimizer="sgd", loss=WSoftmaxLoss(head))
@@ -161,8 +180,10 @@ def test_loaded_compiled_model_trains_and_evaluates_without_a_manual_step(tmp_pa
     assert isinstance(loss, WSoftmaxLoss) and loss.head_name == "head" and loss.head is None
     assert loaded.get_layer("head").alpha == 0.5
     assert loaded.get_layer("head").bias_gradient == bias_gradient
+    with pytest.raises(RuntimeError, match=r"loss.bind\(model\)"):
+        loaded.evaluate(x, y, verbose=0)
+    assert loss.bind(loaded).head is loaded.get_layer("head")
     np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), expected, rtol=1e-5)
-    assert loss.head is loaded.get_layer("head")
     before = loaded.get_layer("head").kernel.numpy().copy()
     loaded.fit(x, y, epochs=1, verbose=0)
     assert np.abs(loaded.get_layer("head").kernel.numpy() - before).max() > 0

@@ -37,20 +37,23 @@ DERIVED_HYPERPARAMETERS = ("alpha_warmup_steps",)
 
 
 def _add_loss_arguments(parser):
-    """One flag per hyperparameter of the loss registry, generated from its declarations."""
-    from tf_wsoftmax.losses import LOSSES as REGISTRY
-    from tf_wsoftmax.losses.registry import all_hyperparameters
+    """One flag per loss hyperparameter, generated from `tf_wsoftmax.declarations` (no Keras import)."""
+    from tf_wsoftmax.declarations import LOSS_DECLARATIONS
+    from tf_wsoftmax.declarations import all_hyperparameters
 
     group = parser.add_argument_group(
-        "loss hyperparameters (generated from tf_wsoftmax.losses.LOSSES; a flag the chosen --loss "
+        "loss hyperparameters (generated from tf_wsoftmax.declarations; a flag the chosen --loss "
         "does not have is an error; unset: the dataset's paper preset, else the registry default)"
     )
     for name, declarations in all_hyperparameters().items():
         if name in DERIVED_HYPERPARAMETERS:
             continue
-        owners = [entry.name for entry in REGISTRY.values() if any(h.name == name for h in entry.hyperparameters)]
+        owners = [entry.name for entry in LOSS_DECLARATIONS.values() if any(h.name == name for h in entry.hyperparameters)]
         defaults = sorted({repr(h.default) for h in declarations})
-        help_text = f"{declarations[0].help} [{', '.join(owners)}; default {' / '.join(defaults)}]"
+        bounds = declarations[0].bounds_text()
+        help_text = (
+            f"{declarations[0].help}{', ' + bounds if bounds else ''} [{', '.join(owners)}; default {' / '.join(defaults)}]"
+        )
         flag = "--" + name.replace("_", "-")
         if declarations[0].kind is bool:
             group.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=help_text)
@@ -60,7 +63,7 @@ def _add_loss_arguments(parser):
 
 def _loss_params(args):
     """The loss hyperparameters given on the command line."""
-    from tf_wsoftmax.losses.registry import all_hyperparameters
+    from tf_wsoftmax.declarations import all_hyperparameters
 
     return {name: getattr(args, name) for name in all_hyperparameters() if getattr(args, name, None) is not None}
 
@@ -180,7 +183,8 @@ def _train_faces(args):
 def _load_embedder(path):
     import keras
 
-    import tf_wsoftmax  # noqa: F401  (registers the custom layers)
+    import tf_wsoftmax.losses  # noqa: F401  (registers the custom layers and losses)
+    import tf_wsoftmax.training  # noqa: F401  (registers MarginClassifier)
 
     return keras.models.load_model(path, compile=False)
 

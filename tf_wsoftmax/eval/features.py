@@ -18,7 +18,7 @@ def collect_features(backbone, head, dataset):
     """
     features, logits, labels = [], [], []
     for images, batch_labels in dataset:
-        batch_features, batch_logits = classifier_logits(backbone, head, images, training=False)
+        batch_features, batch_logits = classifier_logits(backbone, head, images)
         features.append(np.asarray(batch_features))
         logits.append(np.asarray(batch_logits))
         labels.append(np.asarray(batch_labels))

@@ -1,8 +1,7 @@
 """Shared base of the additive-margin heads (CosFace, ArcFace): normalised features and class vectors, scale s."""
 
-import math
-
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import declaration_of
 from tf_wsoftmax.layers.margin_head import MarginHead
 from tf_wsoftmax.ops import checks
 
@@ -10,9 +9,8 @@ from tf_wsoftmax.ops import checks
 class AdditiveMarginHead(MarginHead):
     """Base of the heads whose logits are s cos(t_j) with a margin on the target.
 
-    Test-time logits are s cos(t_j); the training target is s * target(cos t_y).
-    Because the training logits depend only on the test-time output, these
-    heads also train through `MarginLoss` with a stock functional model.
+    Test-time logits are s cos(t_j); the training target is s * target(cos t_y),
+    a function of the test-time output alone.
 
     Args:
         units: number of classes.
@@ -21,27 +19,24 @@ class AdditiveMarginHead(MarginHead):
         **kwargs: `MarginHead` arguments.
     """
 
-    max_margin = math.inf
+    loss_name = None  # the `tf_wsoftmax.declarations` entry: "cosface" or "arcface"
+    margin_name = None  # its margin hyperparameter
 
     def __init__(self, units, scale, margin, **kwargs):
         super().__init__(units, **kwargs)
-        self.scale = checks.check_positive(scale, "scale")
-        self.margin = checks.check_range(margin, "margin", 0.0, self.max_margin)
+        self.scale = declaration_of(self.loss_name, "scale").check(scale, "scale")
+        self.margin = declaration_of(self.loss_name, self.margin_name).check(margin, "margin")
 
     def target(self, cos_target):
         """The margin target as a function of cos(t_y)."""
         raise NotImplementedError
 
-    margin_fn = None  # ops.cosface_logits or ops.arcface_logits
-
-    def margin_logits(self, inputs, labels):
-        return type(self).margin_fn(inputs, self.kernel, labels, self.scale, self.margin)
-
     def test_logits(self, inputs):
         return self.scale * ops.cosine_logits(inputs, self.kernel)
 
-    def logits_from_outputs(self, outputs, labels, source=None):
-        return ops.additive_margin_logits(outputs / self.scale, labels, self.target, self.scale)
+    def margin_logits_from(self, test_logits, inputs, labels):
+        logits = ops.additive_margin_logits(test_logits / self.scale, labels, self.target, self.scale)
+        return checks.mark_invalid_labels(logits, labels, self.units)
 
     def get_config(self):
         config = super().get_config()

@@ -1,8 +1,8 @@
 """Shared base of the multiplicative-margin heads (L-Softmax, A-Softmax)."""
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import declaration_of
 from tf_wsoftmax.layers.margin_head import MarginHead
-from tf_wsoftmax.ops import checks
 
 
 class AngularMarginHead(MarginHead):
@@ -12,8 +12,8 @@ class AngularMarginHead(MarginHead):
     f_y = (margin target + lambda plain target) / (1 + lambda), with
     lambda = max(lambda_min, lambda_base (1 + lambda_gamma it)^-lambda_power)
     at training iteration `it`. The iteration counter is a non-trainable
-    weight incremented by every training call with labels, so checkpoints
-    resume the schedule. lambda_base = 0 and lambda_min = 0 give the pure
+    weight that counts training steps (`MarginHead.training_logits`), so
+    checkpoints resume the schedule. lambda_base = 0 and lambda_min = 0 give the pure
     margin.
 
     Args:
@@ -23,7 +23,7 @@ class AngularMarginHead(MarginHead):
         **kwargs: `MarginHead` arguments.
     """
 
-    margin_fn = None  # ops.lsoftmax_logits or ops.sphereface_logits
+    loss_name = None  # the `tf_wsoftmax.declarations` entry: "lsoftmax" or "sphereface"
 
     def __init__(
         self,
@@ -36,11 +36,12 @@ class AngularMarginHead(MarginHead):
         **kwargs,
     ):
         super().__init__(units, **kwargs)
-        self.margin = checks.check_integer_margin(margin)
-        self.lambda_base = checks.check_non_negative(lambda_base, "lambda_base")
-        self.lambda_gamma = checks.check_non_negative(lambda_gamma, "lambda_gamma")
-        self.lambda_power = checks.check_non_negative(lambda_power, "lambda_power")
-        self.lambda_min = checks.check_non_negative(lambda_min, "lambda_min")
+        declared = lambda name: declaration_of(self.loss_name, name)  # noqa: E731
+        self.margin = declared("multiplicative_margin").check(margin)
+        self.lambda_base = declared("lambda_base").check(lambda_base)
+        self.lambda_gamma = declared("lambda_gamma").check(lambda_gamma)
+        self.lambda_power = declared("lambda_power").check(lambda_power)
+        self.lambda_min = declared("lambda_min").check(lambda_min)
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -55,13 +56,6 @@ class AngularMarginHead(MarginHead):
             power=self.lambda_power,
             lambda_min=self.lambda_min,
         )
-
-    def margin_logits(self, inputs, labels):
-        logits = type(self).margin_fn(
-            inputs, self.kernel, labels, self.margin, lambda_=self.current_lambda()
-        )
-        self.iterations.assign_add(1)
-        return logits
 
     def get_config(self):
         config = super().get_config()

@@ -1,10 +1,9 @@
 """`ArcFaceDense`: the ArcFace head."""
 
-import math
-
 import keras
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.layers.additive_margin_head import AdditiveMarginHead
 
 
@@ -22,10 +21,10 @@ class ArcFaceDense(AdditiveMarginHead):
     Loss for Deep Face Recognition", CVPR 2019.
     """
 
-    max_margin = math.pi / 2
-    margin_fn = staticmethod(ops.arcface_logits)
+    loss_name = "arcface"
+    margin_name = "angular_margin"
 
-    def __init__(self, units, scale=64.0, margin=0.5, **kwargs):
+    def __init__(self, units, scale=default_of("arcface", "scale"), margin=default_of("arcface", "angular_margin"), **kwargs):
         super().__init__(units, scale, margin, **kwargs)
 
     def target(self, cos_target):

@@ -3,9 +3,10 @@
 import keras
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import declaration_of
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.layers.class_centers import ClassCenters
 from tf_wsoftmax.layers.class_centers import all_reduce_sum
-from tf_wsoftmax.ops import checks
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
@@ -19,7 +20,8 @@ class CenterLossLayer(ClassCenters):
 
     Args:
         num_classes: K.
-        weight: lambda. Defaults to 0.003 (Wen et al.'s face setting).
+        weight: lambda. Defaults to 0.01 (`tf_wsoftmax.declarations`; Wen et
+            al. used 0.003 for faces).
         center_rate: the centres' update rate in [0, 1]. Defaults to 0.5.
         **kwargs: `ClassCenters` arguments.
 
@@ -35,19 +37,22 @@ class CenterLossLayer(ClassCenters):
     Approach for Deep Face Recognition", ECCV 2016.
     """
 
-    def __init__(self, num_classes, weight=0.003, center_rate=0.5, **kwargs):
+    def __init__(
+        self, num_classes, weight=default_of("center", "center_weight"), center_rate=default_of("center", "center_rate"),
+        **kwargs,
+    ):
         if "alpha" in kwargs:
             raise TypeError(
                 "`CenterLossLayer` calls its update rate `center_rate` (alpha is W-Softmax's). "
                 f"Received: alpha={kwargs['alpha']}"
             )
         super().__init__(num_classes, weight, **kwargs)
-        self.center_rate = checks.check_range(center_rate, "center_rate", 0.0, 1.0 + 1e-12)
+        self.center_rate = declaration_of("center", "center_rate").check(center_rate)
 
     def per_sample_loss(self, features, labels):
         return ops.center_loss(features, self.centers, labels)
 
-    def update(self, features, labels, center_gradient=None):
+    def update(self, features, labels):
         centers = keras.ops.convert_to_tensor(self.centers)
         sums, counts = ops.center_update_statistics(keras.ops.cast(features, "float32"), centers, labels)
         sums, counts = all_reduce_sum(sums, counts)  # global batch statistics under tf.distribute

@@ -25,7 +25,6 @@ class ClassCenters(keras.layers.Layer):
         **kwargs: base layer arguments.
     """
 
-    learns_by_gradient = False
 
     def __init__(self, num_classes, weight, centers_initializer="zeros", **kwargs):
         kwargs.setdefault("autocast", False)
@@ -50,19 +49,12 @@ class ClassCenters(keras.layers.Layer):
         """Per-sample loss (B,). Implemented by subclasses."""
         raise NotImplementedError
 
-    def call(self, features, labels, global_batch_size=None):
-        """lambda * the batch mean of the per-sample loss.
-
-        Under `tf.distribute`, pass the global batch size: the result is then
-        this replica's share, lambda * sum / B_global, and the replicas'
-        shares add up to the global mean.
-        """
+    def call(self, features, labels):
+        """lambda * the batch mean of the per-sample loss (this replica's batch under `tf.distribute`)."""
         per_sample = self.per_sample_loss(keras.ops.cast(features, "float32"), labels)
-        if global_batch_size is None:
-            global_batch_size = keras.ops.size(per_sample)
-        return self.weight * keras.ops.sum(per_sample) / keras.ops.cast(global_batch_size, "float32")
+        return self.weight * keras.ops.mean(per_sample)
 
-    def update(self, features, labels, center_gradient=None):
+    def update(self, features, labels):
         """Applies the centre update of one train step. Implemented by subclasses.
 
         Under `tf.distribute` it is called in each replica with that replica's
@@ -71,7 +63,7 @@ class ClassCenters(keras.layers.Layer):
         """
         raise NotImplementedError
 
-    def compute_output_spec(self, features, labels, global_batch_size=None):
+    def compute_output_spec(self, features, labels):
         return keras.KerasTensor((), dtype="float32")
 
     def get_config(self):
@@ -90,3 +82,9 @@ def all_reduce_sum(*values):
     """Sums tensors over the `tf.distribute` replicas (identity without a strategy, and on JAX,
     where `keras.distribution`'s SPMD partitioning sums over the sharded batch itself)."""
     return _backend.all_reduce_sum(*values)
+
+
+def replica_mean(value):
+    """The mean over the `tf.distribute` replicas (identity without a strategy, and on JAX)."""
+    (total,) = all_reduce_sum(value)
+    return _backend.replica_share(total)

@@ -3,9 +3,10 @@
 import keras
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import declaration_of
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.layers.class_centers import ClassCenters
-from tf_wsoftmax.layers.class_centers import all_reduce_sum
-from tf_wsoftmax.ops import checks
+from tf_wsoftmax.layers.class_centers import replica_mean
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
@@ -19,7 +20,7 @@ class ContrastiveCenterLossLayer(ClassCenters):
 
     Args:
         num_classes: K.
-        weight: lambda. Defaults to 1.0.
+        weight: lambda. Defaults to 0.01 (`tf_wsoftmax.declarations`).
         delta: > 0, keeps the denominator away from 0. Defaults to 1.0.
         center_learning_rate: > 0. Defaults to 0.5.
         **kwargs: `ClassCenters` arguments.
@@ -28,12 +29,20 @@ class ContrastiveCenterLossLayer(ClassCenters):
     arXiv 1707.07391 (2017).
     """
 
-    learns_by_gradient = True
 
-    def __init__(self, num_classes, weight=1.0, delta=1.0, center_learning_rate=0.5, **kwargs):
+    def __init__(
+        self,
+        num_classes,
+        weight=default_of("contrastive_center", "center_weight"),
+        delta=default_of("contrastive_center", "delta"),
+        center_learning_rate=default_of("contrastive_center", "center_learning_rate"),
+        **kwargs,
+    ):
         super().__init__(num_classes, weight, **kwargs)
-        self.delta = checks.check_positive(delta, "delta")
-        self.center_learning_rate = checks.check_positive(center_learning_rate, "center_learning_rate")
+        self.delta = declaration_of("contrastive_center", "delta").check(delta)
+        self.center_learning_rate = declaration_of("contrastive_center", "center_learning_rate").check(
+            center_learning_rate
+        )
 
     def per_sample_loss(self, features, labels):
         return ops.contrastive_center_loss(features, self.centers, labels, self.delta)
@@ -52,20 +61,17 @@ class ContrastiveCenterLossLayer(ClassCenters):
         gradient = ops.contrastive_center_gradient(keras.ops.cast(features, "float32"), centers, labels, self.delta)
         return self.weight * gradient
 
-    def update(self, features, labels, center_gradient=None):
-        """c <- c - center_learning_rate * dL/dc.
+    def update(self, features, labels):
+        """c <- c - center_learning_rate * dL/dc, the closed-form gradient of this step.
+
+        Under `tf.distribute` each replica's gradient is that of its own batch
+        mean; their mean over the replicas is the global batch's gradient.
 
         Args:
             features: this step's (B, d) features.
             labels: int (B,) class ids.
-            center_gradient: the centres' gradient from the train step's tape
-                (`TrainStep`, which passes each replica's share); None computes
-                it here from `features` (`center_gradient`), on any backend.
         """
-        if center_gradient is None:
-            center_gradient = self.center_gradient(features, labels)
-        else:
-            (center_gradient,) = all_reduce_sum(center_gradient)  # replicas hold partial gradients
+        center_gradient = replica_mean(self.center_gradient(features, labels))
         self.centers.assign_sub(self.center_learning_rate * center_gradient)
 
     def get_config(self):

@@ -3,6 +3,7 @@
 import keras
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.layers.additive_margin_head import AdditiveMarginHead
 
 
@@ -20,10 +21,10 @@ class CosFaceDense(AdditiveMarginHead):
     Recognition", CVPR 2018.
     """
 
-    max_margin = 2.0
-    margin_fn = staticmethod(ops.cosface_logits)
+    loss_name = "cosface"
+    margin_name = "cosine_margin"
 
-    def __init__(self, units, scale=64.0, margin=0.35, **kwargs):
+    def __init__(self, units, scale=default_of("cosface", "scale"), margin=default_of("cosface", "cosine_margin"), **kwargs):
         super().__init__(units, scale, margin, **kwargs)
 
     def target(self, cos_target):

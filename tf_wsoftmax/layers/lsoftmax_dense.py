@@ -3,6 +3,7 @@
 import keras
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.layers.angular_margin_head import AngularMarginHead
 from tf_wsoftmax.ops import checks
 
@@ -34,16 +35,16 @@ class LSoftmaxDense(AngularMarginHead):
     Convolutional Neural Networks", ICML 2016, Eq. 4-6.
     """
 
-    margin_fn = staticmethod(ops.lsoftmax_logits)
+    loss_name = "lsoftmax"
 
     def __init__(
         self,
         units,
-        margin=4,
-        lambda_base=1000.0,
-        lambda_gamma=2.5e-5,
-        lambda_power=35.0,
-        lambda_min=0.0,
+        margin=default_of("lsoftmax", "multiplicative_margin"),
+        lambda_base=default_of("lsoftmax", "lambda_base"),
+        lambda_gamma=default_of("lsoftmax", "lambda_gamma"),
+        lambda_power=default_of("lsoftmax", "lambda_power"),
+        lambda_min=default_of("lsoftmax", "lambda_min"),
         **kwargs,
     ):
         super().__init__(units, margin, lambda_base, lambda_gamma, lambda_power, lambda_min, **kwargs)
@@ -52,3 +53,9 @@ class LSoftmaxDense(AngularMarginHead):
         inputs = checks.check_float(inputs, "features")
         dtype = checks.compute_dtype(inputs)
         return keras.ops.matmul(keras.ops.cast(inputs, dtype), keras.ops.cast(self.kernel, dtype))
+
+    def margin_logits_from(self, test_logits, inputs, labels):
+        return ops.lsoftmax_logits_from_logits(
+            test_logits, keras.ops.cast(inputs, test_logits.dtype), keras.ops.cast(self.kernel, test_logits.dtype),
+            labels, self.margin, self.current_lambda(),
+        )

@@ -1,37 +1,28 @@
 """`MarginHead`: the shared base of the bias-free classifier heads."""
 
-import weakref
-
 import keras
-
-# Every live head, so that a loss deserialised without its head can find the
-# head whose latest output it is given (see `MarginHead.find_producer`).
-_LIVE_HEADS = weakref.WeakSet()
-
-
-def in_shape_inference():
-    """True while Keras traces a function for its output shapes only (`compute_output_spec`).
-
-    Keras builds a compiled loss that way before the first step; on JAX the
-    trace runs apart from the model's call, so a loss cannot find the head
-    call behind `y_pred` there, and only its output shape matters.
-    """
-    from keras.src.backend.common.symbolic_scope import in_symbolic_scope  # no public alias
-
-    return in_symbolic_scope()
 
 
 class MarginHead(keras.layers.Layer):
     """Base class of bias-free classifier heads with a label-aware training path.
 
-    A head holds a (d, units) kernel whose column j is class j's vector.
-    `call(inputs, labels=None, training=None)` returns the margin (training)
-    logits when labels are given and `training` is true, and the test-time
-    logits otherwise, so one layer serves the train step and serving.
-    Subclasses implement `margin_logits(inputs, labels)` and
-    `test_logits(inputs)`; those whose training logits are a function of the
-    test-time output also implement `logits_from_outputs(outputs, labels)`,
-    which `MarginLoss` uses inside `model.fit`.
+    A head holds a (d, units) kernel whose column j is class j's vector. Every
+    head's training logits are a function of its test-time logits, the
+    features and the labels (`margin_logits_from`), so one (B, d) x (d, K)
+    pass gives both: the training logits for the loss and the test-time
+    logits for the metrics (`training_logits`).
+
+    `call(inputs, labels=None, training=None)` returns the training logits
+    when labels are given and `training` is true, and the test-time logits
+    otherwise. A training call without labels (the forward pass of a stock
+    `fit` with `MarginLoss`) also keeps its (output, features) pair until a
+    `MarginLoss` takes it (`take_training_inputs`); inference calls
+    (`training` false or None: `predict`, `evaluate`, serving) keep nothing.
+
+    Schedules (W-Softmax's alpha warm-up, L-/A-Softmax's lambda) read the
+    head's `iterations` weight, which counts training steps only: it moves
+    once per `training_logits` call, i.e. once per optimiser step of `fit`,
+    `MarginClassifier` or `TrainStep`, never in evaluation or prediction.
 
     The layer computes in float32 (float64 for float64 inputs) and returns
     float32 logits under a mixed precision policy (autocast is off).
@@ -61,32 +52,7 @@ class MarginHead(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
-        self._last_call = None
-        _LIVE_HEADS.add(self)
-
-    @staticmethod
-    def find_producer(outputs, head_type=None, name=None):
-        """The live head whose latest call returned `outputs`, or None.
-
-        Args:
-            outputs: a tensor (compared by identity, so no two heads match).
-            head_type: optional class the head must be an instance of.
-            name: optional layer name the head must have.
-
-        Returns:
-            The head, or None.
-        """
-        for head in list(_LIVE_HEADS):
-            last = head._last_call
-            if last is not None and last[0] is outputs:
-                if (head_type is None or isinstance(head, head_type)) and (name is None or head.name == name):
-                    return head
-        return None
-
-    def latest_inputs(self, outputs):
-        """The features behind `outputs`, if they are this head's latest output, else None."""
-        last = self._last_call
-        return last[1] if last is not None and last[0] is outputs else None
+        self._training_call = None
 
     def _input_dim(self, input_shape):
         input_dim = input_shape[-1]
@@ -109,15 +75,14 @@ class MarginHead(keras.layers.Layer):
         )
 
     def add_step_counter(self):
-        """Adds the non-trainable `iterations` weight that training calls count.
+        """Adds the non-trainable `iterations` weight: the training steps taken.
 
         int64 on TensorFlow; int32 on backends where 64-bit integers are off
-        by default (JAX), which counts 2^31 steps.
-
-        A schedule that reads it (L-Softmax's lambda, W-Softmax's alpha
-        warm-up) is saved in checkpoints and `.keras` files with the weights,
-        so a resumed run resumes the schedule. Under `tf.distribute` only the
-        first replica's increment counts.
+        by default (JAX), which counts 2^31 steps. A schedule that reads it
+        is saved in checkpoints and `.keras` files with the weights, so a
+        resumed run resumes the schedule. Under `tf.distribute` only the
+        first replica's increment counts (once per step, whatever the number
+        of replicas).
         """
         self.iterations = self.add_weight(
             name="iterations",
@@ -128,41 +93,79 @@ class MarginHead(keras.layers.Layer):
             aggregation="only_first_replica",
         )
 
-    def margin_logits(self, inputs, labels):
-        """Training logits with the loss's margin. Implemented by subclasses."""
-        raise NotImplementedError
-
     def test_logits(self, inputs):
-        """Test-time logits. Implemented by subclasses."""
+        """Test-time logits (B, units). Implemented by subclasses."""
         raise NotImplementedError
 
-    def logits_from_outputs(self, outputs, labels, source=None):
-        """Training logits from this head's test-time output (for `MarginLoss`).
+    def margin_logits_from(self, test_logits, inputs, labels):
+        """Training logits from this step's test-time logits (no state changes).
+
+        Implemented by subclasses. Schedules read the current `iterations`.
 
         Args:
-            outputs: (B, units) test-time output of this head.
+            test_logits: (B, units) output of `test_logits(inputs)`.
+            inputs: the (B, d) features behind them.
             labels: validated int32 (B,) class ids.
-            source: the object this head returned, when `outputs` is a
-                converted copy of it (identifies the call; see `latest_inputs`).
 
         Returns:
             (B, units) training logits.
         """
-        raise NotImplementedError(
-            f"`{type(self).__name__}`'s training logits need the features themselves "
-            "(their norm), which its (batch, classes) output does not carry. Train it with "
-            "`tf_wsoftmax.training.MarginClassifier` (compile/fit) or `TrainStep`."
-        )
+        raise NotImplementedError
+
+    def training_logits(self, inputs, labels, test_logits=None):
+        """One training step's logits and the test-time logits of the same pass.
+
+        Counts one step of the head's schedule (if it has one).
+
+        Args:
+            inputs: (B, d) features.
+            labels: validated int32 (B,) class ids.
+            test_logits: this step's `test_logits(inputs)`, if already
+                computed (`MarginLoss` passes the model's output).
+
+        Returns:
+            (training logits, test-time logits), both (B, units).
+        """
+        if not self.built:
+            self.build(inputs.shape)
+        if test_logits is None:
+            test_logits = self.test_logits(inputs)
+        logits = self.margin_logits_from(test_logits, inputs, labels)
+        if getattr(self, "iterations", None) is not None:
+            self.iterations.assign_add(1)
+        return logits, test_logits
+
+    def take_training_inputs(self, outputs):
+        """The features of the training call that returned `outputs`, and forgets that call.
+
+        Args:
+            outputs: a tensor the caller received as this head's output.
+
+        Returns:
+            The (B, d) features, or None if no training call is pending
+            (`outputs` then comes from an inference call).
+
+        Raises:
+            ValueError: a training call is pending but `outputs` is not its
+                output (e.g. a layer after the head changed it).
+        """
+        pending, self._training_call = self._training_call, None
+        if pending is None:
+            return None
+        if pending[0] is not outputs:
+            raise ValueError(
+                f"`y_pred` is not the output of `{self.name}`'s latest training call. A margin "
+                "loss needs the head's raw output (no layer after the head), computed in the same "
+                "step (as `fit` does: `loss(y, model(x, training=True))`)."
+            )
+        return pending[1]
 
     def call(self, inputs, labels=None, training=None):
         if labels is not None and training:
-            outputs = self.margin_logits(inputs, labels)
-        else:
-            outputs = self.test_logits(inputs)
-        # Kept for losses that start from this output (`MarginLoss`): they find
-        # their head by it after loading, and W-Softmax's "stop" gradient needs
-        # the features behind it.
-        self._last_call = (outputs, inputs)
+            return self.training_logits(inputs, labels)[0]
+        outputs = self.test_logits(inputs)
+        if training:
+            self._training_call = (outputs, inputs)  # for `MarginLoss` in a stock `fit`
         return outputs
 
     def compute_output_shape(self, input_shape):
@@ -182,4 +185,3 @@ class MarginHead(keras.layers.Layer):
             }
         )
         return config
-

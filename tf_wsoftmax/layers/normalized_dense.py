@@ -4,15 +4,10 @@ import keras
 
 from tf_wsoftmax import ops
 from tf_wsoftmax import theory
+from tf_wsoftmax.declarations import declaration_of
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.layers.margin_head import MarginHead
-from tf_wsoftmax.layers.margin_head import in_shape_inference
 from tf_wsoftmax.ops import checks
-
-
-def _check_steps(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"`{name}` must be an int >= 0. Received: {name}={value}")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
@@ -52,7 +47,8 @@ class NormalizedDense(MarginHead):
     Args:
         units: number of classes K (positive int).
         alpha: weight bias after the warm-up, a finite float >= 0. Defaults
-            to 0.0.
+            to 0.0 (normalised softmax; the "wsoftmax" registry entry and the
+            CLI use 1.0).
         bias_gradient: "stop" or "full". Defaults to "stop".
         alpha_warmup_steps: training steps with alpha = 0 first (Algorithm
             1's softmax phase). Defaults to 0.
@@ -70,7 +66,7 @@ class NormalizedDense(MarginHead):
         inputs: features of shape (B, d).
         labels: optional integer class ids of shape (B,). Used only when
             `training` is true; each such call is one step of the alpha
-            schedule.
+            schedule (`iterations`).
         training: Python bool or None.
 
     Returns:
@@ -96,17 +92,17 @@ class NormalizedDense(MarginHead):
         self,
         units,
         alpha=0.0,
-        bias_gradient="stop",
-        alpha_warmup_steps=0,
-        alpha_ramp_steps=0,
-        fixed_simplex=False,
+        bias_gradient=default_of("wsoftmax", "bias_gradient"),
+        alpha_warmup_steps=default_of("wsoftmax", "alpha_warmup_steps"),
+        alpha_ramp_steps=default_of("wsoftmax", "alpha_ramp_steps"),
+        fixed_simplex=default_of("wsoftmax", "fixed_simplex"),
         **kwargs,
     ):
         super().__init__(units, **kwargs)
         self._alpha = checks.check_non_negative(alpha, "alpha")
         self.bias_gradient = ops.check_bias_gradient(bias_gradient)
-        self.alpha_warmup_steps = _check_steps(alpha_warmup_steps, "alpha_warmup_steps")
-        self.alpha_ramp_steps = _check_steps(alpha_ramp_steps, "alpha_ramp_steps")
+        self.alpha_warmup_steps = declaration_of("wsoftmax", "alpha_warmup_steps").check(alpha_warmup_steps)
+        self.alpha_ramp_steps = declaration_of("wsoftmax", "alpha_ramp_steps").check(alpha_ramp_steps)
         if fixed_simplex and units < 2:
             raise ValueError("`fixed_simplex` needs units >= 2.")
         self.fixed_simplex = bool(fixed_simplex)
@@ -170,59 +166,21 @@ class NormalizedDense(MarginHead):
             factor = keras.ops.cast(past_warmup >= 0.0, "float32")
         return alpha * factor
 
-    def _training_logits(self, logits_fn):
-        """Runs one training step's logits at the scheduled alpha, then counts the step."""
-        logits = logits_fn(self.current_alpha())
-        self.iterations.assign_add(1)
-        return logits
-
-    def margin_logits(self, inputs, labels):
-        return self._training_logits(
-            lambda alpha: ops.wsoftmax_logits(inputs, self.kernel, labels, alpha, self.bias_gradient)
-        )
-
     def test_logits(self, inputs):
         return ops.normalized_logits(inputs, self.kernel)
 
-    def logits_from_outputs(self, outputs, labels, source=None):
-        """Training logits from this head's output of the same step (`WSoftmaxLoss`).
+    def margin_logits_from(self, test_logits, inputs, labels):
+        """Eq. 1 from the test-time logits z = x . W (unit W) and the cosines W_y . W_j.
 
-        Each call is one step of the alpha schedule. With
-        bias_gradient="stop" the features behind `outputs` are needed: they
-        are those of this layer's latest call, which must be the call that
-        produced `outputs` (as in `fit` and `evaluate`, where y_pred is the
-        head's output of the current step, or `loss(y, head(x))`).
-
-        Args:
-            outputs: (B, units) test-time output of this head.
-            labels: validated int32 (B,) class ids.
-            source: the object this head returned, when `outputs` is a
-                converted copy of it (`MarginLoss` passes it).
-
-        Returns:
-            (B, units) training logits.
+        See `ops.wsoftmax_logits_from_cosine_logits`; alpha is the schedule's
+        current value (`current_alpha`).
         """
-        features = None
-        if self.bias_gradient == "stop":
-            features = self.latest_inputs(outputs if source is None else source)
-            if features is None and in_shape_inference():
-                # Keras builds a compiled loss by tracing it on shapes alone (on JAX,
-                # away from the model's call); the value is not used.
-                return outputs
-            if features is None:
-                raise ValueError(
-                    f"`{self.name}` has bias_gradient='stop': its training logits need the "
-                    "features behind `y_pred`, and `y_pred` is not the output of this head's "
-                    "latest call. Compute the loss right after the forward pass and in the same "
-                    "function (as `fit` and `evaluate` do: `loss(y, model(x))`), or train with "
-                    "`MarginClassifier` / `TrainStep`."
-                )
-        unit_kernel = keras.ops.cast(self.normalized_kernel(), outputs.dtype)
-        return self._training_logits(
-            lambda alpha: ops.wsoftmax_logits_from_cosine_logits(
-                outputs, unit_kernel, labels, alpha, self.bias_gradient, features
-            )
+        unit_kernel = keras.ops.cast(self.normalized_kernel(), test_logits.dtype)
+        logits = ops.wsoftmax_logits_from_cosine_logits(
+            test_logits, unit_kernel, labels, self.current_alpha(), self.bias_gradient,
+            keras.ops.cast(inputs, test_logits.dtype),
         )
+        return checks.mark_invalid_labels(logits, labels, self.units)
 
     def get_config(self):
         config = super().get_config()

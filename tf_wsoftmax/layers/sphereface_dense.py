@@ -3,6 +3,7 @@
 import keras
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.layers.angular_margin_head import AngularMarginHead
 
 
@@ -26,19 +27,24 @@ class SphereFaceDense(AngularMarginHead):
     Embedding for Face Recognition", CVPR 2017.
     """
 
-    margin_fn = staticmethod(ops.sphereface_logits)
+    loss_name = "sphereface"
 
     def __init__(
         self,
         units,
-        margin=4,
-        lambda_base=1000.0,
-        lambda_gamma=0.12,
-        lambda_power=1.0,
-        lambda_min=5.0,
+        margin=default_of("sphereface", "multiplicative_margin"),
+        lambda_base=default_of("sphereface", "lambda_base"),
+        lambda_gamma=default_of("sphereface", "lambda_gamma"),
+        lambda_power=default_of("sphereface", "lambda_power"),
+        lambda_min=default_of("sphereface", "lambda_min"),
         **kwargs,
     ):
         super().__init__(units, margin, lambda_base, lambda_gamma, lambda_power, lambda_min, **kwargs)
 
     def test_logits(self, inputs):
         return ops.normalized_logits(inputs, self.kernel)
+
+    def margin_logits_from(self, test_logits, inputs, labels):
+        return ops.sphereface_logits_from_logits(
+            test_logits, keras.ops.cast(inputs, test_logits.dtype), labels, self.margin, self.current_lambda()
+        )

@@ -1,7 +1,11 @@
 """Keras `Loss` classes over the ops."""
 
 from tf_wsoftmax.losses.margin_loss import MarginLoss
-from tf_wsoftmax.losses.margin_loss import sparse_labels_from_keras
+from tf_wsoftmax.losses.objective import SoftmaxCrossEntropy
+from tf_wsoftmax.losses.objective import head_logits
+from tf_wsoftmax.losses.objective import compute_objective
+from tf_wsoftmax.losses.objective import sparse_labels
+from tf_wsoftmax.losses.objective import sparse_labels_from_keras
 from tf_wsoftmax.losses.registry import LOSSES
 from tf_wsoftmax.losses.registry import Hyperparameter
 from tf_wsoftmax.losses.registry import LossEntry
@@ -14,8 +18,12 @@ __all__ = [
     "Hyperparameter",
     "LossEntry",
     "MarginLoss",
+    "SoftmaxCrossEntropy",
     "WSoftmaxLoss",
     "build_loss",
     "get_loss",
+    "head_logits",
+    "compute_objective",
+    "sparse_labels",
     "sparse_labels_from_keras",
 ]

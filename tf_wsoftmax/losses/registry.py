@@ -1,11 +1,10 @@
-"""The one table of the library's losses: name -> head, centre layer and hyperparameters.
+"""The library's losses by name: `tf_wsoftmax.declarations` paired with the layer classes.
 
 Every tool that builds a loss by name (the CLI, the experiment runner, the
-sweeps, the face pipeline, `bench step`) goes through `build_loss`, and the
-CLI's flags are generated from the `Hyperparameter` declarations here, so a
-new loss is one `LossEntry`. Each hyperparameter name means one thing across
-the whole table; where two losses share a name (the lambda schedule of
-L-Softmax and A-Softmax) it means the same thing with a per-loss default.
+sweeps, the face pipeline, `bench step`, `bench heads`) goes through
+`build_loss`. The names, defaults, bounds and help of the hyperparameters are
+declared once, as plain data, in `tf_wsoftmax.declarations`; the CLI's flags
+are generated from there without importing Keras.
 """
 
 import dataclasses
@@ -13,30 +12,9 @@ import dataclasses
 import keras
 
 from tf_wsoftmax import layers
-
-
-@dataclasses.dataclass(frozen=True)
-class Hyperparameter:
-    """One hyperparameter of a loss.
-
-    Args:
-        name: the name in configs and flags (`--name` with dashes).
-        default: the value when none is given.
-        help: one line for `--help`.
-        argument: the layer constructor's argument it sets. Defaults to `name`.
-        target: "head" or "feature_loss", the layer it goes to.
-    """
-
-    name: str
-    default: object
-    help: str
-    argument: str = None
-    target: str = "head"
-
-    @property
-    def kind(self):
-        """The Python type of the default (bool, int, float or str)."""
-        return type(self.default)
+from tf_wsoftmax.declarations import LOSS_DECLARATIONS
+from tf_wsoftmax.declarations import Hyperparameter
+from tf_wsoftmax.declarations import all_hyperparameters  # noqa: F401  (re-exported)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,86 +77,19 @@ def _dense(num_classes, name):
     return keras.layers.Dense(num_classes, kernel_initializer="glorot_uniform", name=name)
 
 
-def _lambda_schedule(base, gamma, power, minimum):
-    return (
-        Hyperparameter("lambda_base", base, "L-/A-Softmax lambda annealing: base"),
-        Hyperparameter("lambda_gamma", gamma, "L-/A-Softmax lambda annealing: gamma"),
-        Hyperparameter("lambda_power", power, "L-/A-Softmax lambda annealing: power"),
-        Hyperparameter("lambda_min", minimum, "L-/A-Softmax lambda annealing: floor"),
-    )
+def _layer_class(class_name):
+    return _dense if class_name == "Dense" else getattr(layers, class_name)
 
-
-_FIXED_SIMPLEX = Hyperparameter("fixed_simplex", False, "fix the class vectors to the regular simplex")
-_MULTIPLICATIVE_MARGIN = Hyperparameter(
-    "multiplicative_margin", 4, "L-/A-Softmax integer angular margin m in {1, 2, 3, 4}", argument="margin"
-)
-_SCALE = Hyperparameter("scale", 64.0, "CosFace / ArcFace logit scale s")
-_CENTER_WEIGHT = Hyperparameter(
-    "center_weight", 0.01, "lambda: weight of the centre loss in the objective", argument="weight", target="feature_loss"
-)
 
 LOSSES = {
-    entry.name: entry
-    for entry in (
-        LossEntry("softmax", "plain Dense + softmax cross-entropy", lambda k, name: _dense(k, name)),
-        LossEntry(
-            "normalized_softmax", "softmax on L2-normalised, bias-free class vectors",
-            layers.NormalizedDense, (_FIXED_SIMPLEX,),
-        ),
-        LossEntry(
-            "wsoftmax",
-            "W-Softmax (Li & Wang 2019): negatives scored with normalise(W_j + alpha W_y)",
-            layers.NormalizedDense,
-            (
-                Hyperparameter("alpha", 1.0, "W-Softmax weight bias alpha >= 0"),
-                Hyperparameter(
-                    "bias_gradient", "stop",
-                    "W-Softmax backward pass: 'stop' (bias and norm constant) or 'full' (exact gradient)",
-                ),
-                Hyperparameter("alpha_warmup_steps", 0, "W-Softmax: softmax steps first (Algorithm 1)"),
-                Hyperparameter("alpha_ramp_steps", 0, "W-Softmax: steps of a linear ramp to alpha after the warm-up"),
-                _FIXED_SIMPLEX,
-            ),
-        ),
-        LossEntry(
-            "lsoftmax", "L-Softmax (Liu et al. 2016), multiplicative angular margin",
-            layers.LSoftmaxDense, (_MULTIPLICATIVE_MARGIN,) + _lambda_schedule(1000.0, 2.5e-5, 35.0, 0.0),
-        ),
-        LossEntry(
-            "sphereface", "A-Softmax / SphereFace (Liu et al. 2017): L-Softmax on normalised weights",
-            layers.SphereFaceDense, (_MULTIPLICATIVE_MARGIN,) + _lambda_schedule(1000.0, 0.12, 1.0, 5.0),
-        ),
-        LossEntry(
-            "cosface", "CosFace / LMCL (Wang et al. 2018): s (cos t_y - m)", layers.CosFaceDense,
-            (_SCALE, Hyperparameter("cosine_margin", 0.35, "CosFace margin m in [0, 2)", argument="margin")),
-        ),
-        LossEntry(
-            "arcface", "ArcFace (Deng et al. 2019): s cos(t_y + m)", layers.ArcFaceDense,
-            (_SCALE, Hyperparameter("angular_margin", 0.5, "ArcFace additive angular margin m (radians)", argument="margin")),
-        ),
-        LossEntry(
-            "center", "softmax + center loss (Wen et al. 2016)", lambda k, name: _dense(k, name),
-            (
-                _CENTER_WEIGHT,
-                Hyperparameter(
-                    "center_rate", 0.5, "center loss: centre update rate in [0, 1]", target="feature_loss"
-                ),
-            ),
-            layers.CenterLossLayer,
-        ),
-        LossEntry(
-            "contrastive_center", "softmax + contrastive-center loss (Qi & Su 2017)", lambda k, name: _dense(k, name),
-            (
-                _CENTER_WEIGHT,
-                Hyperparameter("delta", 1.0, "contrastive-center delta > 0", target="feature_loss"),
-                Hyperparameter(
-                    "center_learning_rate", 0.5, "contrastive-center: the centres' own learning rate",
-                    target="feature_loss",
-                ),
-            ),
-            layers.ContrastiveCenterLossLayer,
-        ),
+    name: LossEntry(
+        name,
+        declaration.summary,
+        _layer_class(declaration.head),
+        declaration.hyperparameters,
+        _layer_class(declaration.feature_loss) if declaration.feature_loss else None,
     )
+    for name, declaration in LOSS_DECLARATIONS.items()
 }
 
 
@@ -208,12 +119,3 @@ def build_loss(name, num_classes, head_name="head", **hyperparameters):
     ('Dense', 'CenterLossLayer', 0.1)
     """
     return get_loss(name).build(num_classes, name=head_name, **hyperparameters)
-
-
-def all_hyperparameters():
-    """Every hyperparameter name of the table -> its declarations (one per loss that has it)."""
-    table = {}
-    for entry in LOSSES.values():
-        for h in entry.hyperparameters:
-            table.setdefault(h.name, []).append(h)
-    return table

@@ -19,13 +19,12 @@ class WSoftmaxLoss(MarginLoss):
 
     The head's state decides everything: its alpha (a weight, so a change
     between steps takes effect), its warm-up schedule (Algorithm 1 inside one
-    `fit`) and its `bias_gradient` mode. With "stop" the loss also uses the
-    features behind `y_pred` (the head keeps them from its training call), so
-    `y_pred` must be the head's output from the same step, as in `fit`.
+    `fit`, counted in training steps only) and its `bias_gradient` mode. In
+    evaluation the loss is the cross-entropy of the test-time logits.
 
     Args:
         head: the `NormalizedDense` layer whose raw output is `y_pred`. May
-            be None when deserialising; call `bind` before training.
+            be None when deserialising; call `bind(model)` before use.
         reduction: Keras reduction. Defaults to "sum_over_batch_size".
         name: loss name. Defaults to "wsoftmax_loss".
         head_name: name of the head, for `bind` after loading.

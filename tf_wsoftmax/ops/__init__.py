@@ -8,8 +8,10 @@ from tf_wsoftmax.ops.additive import cosface_target
 from tf_wsoftmax.ops.additive import cosine_logits
 from tf_wsoftmax.ops.angular import lsoftmax_lambda
 from tf_wsoftmax.ops.angular import lsoftmax_logits
+from tf_wsoftmax.ops.angular import lsoftmax_logits_from_logits
 from tf_wsoftmax.ops.angular import multiple_angle_psi
 from tf_wsoftmax.ops.angular import sphereface_logits
+from tf_wsoftmax.ops.angular import sphereface_logits_from_logits
 from tf_wsoftmax.ops.centers import apply_center_update
 from tf_wsoftmax.ops.centers import center_loss
 from tf_wsoftmax.ops.centers import center_update
@@ -43,11 +45,13 @@ __all__ = [
     "cosine_logits",
     "lsoftmax_lambda",
     "lsoftmax_logits",
+    "lsoftmax_logits_from_logits",
     "multiple_angle_psi",
     "normalize_kernel",
     "normalized_logits",
     "sparse_softmax_cross_entropy",
     "sphereface_logits",
+    "sphereface_logits_from_logits",
     "wsoftmax_logits",
     "wsoftmax_logits_from_cosine_logits",
 ]

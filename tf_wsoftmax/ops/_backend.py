@@ -86,6 +86,25 @@ def all_reduce_sum(*values):
     return values
 
 
+def num_replicas():
+    """Replicas in sync of the current `tf.distribute` strategy (1 without one, and off TensorFlow)."""
+    if is_tensorflow():
+        return _tensorflow().tf.distribute.get_strategy().num_replicas_in_sync
+    return 1
+
+
+def replica_share(value):
+    """`value` / the number of `tf.distribute` replicas: this replica's share of a global mean.
+
+    The rule Keras applies to a compiled loss (each replica returns its
+    share; the optimiser sums the replicas' gradients). Off TensorFlow,
+    `keras.distribution` partitions one global computation, so the value is
+    returned as it is.
+    """
+    replicas = num_replicas()
+    return value if replicas == 1 else value / float(replicas)
+
+
 def mark_invalid(values, invalid):
     """NaN where `invalid` (a (B,) bool) holds, broadcast over the trailing axes of `values`.
 

@@ -69,13 +69,6 @@ def _feature_norms(features):
     return ops.sqrt(ops.maximum(ops.sum(ops.square(features), -1, keepdims=True), EPSILON))
 
 
-def _norms_and_cosines(features, kernel):
-    norm_x = _feature_norms(features)
-    unit_kernel = normalize_kernel(kernel)
-    cosines = ops.clip(ops.matmul(features, unit_kernel) / norm_x, -1.0, 1.0)
-    return norm_x, cosines
-
-
 def lsoftmax_logits(features, kernel, labels, margin, lambda_=0.0):
     """L-Softmax logits (Liu et al. 2016, Eq. 4-6, with the original lambda).
 
@@ -98,6 +91,23 @@ def lsoftmax_logits(features, kernel, labels, margin, lambda_=0.0):
     lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
     logits = ops.matmul(features, kernel)  # the only (B, d) x (d, K) product
+    return lsoftmax_logits_from_logits(logits, features, kernel, labels, margin, lambda_)
+
+
+def lsoftmax_logits_from_logits(logits, features, kernel, labels, margin, lambda_=0.0):
+    """L-Softmax training logits from the plain logits W_j . x of the same features.
+
+    Args:
+        logits: (B, K) x . W.
+        features: the (B, d) features x behind them.
+        kernel: (d, K) W.
+        labels: validated int32 (B,).
+        margin: integer m in {1, 2, 3, 4}.
+        lambda_: float >= 0, the annealing weight.
+
+    Returns:
+        (B, K) logits: `logits` with the target column replaced (Eq. 4-6).
+    """
     norm_x = _feature_norms(features)
     kernel_norms = ops.sqrt(ops.maximum(ops.sum(ops.square(kernel), 0), EPSILON))
     norm_w = _backend.take_rows(kernel_norms, labels)[:, None]
@@ -134,7 +144,26 @@ def sphereface_logits(features, kernel, labels, margin, lambda_=0.0):
     margin = checks.check_integer_margin(margin)
     lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
-    norm_x, cosines = _norms_and_cosines(features, kernel)
+    logits = ops.matmul(features, normalize_kernel(kernel))
+    return sphereface_logits_from_logits(logits, features, labels, margin, lambda_)
+
+
+def sphereface_logits_from_logits(logits, features, labels, margin, lambda_=0.0):
+    """A-Softmax training logits from the normalised-W logits |x| cos t_j of the same features.
+
+    Args:
+        logits: (B, K) x . W_j / ||W_j||.
+        features: the (B, d) features x behind them.
+        labels: validated int32 (B,).
+        margin: integer m in {1, 2, 3, 4}.
+        lambda_: float >= 0, the annealing weight.
+
+    Returns:
+        (B, K) logits |x| cos t_j with the target column
+        |x| (psi(t_y) + lambda cos t_y) / (1 + lambda).
+    """
+    norm_x = _feature_norms(features)
+    cosines = ops.clip(logits / norm_x, -1.0, 1.0)
     cos_target = _backend.take_per_row(cosines, labels)
     target = _margin_target(norm_x, 1.0, cos_target, margin, lambda_)
     return _with_target_column(norm_x * cosines, labels, target)

@@ -7,7 +7,7 @@ from tf_wsoftmax.training.optimizer import paper_kernel_regularizer
 from tf_wsoftmax.training.optimizer import paper_learning_rate
 from tf_wsoftmax.training.optimizer import paper_optimizer
 from tf_wsoftmax.training.margin_classifier import MarginClassifier
-from tf_wsoftmax.training.objective import classifier_logits
+from tf_wsoftmax.training.forward import classifier_logits
 from tf_wsoftmax.training.train_step import TrainStep
 
 __all__ = [

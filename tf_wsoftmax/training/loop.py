@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from tf_wsoftmax.training.train_step import TrainStep
-from tf_wsoftmax.training.objective import classifier_logits
+from tf_wsoftmax.training.forward import classifier_logits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +91,7 @@ def evaluate_accuracy(backbone, head, dataset):
     """
     correct, total = 0, 0
     for images, labels in dataset:
-        _, logits = classifier_logits(backbone, head, images, training=False)
+        _, logits = classifier_logits(backbone, head, images)
         predictions = tf.argmax(logits, axis=-1, output_type=labels.dtype)
         correct += int(tf.reduce_sum(tf.cast(predictions == labels, tf.int32)))
         total += int(tf.shape(labels)[0])
@@ -158,7 +158,7 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
     first = _epoch_dataset(train_data, 0)
     steps_per_epoch = _steps_per_epoch(first)
     sample_images, _ = next(iter(first))
-    features, _ = classifier_logits(backbone, head, sample_images, training=False)
+    features, _ = classifier_logits(backbone, head, sample_images)
     if feature_loss is not None and not feature_loss.built:
         feature_loss.build(features.shape)
     optimizer.build(step_fn.trainable_variables)
@@ -187,7 +187,7 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
         done_in_epoch = step - epoch * steps_per_epoch
         if done_in_epoch == 0:
             accumulators.reset()
-        dataset = _epoch_dataset(train_data, epoch).skip(done_in_epoch)
+        dataset = step_fn.distribute(_epoch_dataset(train_data, epoch).skip(done_in_epoch))
         progress = (
             keras.utils.Progbar(steps_per_epoch, stateful_metrics=["loss", "accuracy"])
             if config.verbose
@@ -203,7 +203,7 @@ def train(backbone, head, optimizer, train_data, config, validation_data=None, f
                     f"{epoch + 1}); stopping before checkpointing it. Lower the learning rate or "
                     "check the data; a restart resumes from the last checkpoint."
                 )
-            accumulators.update(outputs["loss"], outputs["correct"], int(tf.shape(labels)[0]))
+            accumulators.update(outputs["loss"], outputs["correct"], float(outputs["samples"]))
             step += 1
             if progress:
                 progress.update(step - epoch * steps_per_epoch, list(accumulators.result().items()))

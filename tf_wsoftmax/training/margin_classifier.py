@@ -1,42 +1,32 @@
 """`MarginClassifier`: every loss of the library through `compile` / `fit`."""
 
 import keras
-import tensorflow as tf
 
-from tf_wsoftmax import ops
-from tf_wsoftmax.layers.margin_head import in_shape_inference
-from tf_wsoftmax.losses import sparse_labels_from_keras
-from tf_wsoftmax.training import objective as objective_lib
-
-
-def _is_tensorflow():
-    return keras.backend.backend() == "tensorflow"
+from tf_wsoftmax.losses import objective as objective_lib  # the module
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
 class MarginClassifier(keras.Model):
     """A backbone, a classifier head and an optional centre loss, trained by `fit`.
 
-    `fit(x, y)` runs the label-aware training path (Keras' documented way of
-    customising `fit`: an overridden `train_step`): the head gets the labels,
-    so every margin head works, including L-Softmax and A-Softmax, whose
-    training logits need the features themselves; a centre loss is added as
-    lambda * L_center and its centres are updated once per step. Calling the
-    model (predict, evaluate, export) gives the test-time logits and takes
-    images only.
+    `fit(x, y)` trains through Keras' own train step, on every backend, with
+    this model's `compute_loss`: the objective of
+    `tf_wsoftmax.losses.objective` (the head gets the labels, so every margin
+    head works, including L-Softmax and A-Softmax; a centre loss is added as
+    lambda * L_center and its centres are updated once per step as a state
+    update of the step, so it also runs under `tf.distribute` and
+    `keras.distribution`). One head pass per step gives the training logits
+    and the test-time logits that the metrics ("accuracy") see.
 
-    Compile it without a `loss` (the objective is the head's softmax
-    cross-entropy); metrics such as "accuracy" see the test-time logits.
-    Under `strategy.scope()` it trains with `tf.distribute` like any Keras
-    model: loss terms are scaled by the global batch and centre updates are
-    all-reduced across replicas.
+    Calling the model with `training=False` or None (predict, evaluate,
+    export) gives the test-time logits and takes images only. With
+    `training=True` (what `fit` calls) it returns
+    `{"logits": test-time logits, "features": features}` for `compute_loss`.
+    `evaluate` reports `loss` = the cross-entropy of the test-time logits
+    (+ regularisation), the same quantity as a stock model compiled with
+    `MarginLoss`.
 
-    On TensorFlow, `fit` runs the library's own train step (`objective`,
-    shared with `TrainStep`). On other Keras backends (JAX) Keras' own train
-    step runs and this class supplies `compute_loss`, the same objective in
-    `keras.ops`: the head's training logits from the labels, the centre term,
-    and the centre update applied as a state update of the step (so it also
-    runs under `keras.distribution`).
+    Compile it without a `loss` (the objective is fixed by the head).
     `serving_model()` returns backbone + head alone, without the centres,
     for `export`.
 
@@ -62,6 +52,7 @@ class MarginClassifier(keras.Model):
         self.backbone = backbone
         self.head = head
         self.feature_loss = feature_loss
+        self.cross_entropy = objective_lib.SoftmaxCrossEntropy()
         self.build(backbone.input_shape)
 
     def build(self, input_shape):
@@ -90,16 +81,13 @@ class MarginClassifier(keras.Model):
 
     def call(self, inputs, training=None):
         features = self.backbone(inputs, training=training)
-        logits = self.head(features, training=training)
-        self._last_forward = (logits, features)  # for `compute_loss` (backends other than TensorFlow)
+        logits = self.head(features, training=False)  # test-time logits; `compute_loss` adds the margin
+        if training:
+            return {"logits": logits, "features": features}
         return logits
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The objective for Keras' own train / test steps (backends other than TensorFlow).
-
-        Training: mean cross-entropy of the head's training logits (the head
-        gets the labels) + regularisation + the centre term, and the centre
-        update of this step. Evaluation: cross-entropy of the test-time logits.
+        """The objective (`tf_wsoftmax.losses.objective`) for Keras' train and test steps.
 
         Args:
             x: the inputs (unused: the features come from this step's forward pass).
@@ -111,55 +99,18 @@ class MarginClassifier(keras.Model):
         Returns:
             The scalar loss.
         """
-        last = getattr(self, "_last_forward", None)
-        if last is None or last[0] is not y_pred:
-            if in_shape_inference():  # Keras traces the loss on shapes alone before the first step
-                return keras.ops.zeros((), "float32")
-            raise ValueError("`y_pred` must be this model's output of the same step.")
-        features = last[1]
-        labels = sparse_labels_from_keras(y, y_pred)
-        logits = y_pred
-        if training and objective_lib.head_accepts_labels(self.head):
-            logits = self.head(features, labels=labels, training=True)
-        per_sample = ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, "float32"))
-        if sample_weight is not None:
-            per_sample = per_sample * keras.ops.reshape(keras.ops.cast(sample_weight, "float32"), (-1,))
-        loss = keras.ops.mean(per_sample)
-        if not training:
-            return loss
-        for regularization in self.losses:
-            loss = loss + keras.ops.cast(regularization, "float32")
-        if self.feature_loss is not None:
-            loss = loss + self.feature_loss(features, labels)
-            self.feature_loss.update(keras.ops.stop_gradient(features), labels)
-        return loss
-
-    def train_step(self, *args):
-        if not _is_tensorflow():
-            return super().train_step(*args)
-        (data,) = args
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        labels = sparse_labels_from_keras(y, tf.zeros((tf.shape(y)[0], self.head.units)))
-        replicas = objective_lib.num_replicas()
-        outputs = objective_lib.train_batch(
-            self.backbone, self.head, self.optimizer, x, labels, self.feature_loss, sample_weight,
-            global_batch_size=tf.shape(labels)[0] * replicas,  # Keras splits batches evenly
+        features, logits = (y_pred["features"], y_pred["logits"]) if training else (None, y_pred)
+        outputs = objective_lib.compute_objective(
+            self.head, features, y, sample_weight, self.feature_loss, self.losses,
+            training=training, cross_entropy=self.cross_entropy, test_logits=logits,
         )
-        self._loss_tracker.update_state(outputs["loss"] * replicas)
-        return self.compute_metrics(x, labels, outputs["test_logits"], sample_weight)
+        return outputs["loss"]
 
-    def test_step(self, *args):
-        if not _is_tensorflow():
-            return super().test_step(*args)
-        (data,) = args
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        logits = self(x, training=False)
-        labels = sparse_labels_from_keras(y, logits)
-        loss = objective_lib.weighted_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), sample_weight
-        )
-        self._loss_tracker.update_state(loss)
-        return self.compute_metrics(x, labels, logits, sample_weight)
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras' metrics on the test-time logits (the training output is a dict)."""
+        if isinstance(y_pred, dict):
+            y_pred = y_pred["logits"]
+        return super().compute_metrics(x, y, y_pred, sample_weight)
 
     def serving_model(self, name="classifier"):
         """Backbone + head as a functional model (no centres), for `export`."""

@@ -1,34 +1,34 @@
-"""A `tf.function`-compiled train step that uses the head's label-aware path."""
+"""A `tf.function`-compiled train step over the library's one objective."""
 
 import tensorflow as tf
 
+from tf_wsoftmax.losses import objective as objective_lib  # the module
 from tf_wsoftmax.ops import checks
-from tf_wsoftmax.training import objective as objective_lib
 
 
 class TrainStep:
-    """One optimisation step of backbone + head (+ centre loss), softmax cross-entropy.
+    """One optimisation step of backbone + head (+ centre loss).
 
-    The head is called with the labels and `training=True`, so a margin head
-    produces its training logits (W-Softmax: the alpha-biased logits of
-    Eq. 1). The loss is the batch-mean cross-entropy plus the layers'
-    regularisation losses plus lambda * the centre loss, the same total that
-    `model.fit` minimises. After the optimiser step the centre layer's own
-    update runs (Wen et al.'s rule, or SGD on the centres with their learning
-    rate for the contrastive-center loss). Train accuracy is measured with
-    the test-time logits.
+    The loss is `tf_wsoftmax.losses.objective`, the function
+    `MarginClassifier.compute_loss` (hence `fit`) uses too: the head's
+    training logits from the labels (W-Softmax: the alpha-biased logits of
+    Eq. 1), their softmax cross-entropy, the layers' regularisation losses and
+    lambda * the centre loss, whose centres are updated in the same step.
+    Train accuracy is measured on the test-time logits of the same head pass.
 
-    Labels are range-checked in a separate plain `tf.function` before the
-    compiled step, so the check also runs when `jit_compile=True` (XLA drops
-    runtime assertions).
+    Labels are range-checked in a separate plain `tf.function` before an XLA
+    step, so the check also runs when `jit_compile=True` (XLA drops run-time
+    assertions).
 
     Distributed training: build the models, the optimiser and the step under
-    `strategy.scope()` (MirroredStrategy, MultiWorkerMirroredStrategy, or
-    TPUStrategy) and call the step with the *global* batch (on every worker,
-    the same batch). Each replica trains on its slice, its loss terms are
-    scaled by the global batch size, the optimiser sums the replicas'
-    gradients, centre statistics are all-reduced so every replica writes the
-    same centres, and the returned numbers are summed over replicas.
+    `strategy.scope()` (MirroredStrategy, MultiWorkerMirroredStrategy). The
+    step runs `strategy.run` over the replicas: pass a batch from
+    `step.distribute(dataset)` (a distributed dataset), or a global batch,
+    which is split the same way (on every worker, the same batch). Keras'
+    loss reduction makes each replica's loss its share of the global mean,
+    the optimiser sums the replicas' gradients, centre statistics are
+    all-reduced so every replica writes the same centres, and the returned
+    numbers are summed over replicas.
 
     Args:
         backbone: Keras model, images -> features.
@@ -42,8 +42,8 @@ class TrainStep:
         labels: int class ids (B,).
 
     Returns:
-        dict with "loss" (scalar total), "cross_entropy", "feature_loss" and
-        "correct" (number of correctly classified samples, float32).
+        dict with "loss" (scalar total), "cross_entropy", "feature_loss",
+        "correct" (correctly classified samples, float32) and "samples".
     """
 
     def __init__(self, backbone, head, optimizer, jit_compile=False, feature_loss=None):
@@ -52,6 +52,7 @@ class TrainStep:
         self.optimizer = optimizer
         self.jit_compile = jit_compile
         self.feature_loss = feature_loss
+        self.cross_entropy = objective_lib.SoftmaxCrossEntropy()
         self.strategy = tf.distribute.get_strategy()
         # Built inside `strategy.scope()`: run every step through `strategy.run`.
         self.distributed = tf.distribute.has_strategy()
@@ -64,68 +65,97 @@ class TrainStep:
                 )
             self._step = tf.function(self._distributed_step)
         else:
-            self._step = tf.function(self._train_step, jit_compile=jit_compile)
+            self._step = tf.function(self._replica_step, jit_compile=jit_compile)
         self._check = tf.function(self._check_labels)
 
     @property
     def trainable_variables(self):
-        return objective_lib.trainable_variables(self.backbone, self.head)
+        """The variables the optimiser updates (centres are not among them)."""
+        return self.backbone.trainable_variables + self.head.trainable_variables
 
     def _check_labels(self, labels):
         return checks.check_labels(labels, self.head.units, labels)
 
     def loss_and_gradients(self, images, labels):
-        """The total loss and its gradients, without applying them.
+        """The objective and its gradients, without applying them (nor the centre update).
 
         Returns:
-            (loss, cross_entropy, gradients, test_logits).
+            (objective outputs, gradients of `trainable_variables`).
         """
-        outputs, grads, _ = objective_lib.gradients(
-            self.backbone, self.head, None, images, labels, self.feature_loss
-        )
-        return outputs["loss"], outputs["cross_entropy"], grads, outputs["test_logits"]
+        with tf.GradientTape() as tape:
+            outputs = self._objective(images, labels, feature_loss=None)
+        return outputs, tape.gradient(outputs["loss"], self.trainable_variables)
 
-    def _train_step(self, images, labels, global_batch_size=None):
-        labels = tf.cast(labels, tf.int32)
-        outputs = objective_lib.train_batch(
-            self.backbone, self.head, self.optimizer, images, labels, self.feature_loss,
-            global_batch_size=global_batch_size,
+    def _objective(self, images, labels, feature_loss):
+        features = self.backbone(images, training=True)
+        return objective_lib.compute_objective(
+            self.head, features, labels, None, feature_loss, self.backbone.losses + self.head.losses,
+            training=True, cross_entropy=self.cross_entropy,
         )
-        predictions = tf.argmax(outputs["test_logits"], axis=-1, output_type=tf.int32)
-        correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32))
+
+    def _replica_step(self, images, labels):
+        labels = tf.cast(labels, tf.int32)
+        with tf.GradientTape() as tape:
+            outputs = self._objective(images, labels, self.feature_loss)
+            scaled = self.optimizer.scale_loss(outputs["loss"])
+        variables = self.trainable_variables
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        predictions = tf.argmax(outputs["logits"], axis=-1, output_type=tf.int32)
         return {
             "loss": outputs["loss"],
             "cross_entropy": outputs["cross_entropy"],
             "feature_loss": outputs["feature_loss"],
-            "correct": correct,
+            "correct": tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32)),
+            "samples": tf.cast(tf.shape(labels)[0], tf.float32),
         }
 
-    def _replica_slice(self, images, labels, global_batch_size):
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync
-        per_replica = (global_batch_size + replicas - 1) // replicas
-        start = tf.minimum(tf.cast(context.replica_id_in_sync_group, tf.int32) * per_replica, global_batch_size)
-        end = tf.minimum(start + per_replica, global_batch_size)
-        return self._train_step(images[start:end], labels[start:end], global_batch_size)
-
     def _distributed_step(self, images, labels):
-        global_batch_size = tf.shape(labels)[0]
-        outputs = self.strategy.run(self._replica_slice, args=(images, labels, global_batch_size))
+        outputs = self.strategy.run(self._replica_step, args=(images, labels))
         return {
             key: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for key, value in outputs.items()
         }
 
+    def distribute(self, dataset):
+        """`dataset` (batched, global batches) as this step's strategy distributes it.
+
+        Each global batch is split over the replicas of all workers (tf.data's
+        DATA auto-sharding: every worker reads the same input and keeps its
+        share of each batch), so each step trains on the same samples as a
+        single-device run. Without a strategy the dataset is returned
+        unchanged.
+
+        Args:
+            dataset: a batched `tf.data.Dataset` of (images, labels).
+
+        Returns:
+            A dataset whose elements this step takes.
+        """
+        if not self.distributed:
+            return dataset
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+    def _build_optimizer(self):
+        # Create the optimiser's slots eagerly, in the strategy's scope: a
+        # variable created inside `strategy.run` in a tf.function cannot be.
+        parts = [self.backbone, self.head] + ([self.feature_loss] if self.feature_loss else [])
+        if not all(part.built for part in parts):
+            raise ValueError(
+                "Under a tf.distribute strategy, build the backbone, head and centre layer "
+                "(e.g. call them once on a batch) before the first train step."
+            )
+        with self.strategy.scope():
+            self.optimizer.build(self.trainable_variables)
+
     def __call__(self, images, labels):
-        if self.distributed and not self.optimizer.built:
-            # Create the optimiser's slots eagerly, in the strategy's scope: a
-            # variable created inside `strategy.run` in a tf.function cannot be.
-            parts = [self.backbone, self.head] + ([self.feature_loss] if self.feature_loss else [])
-            if not all(part.built for part in parts):
-                raise ValueError(
-                    "Under a tf.distribute strategy, build the backbone, head and centre layer "
-                    "(e.g. call them once on a batch) before the first train step."
-                )
-            with self.strategy.scope():
-                self.optimizer.build(self.trainable_variables)
-        return self._step(images, self._check(tf.convert_to_tensor(labels)))
+        if not self.distributed:
+            return self._step(images, self._check(tf.convert_to_tensor(labels)))
+        if not self.optimizer.built:
+            self._build_optimizer()
+        if not isinstance(labels, tf.distribute.DistributedValues):
+            labels = self._check(tf.convert_to_tensor(labels))
+            batch = tf.data.Dataset.from_tensor_slices((images, labels)).batch(int(labels.shape[0]))
+            images, labels = next(iter(self.distribute(batch)))
+        return self._step(images, labels)

@@ -1,0 +1,189 @@
+"""The training objective, written once in `keras.ops`.
+
+    L = CE(training logits, y) + regularisation + lambda L_center
+
+Every entry point computes it here: `MarginClassifier.compute_loss` (Keras'
+own train and test steps, on every backend), `TrainStep` and `train()`
+(`tf.function` steps, `tf.distribute`), and, for a stock
+`compile(loss=MarginLoss(head))`, `MarginLoss` (its cross-entropy term, the
+part a Keras `Loss` owns; Keras adds the regularisation itself).
+
+One head pass gives both logits: the training logits for the loss and the
+test-time logits for the metrics (`MarginHead.training_logits`).
+"""
+
+import keras
+import numpy as np
+
+from tf_wsoftmax import ops
+from tf_wsoftmax.layers import MarginHead
+from tf_wsoftmax.ops import _backend
+from tf_wsoftmax.ops import checks
+
+
+def sparse_labels(y_true, num_classes, batch_like, name="y_true"):
+    """Turns labels as Keras hands them over into validated int32 class ids.
+
+    Keras casts `y_true` to the loss dtype (float32) before `Loss.call`, and
+    datasets often give labels of shape (B, 1). This accepts (B,) or (B, 1),
+    checks that float labels are whole numbers (0.5 or one-hot rows are
+    errors, not truncated), and checks the range [0, K).
+
+    Args:
+        y_true: labels.
+        num_classes: K.
+        batch_like: a tensor whose first axis is B (the logits or features).
+        name: the name in error messages. Defaults to "y_true".
+
+    Returns:
+        int32 tensor of shape (B,).
+    """
+    y_true = keras.ops.convert_to_tensor(y_true)
+    if checks.rank(y_true) == 2 and y_true.shape[-1] == 1:
+        y_true = keras.ops.squeeze(y_true, axis=-1)
+    checks.check_rank(y_true, 1, name, hint=" (expected (batch,) integer class ids, not one-hot)")
+    if "float" in checks.dtype_name(y_true):
+        y_true = _whole_labels(y_true, name)
+    return checks.check_labels(y_true, num_classes, batch_like, name=name)
+
+
+def sparse_labels_from_keras(y_true, logits):
+    """`sparse_labels` with K and B read from (B, K) logits."""
+    return sparse_labels(y_true, checks.num_classes_of(logits, -1), logits)
+
+
+def _whole_labels(y_true, name):
+    """Float labels as int32, refusing fractional ones (a traced JAX batch maps them to -1, i.e. NaN)."""
+    message = f"`{name}` must hold integer class ids; found a fractional label"
+    if _backend.is_tensorflow():
+        return _backend._tensorflow().assert_whole_numbers(y_true, name)
+    if _backend.is_concrete(y_true):
+        values = np.asarray(y_true)
+        if np.any(values != np.round(values)):
+            raise ValueError(message)
+    whole = keras.ops.equal(y_true, keras.ops.round(y_true))
+    return keras.ops.where(whole, keras.ops.cast(y_true, "int32"), -1)
+
+
+@keras.saving.register_keras_serializable(package="tf_wsoftmax")
+class SoftmaxCrossEntropy(keras.losses.Loss):
+    """Softmax cross-entropy on logits with validated integer labels.
+
+    The cross-entropy term of the objective. Keras' `Loss.__call__` reduces
+    it (sample weights, "sum_over_batch_size") and scales it for
+    `tf.distribute` (each replica returns its share of the global mean), so
+    no entry point divides by hand.
+
+    Args:
+        reduction: Keras reduction. Defaults to "sum_over_batch_size".
+        name: Defaults to "softmax_cross_entropy".
+        **kwargs: other `keras.losses.Loss` arguments.
+
+    Call arguments:
+        y_true: integer class ids, (B,) or (B, 1) (whole-valued floats too).
+        y_pred: (B, K) logits.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="softmax_cross_entropy", **kwargs):
+        super().__init__(name=name, reduction=reduction, **kwargs)
+
+    def call(self, y_true, y_pred):
+        labels = sparse_labels_from_keras(y_true, y_pred)
+        return ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(y_pred, "float32"))
+
+
+def head_logits(head, features, labels=None, training=True, test_logits=None):
+    """(training logits, test-time logits) from one pass of the head.
+
+    Args:
+        head: a `MarginHead` or a plain classifier layer (`Dense`).
+        features: (B, d).
+        labels: validated int32 (B,) class ids (needed when training a margin head).
+        training: Python bool.
+        test_logits: the head's output for `features` in this step, if the
+            caller already has it (the head is then not run again).
+
+    Returns:
+        A pair of (B, K) tensors (the same tensor twice for a plain layer or
+        in evaluation). Training a margin head counts one schedule step.
+    """
+    if training and isinstance(head, MarginHead):
+        return head.training_logits(features, labels, test_logits=test_logits)
+    if test_logits is None:
+        test_logits = head(features, training=False) if isinstance(head, MarginHead) else head(features, training=training)
+    return test_logits, test_logits
+
+
+def regularization(losses):
+    """The sum of a model's regularisation terms (float32), this replica's share under `tf.distribute`."""
+    total = keras.ops.zeros((), "float32")
+    for term in losses:
+        total = total + keras.ops.cast(keras.ops.sum(term), "float32")
+    return _backend.replica_share(total)
+
+
+def compute_objective(
+    head,
+    features,
+    y,
+    sample_weight=None,
+    feature_loss=None,
+    regularization_losses=(),
+    training=True,
+    cross_entropy=None,
+    test_logits=None,
+):
+    """The objective of one step, and its test-time logits for the metrics.
+
+    Training: CE of the head's training logits (the head gets the labels),
+    plus the regularisation losses, plus the centre term lambda L_center;
+    the centre layer's own update (Wen et al.'s rule, or the contrastive
+    centres' closed-form gradient step) is applied here, as a state update
+    of the step. Evaluation: CE of the test-time logits, plus the
+    regularisation (as Keras reports `loss` for any model).
+
+    Under `tf.distribute` (this runs in each replica) every term is the
+    replica's share of the global value: Keras' reduction scales the
+    cross-entropy, `regularization` the regularisation and the centre term
+    is scaled alike; the centre layers all-reduce their statistics. Under
+    `keras.distribution` (JAX) the step is one global computation and
+    nothing is scaled.
+
+    Args:
+        head: classifier layer (`MarginHead` or `Dense`).
+        features: (B, d) features of this step's forward pass (may be None
+            in evaluation when `test_logits` is given).
+        y: labels as the data gives them ((B,) or (B, 1), int or whole float).
+        sample_weight: optional (B,) weights of the cross-entropy.
+        feature_loss: optional `ClassCenters` layer (center or
+            contrastive-center loss); used in training only.
+        regularization_losses: the model's regularisation terms
+            (`model.losses`).
+        training: Python bool.
+        cross_entropy: the `keras.losses.Loss` of the CE term. Defaults to
+            `SoftmaxCrossEntropy()`.
+        test_logits: the head's output for `features` in this step, if the
+            caller has it (one head pass per step either way).
+
+    Returns:
+        dict: "loss" (the total), "cross_entropy", "feature_loss" (the
+        centre term, 0 without one), "regularization", "logits" (test-time).
+    """
+    labels = sparse_labels(y, head.units, features if features is not None else test_logits)
+    training_logits, test_logits = head_logits(head, features, labels, training, test_logits)
+    cross_entropy = cross_entropy or SoftmaxCrossEntropy()
+    ce = cross_entropy(labels, training_logits, sample_weight)
+    regularization_term = regularization(regularization_losses)
+    center_term = keras.ops.zeros((), "float32")
+    if training and feature_loss is not None:
+        if not feature_loss.built:
+            feature_loss.build(features.shape)
+        center_term = _backend.replica_share(feature_loss(features, labels))
+        feature_loss.update(keras.ops.stop_gradient(features), labels)
+    return {
+        "loss": ce + regularization_term + center_term,
+        "cross_entropy": ce,
+        "feature_loss": center_term,
+        "regularization": regularization_term,
+        "logits": test_logits,
+    }
