@@ -35,8 +35,19 @@ def test_sharded_fit_equals_one_device(report):
         "wsoftmax_stop", "wsoftmax_full", "cosface", "arcface", "center", "contrastive_center", "compile_wsoftmax_loss"
     }
     for case, result in report["cases"].items():
-        np.testing.assert_allclose(result["sharded_losses"], result["single_losses"], rtol=1e-5, err_msg=case)
-        assert result["max_weight_difference"] < 1e-5, case
+        assert result["dtypes"] == ["float64", "int32"] or result["dtypes"] == ["float64"], case
+        # Reordered float64 sums: each of the `steps` momentum-SGD steps (lr 0.1, momentum 0.9, so an
+        # update is at most lr / (1 - momentum) = 1 times a gradient) sums over at most n = 48 terms
+        # whose rounding differs by <= n eps; logits scaled by s = 64 (CosFace / ArcFace) scale the
+        # gradients. Bound: steps * n * eps * s * max(1, |w|), with a factor 10 of slack.
+        tolerance = 10 * result["steps"] * 48 * np.finfo("float64").eps * 64 * max(1.0, result["max_abs_weight"])
+        assert result["max_weight_movement"] > 1e6 * tolerance, case  # the runs trained: the check can fail
+        assert result["max_weight_difference"] < tolerance, case
+        # The reported losses agree to the same bound, except that the centre term of the two centre
+        # losses comes out of the sharded run rounded like a float32 number (7.6e-10 relative here,
+        # while every weight, the centres included, agrees to 2e-16); cause not found (docs/backends.md).
+        loss_tolerance = 4 * np.finfo("float32").eps if "center" in case else tolerance
+        np.testing.assert_allclose(result["sharded_losses"], result["single_losses"], rtol=loss_tolerance, err_msg=case)
 
 
 @pytest.mark.slow

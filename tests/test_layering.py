@@ -52,7 +52,7 @@ def test_library_imports_run_one_way():
 
 
 def test_the_library_trains_on_jax_without_tensorflow():
-    """ops, layers, losses and distribution import and `fit` on JAX with TensorFlow unimportable."""
+    """ops, layers, losses, distribution and MarginClassifier import and `fit` on JAX with TensorFlow unimportable."""
     import os
     import subprocess
     import sys
@@ -67,6 +67,12 @@ def test_the_library_trains_on_jax_without_tensorflow():
         "model = keras.Sequential([keras.Input((4,)), head])\n"
         "model.compile('sgd', loss=tf_wsoftmax.WSoftmaxLoss(head))\n"
         "model.fit(np.ones((8, 4), 'float32'), np.arange(8) % 5, verbose=0)\n"
+        "from tf_wsoftmax.training import MarginClassifier\n"
+        "from tf_wsoftmax.losses import build_loss\n"
+        "head, centres = build_loss('center', 5)\n"
+        "classifier = MarginClassifier(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), head, centres)\n"
+        "classifier.compile('sgd', metrics=['accuracy'])\n"
+        "classifier.fit(np.ones((8, 4), 'float32'), np.arange(8) % 5, verbose=0, validation_data=(np.ones((8, 4)), np.arange(8) % 5))\n"
         "assert 'tensorflow' not in sys.modules\n"
     )
     env = dict(os.environ, KERAS_BACKEND="jax")

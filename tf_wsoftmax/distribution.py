@@ -33,6 +33,7 @@ import keras
 
 from tf_wsoftmax.layers import ClassCenters
 from tf_wsoftmax.layers import MarginHead
+from tf_wsoftmax.layers.traversal import all_layers
 
 
 def class_matrix_layers(model, heads=()):
@@ -47,7 +48,7 @@ def class_matrix_layers(model, heads=()):
         list of (layer, {weight name: axes}) where axes use "model" for K.
     """
     found = []
-    layers = list(model._flatten_layers()) if isinstance(model, keras.Model) else [model]
+    layers = all_layers(model)
     own_head = getattr(model, "head", None)
     extra = list(heads) + ([own_head] if isinstance(own_head, keras.layers.Layer) else [])
     for layer in dict.fromkeys(layers + extra):  # each layer once, in order

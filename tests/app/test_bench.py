@@ -22,15 +22,15 @@ def test_sweep_shapes():
 def test_bench_cli_writes_json_and_table(tmp_path, capsys):
     out = tmp_path / "heads.json"
     code = cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--batch", "4", "--repeats", "2",
-                     "--losses", "normalized_softmax", "wsoftmax_stop", "wsoftmax_full", "--dtype", "float32",
+                     "--losses", "normalized_softmax", "wsoftmax", "wsoftmax_full", "--dtype", "float32",
                      "bfloat16", "--json", str(out)])
     assert code == 0
     records = json.loads(out.read_text())
     assert len(records) == 12
     assert set(records[0]) >= {"loss", "jit_compile", "classes", "dim", "batch", "dtype", "median_ms"}
     printed = capsys.readouterr().out
-    assert "| wsoftmax_stop |" in printed and "| wsoftmax_full |" in printed
-    assert cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--losses", "wsoftmax"]) == 2
+    assert "| wsoftmax |" in printed and "| wsoftmax_full |" in printed
+    assert cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--losses", "wsoftmax_stop"]) == 2
     assert "Unknown head" in capsys.readouterr().err
     out = tmp_path / "step.json"
     assert cli.main(["bench", "step", "--networks", "mnist", "--batch", "4", "--repeats", "1", "--jit", "off",
@@ -56,11 +56,11 @@ def test_bench_heads_on_jax_runs_without_tensorflow(tmp_path):
     assert len(records) == 2 * len(heads.HEADS)
     assert {r["backend"] for r in records} == {"jax"} and {r["jit_compile"] for r in records} == {True}
     assert all(r["device"] and r["median_ms"] > 0 for r in records)
-    assert "| wsoftmax_stop | jax |" in result.stdout
+    assert "| wsoftmax | jax |" in result.stdout
 
 
 def test_tensorflow_records_name_backend_and_device():
-    record = heads.time_head("wsoftmax_stop", 12, 5, 8, warmup=1, repeats=2)
+    record = heads.time_head("wsoftmax", 12, 5, 8, warmup=1, repeats=2)
     assert record["backend"] == "tensorflow" and record["device"] == "cpu"
 
 

@@ -1,8 +1,8 @@
 """Runs class-sharded training on 8 virtual CPU devices and prints a JSON report.
 
 Started by tests/test_distribution.py in a subprocess whose environment sets
-KERAS_BACKEND=jax and XLA_FLAGS=--xla_force_host_platform_device_count=8
-(both must be set before JAX and Keras are imported, so the parent sets them;
+KERAS_BACKEND=jax, XLA_FLAGS=--xla_force_host_platform_device_count=8 and
+JAX_ENABLE_X64=1 (all must be set before JAX and Keras are imported, so the parent sets them;
 importing this module changes no environment).
 """
 
@@ -19,7 +19,7 @@ from tf_wsoftmax.losses import WSoftmaxLoss
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.training import MarginClassifier
 
-ENVIRONMENT = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+ENVIRONMENT = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_ENABLE_X64": "1"}
 
 CLASSES = 16
 CASES = {
@@ -61,14 +61,18 @@ def train(make, case, data):
 def main():
     if keras.backend.backend() != "jax" or len(keras.distribution.list_devices()) != 8:
         sys.exit(f"run with the environment {ENVIRONMENT}")
+    # The equality cases run in float64 (JAX_ENABLE_X64): sharded and one-device steps sum in
+    # different orders, and float64 leaves that difference far below any real disagreement.
+    keras.config.set_floatx("float64")
     rng = np.random.default_rng(0)
-    data = (rng.normal(size=(48, 6)).astype("float32"), rng.integers(0, CLASSES, 48).astype("int32"))
+    data = (rng.normal(size=(48, 6)), rng.integers(0, CLASSES, 48).astype("int32"))
     mesh = keras.distribution.DeviceMesh((2, 4), ("data", "model"), keras.distribution.list_devices())
     report = {"devices": len(keras.distribution.list_devices()), "cases": {}, "memory": []}
     makers = {case: margin_classifier for case in CASES} | {"compile_wsoftmax_loss": compiled_wsoftmax_loss}
     for case, make in makers.items():
         keras.distribution.set_distribution(None)
         single_losses, single_weights, _ = train(make, case, data)
+        initial_weights = [np.asarray(v) for v in make(case).variables]
         keras.distribution.set_distribution(distribution.class_sharded_distribution(make(case), mesh))
         sharded_losses, sharded_weights, shardings = train(make, case, data)
         keras.distribution.set_distribution(None)
@@ -76,9 +80,14 @@ def main():
             "single_losses": single_losses,
             "sharded_losses": sharded_losses,
             "max_weight_difference": max(float(np.abs(a - b).max()) for a, b in zip(single_weights, sharded_weights)),
+            "max_weight_movement": max(float(np.abs(a - b).max()) for a, b in zip(single_weights, initial_weights)),
+            "max_abs_weight": max(float(np.abs(a).max()) for a in single_weights),
+            "dtypes": sorted({str(a.dtype) for a in single_weights}),
+            "steps": 2 * len(data[1]) // 16,
             "shardings": shardings,
         }
-    for head in ("wsoftmax_stop", "wsoftmax_full", "cosface", "arcface"):
+    keras.config.set_floatx("float32")
+    for head in ("wsoftmax", "wsoftmax_full", "cosface", "arcface"):
         for shards in (1, 2, 4, 8):
             report["memory"].append(memory.analyse_step(head, 4096, 128, 64, shards))
     json.dump(report, sys.stdout)

@@ -340,7 +340,7 @@ def _bench_memory(args, backend):
     for classes in args.classes:
         for dim in args.dim:
             for dtype in args.dtype:
-                for name in args.losses or ["wsoftmax_stop"]:
+                for name in args.losses or ["wsoftmax"]:
                     for shards in args.model_shards:
                         records.append(
                             memory.analyse_step(name, classes, dim, args.batch, shards, dtype, execute=args.execute)

@@ -54,7 +54,7 @@ class CenterLossLayer(ClassCenters):
 
     def update(self, features, labels):
         centers = keras.ops.convert_to_tensor(self.centers)
-        sums, counts = ops.center_update_statistics(keras.ops.cast(features, "float32"), centers, labels)
+        sums, counts = ops.center_update_statistics(keras.ops.cast(features, centers.dtype), centers, labels)
         sums, counts = all_reduce_sum(sums, counts)  # global batch statistics under tf.distribute
         self.centers.assign(ops.apply_center_update(centers, sums, counts, self.center_rate))
 

@@ -41,7 +41,7 @@ class ClassCenters(keras.layers.Layer):
             shape=(self.num_classes, input_shape[-1]),
             initializer=self.centers_initializer,
             trainable=False,
-            dtype="float32",
+            dtype=self.variable_dtype,
             aggregation="mean",  # every replica assigns the same all-reduced value
         )
 
@@ -51,7 +51,7 @@ class ClassCenters(keras.layers.Layer):
 
     def call(self, features, labels):
         """lambda * the batch mean of the per-sample loss (this replica's batch under `tf.distribute`)."""
-        per_sample = self.per_sample_loss(keras.ops.cast(features, "float32"), labels)
+        per_sample = self.per_sample_loss(keras.ops.cast(features, self.centers.dtype), labels)
         return self.weight * keras.ops.mean(per_sample)
 
     def update(self, features, labels):
@@ -64,7 +64,7 @@ class ClassCenters(keras.layers.Layer):
         raise NotImplementedError
 
     def compute_output_spec(self, features, labels):
-        return keras.KerasTensor((), dtype="float32")
+        return keras.KerasTensor((), dtype=self.variable_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -58,7 +58,7 @@ class ContrastiveCenterLossLayer(ClassCenters):
             (K, d) float32 gradient.
         """
         centers = keras.ops.convert_to_tensor(self.centers)
-        gradient = ops.contrastive_center_gradient(keras.ops.cast(features, "float32"), centers, labels, self.delta)
+        gradient = ops.contrastive_center_gradient(keras.ops.cast(features, centers.dtype), centers, labels, self.delta)
         return self.weight * gradient
 
     def update(self, features, labels):

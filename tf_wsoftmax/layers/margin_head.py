@@ -24,8 +24,9 @@ class MarginHead(keras.layers.Layer):
     once per `training_logits` call, i.e. once per optimiser step of `fit`,
     `MarginClassifier` or `TrainStep`, never in evaluation or prediction.
 
-    The layer computes in float32 (float64 for float64 inputs) and returns
-    float32 logits under a mixed precision policy (autocast is off).
+    The layer computes in float32 (float64 for float64 inputs or a float64
+    policy) and returns float32 logits under a mixed precision policy
+    (autocast is off; the kernel is the policy's variable dtype).
 
     Args:
         units: number of classes K (positive int).
@@ -71,7 +72,7 @@ class MarginHead(keras.layers.Layer):
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
-            dtype="float32",
+            dtype=self.variable_dtype,  # float32, also under mixed precision; float64 under a float64 policy
         )
 
     def add_step_counter(self):
@@ -172,7 +173,8 @@ class MarginHead(keras.layers.Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def compute_output_spec(self, inputs, labels=None, training=None):
-        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="float32")
+        dtype = "float64" if "float64" in (keras.backend.standardize_dtype(inputs.dtype), self.variable_dtype) else "float32"
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=dtype)
 
     def get_config(self):
         config = super().get_config()

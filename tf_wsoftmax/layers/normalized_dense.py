@@ -99,13 +99,13 @@ class NormalizedDense(MarginHead):
         **kwargs,
     ):
         super().__init__(units, **kwargs)
-        self._alpha = checks.check_non_negative(alpha, "alpha")
+        self._alpha = declaration_of("wsoftmax", "alpha").check(alpha)
         self.bias_gradient = ops.check_bias_gradient(bias_gradient)
         self.alpha_warmup_steps = declaration_of("wsoftmax", "alpha_warmup_steps").check(alpha_warmup_steps)
         self.alpha_ramp_steps = declaration_of("wsoftmax", "alpha_ramp_steps").check(alpha_ramp_steps)
+        self.fixed_simplex = declaration_of("wsoftmax", "fixed_simplex").check(fixed_simplex)
         if fixed_simplex and units < 2:
             raise ValueError("`fixed_simplex` needs units >= 2.")
-        self.fixed_simplex = bool(fixed_simplex)
 
     @property
     def alpha(self):
@@ -120,7 +120,7 @@ class NormalizedDense(MarginHead):
 
     @alpha.setter
     def alpha(self, value):
-        self._alpha = checks.check_non_negative(value, "alpha")
+        self._alpha = declaration_of("wsoftmax", "alpha").check(value)
         if getattr(self, "alpha_weight", None) is not None:
             self.alpha_weight.assign(self._alpha)
 
@@ -130,9 +130,9 @@ class NormalizedDense(MarginHead):
             self.kernel = self.add_weight(
                 name="kernel",
                 shape=simplex.shape,
-                initializer=keras.initializers.Constant(simplex.astype("float32")),
+                initializer=keras.initializers.Constant(simplex),
                 trainable=False,
-                dtype="float32",
+                dtype=self.variable_dtype,
             )
         else:
             super().build(input_shape)
@@ -140,7 +140,7 @@ class NormalizedDense(MarginHead):
             name="alpha",
             shape=(),
             initializer=keras.initializers.Constant(self._alpha),
-            dtype="float32",
+            dtype=self.variable_dtype,
             trainable=False,
             aggregation="only_first_replica",
         )

@@ -3,16 +3,9 @@
 import keras
 
 from tf_wsoftmax.layers import MarginHead
+from tf_wsoftmax.layers.traversal import all_layers
 from tf_wsoftmax.losses.objective import SoftmaxCrossEntropy
 from tf_wsoftmax.losses.objective import sparse_labels_from_keras
-
-
-def _layers_of(model):
-    """Every layer of a model, nested models included (through the public `Model.layers`)."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _layers_of(layer)
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
@@ -80,7 +73,7 @@ class MarginLoss(SoftmaxCrossEntropy):
         else:
             candidates = [
                 layer
-                for layer in _layers_of(target)
+                for layer in all_layers(target)
                 if isinstance(layer, self.head_type) and (self.head_name is None or layer.name == self.head_name)
             ]
             if len(candidates) != 1:

@@ -89,7 +89,7 @@ class SoftmaxCrossEntropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         labels = sparse_labels_from_keras(y_true, y_pred)
-        return ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(y_pred, "float32"))
+        return ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(y_pred, checks.compute_dtype(y_pred)))
 
 
 def head_logits(head, features, labels=None, training=True, test_logits=None):
@@ -115,10 +115,13 @@ def head_logits(head, features, labels=None, training=True, test_logits=None):
 
 
 def regularization(losses):
-    """The sum of a model's regularisation terms (float32), this replica's share under `tf.distribute`."""
+    """The sum of a model's regularisation terms (float32, or float64 if one is), this replica's share
+    under `tf.distribute`."""
     total = keras.ops.zeros((), "float32")
     for term in losses:
-        total = total + keras.ops.cast(keras.ops.sum(term), "float32")
+        term = keras.ops.sum(term)
+        dtype = checks.compute_dtype(total, term)
+        total = keras.ops.cast(total, dtype) + keras.ops.cast(term, dtype)
     return _backend.replica_share(total)
 
 

@@ -1,23 +1,34 @@
-"""Train steps, the paper's optimiser recipe and a resumable loop."""
+"""Training: `MarginClassifier` (Keras `fit`, every backend), and TensorFlow's `TrainStep` and loop.
 
-from tf_wsoftmax.training.loop import LoopConfig
-from tf_wsoftmax.training.loop import evaluate_accuracy
-from tf_wsoftmax.training.loop import train
-from tf_wsoftmax.training.optimizer import paper_kernel_regularizer
-from tf_wsoftmax.training.optimizer import paper_learning_rate
-from tf_wsoftmax.training.optimizer import paper_optimizer
-from tf_wsoftmax.training.margin_classifier import MarginClassifier
-from tf_wsoftmax.training.forward import classifier_logits
-from tf_wsoftmax.training.train_step import TrainStep
+Names load on first use (PEP 562): `from tf_wsoftmax.training import
+MarginClassifier` imports no TensorFlow, so it works where only JAX is
+installed; `TrainStep`, `train` and `LoopConfig` need TensorFlow.
+"""
 
-__all__ = [
-    "LoopConfig",
-    "MarginClassifier",
-    "TrainStep",
-    "classifier_logits",
-    "evaluate_accuracy",
-    "paper_kernel_regularizer",
-    "paper_learning_rate",
-    "paper_optimizer",
-    "train",
-]
+import importlib
+
+_LAZY = {
+    "LoopConfig": "tf_wsoftmax.training.loop",
+    "MarginClassifier": "tf_wsoftmax.training.margin_classifier",
+    "TrainStep": "tf_wsoftmax.training.train_step",
+    "classifier_logits": "tf_wsoftmax.training.forward",
+    "evaluate_accuracy": "tf_wsoftmax.training.loop",
+    "paper_kernel_regularizer": "tf_wsoftmax.training.optimizer",
+    "paper_learning_rate": "tf_wsoftmax.training.optimizer",
+    "paper_optimizer": "tf_wsoftmax.training.optimizer",
+    "train": "tf_wsoftmax.training.loop",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tf_wsoftmax.training' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

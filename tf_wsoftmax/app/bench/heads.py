@@ -14,82 +14,81 @@ import time
 import keras
 import numpy as np
 
-from tf_wsoftmax import ops
+from tf_wsoftmax.losses import LOSSES
+from tf_wsoftmax.losses import build_loss
+from tf_wsoftmax.losses import compute_objective
 
-HEADS = (
-    "softmax",
-    "normalized_softmax",
-    "wsoftmax_stop",
-    "wsoftmax_full",
-    "lsoftmax_m4",
-    "sphereface_m4",
-    "cosface",
-    "arcface",
-    "center_softmax",
-    "contrastive_center_softmax",
-)
+# Every registry loss with its registry defaults, plus W-Softmax's exact-gradient reading.
+VARIANTS = {"wsoftmax_full": ("wsoftmax", {"bias_gradient": "full"})}
+HEADS = tuple(LOSSES) + tuple(VARIANTS)
 
 
-def loss_of_head(name, features, kernel, bias, centers, labels):
-    """Mean training loss of head `name` (its cross-entropy plus its centre term).
+def build_head(name, classes, dim):
+    """The head and centre layer of bench entry `name`, built for d = `dim` (registry defaults).
+
+    Returns:
+        (head, feature_loss or None).
+    """
+    loss, params = VARIANTS.get(name, (name, {}))
+    head, feature_loss = build_loss(loss, classes, **params)
+    head.build((None, dim))
+    if feature_loss is not None:
+        feature_loss.build((None, dim))
+    return head, feature_loss
+
+
+def loss_of_head(layers, features, kernel, bias, centers, labels):
+    """The training objective of one step (`compute_objective`) with the class matrices as inputs.
+
+    The layers' kernel, bias and centres are replaced by the given tensors
+    (`keras.StatelessScope`), so the same function is differentiated with
+    respect to them on either backend; the centre update and the schedule
+    step of the objective are computed and discarded.
 
     Args:
-        name: one of `HEADS`.
+        layers: (head, feature_loss or None) from `build_head`.
         features: (B, d); kernel: (d, K); bias: (K,); centers: (K, d).
         labels: int32 (B,).
 
     Returns:
         float32 scalar.
     """
-    extra = 0.0
-    if name == "softmax":
-        logits = keras.ops.matmul(features, kernel) + bias
-    elif name == "normalized_softmax":
-        logits = ops.normalized_logits(features, kernel)
-    elif name in ("wsoftmax_stop", "wsoftmax_full"):
-        logits = ops.wsoftmax_logits(features, kernel, labels, 1.0, bias_gradient=name.split("_")[1])
-    elif name == "lsoftmax_m4":
-        logits = ops.lsoftmax_logits(features, kernel, labels, 4, lambda_=0.0)
-    elif name == "sphereface_m4":
-        logits = ops.sphereface_logits(features, kernel, labels, 4)
-    elif name == "cosface":
-        logits = ops.cosface_logits(features, kernel, labels, 64.0, 0.35)
-    elif name == "arcface":
-        logits = ops.arcface_logits(features, kernel, labels, 64.0, 0.5)
-    else:
-        logits = keras.ops.matmul(features, kernel) + bias
-        term = ops.center_loss if name == "center_softmax" else ops.contrastive_center_loss
-        extra = 0.01 * keras.ops.mean(keras.ops.cast(term(features, centers, labels), "float32"))
-    cross_entropy = ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, "float32"))
-    return keras.ops.mean(cross_entropy) + extra
+    head, feature_loss = layers
+    mapping = [(head.kernel, kernel)]
+    if getattr(head, "bias", None) is not None:
+        mapping.append((head.bias, bias))
+    if feature_loss is not None:
+        mapping.append((feature_loss.centers, centers))
+    with keras.StatelessScope(state_mapping=mapping):
+        return compute_objective(head, features, labels, feature_loss=feature_loss)["loss"]
 
 
-def _tensorflow_step(name, jit_compile):
+def _tensorflow_step(layers, jit_compile):
     import tensorflow as tf
 
     def step(features, kernel, bias, centers, labels):
         with tf.GradientTape() as tape:
             tape.watch([features, kernel, bias, centers])
-            loss = loss_of_head(name, features, kernel, bias, centers, labels)
+            loss = loss_of_head(layers, features, kernel, bias, centers, labels)
         return loss, tape.gradient(loss, [features, kernel, bias, centers], unconnected_gradients="zero")
 
     return tf.function(step, jit_compile=jit_compile)
 
 
-def _jax_step(name):
+def _jax_step(layers):
     import jax
 
     def loss(features, kernel, bias, centers, labels):
-        return loss_of_head(name, features, kernel, bias, centers, labels)
+        return loss_of_head(layers, features, kernel, bias, centers, labels)
 
     return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))
 
 
-def make_step(name, jit_compile):
+def make_step(layers, jit_compile):
     """A compiled function returning (loss, gradients w.r.t. features, kernel, bias, centres).
 
     Args:
-        name: one of `HEADS`.
+        layers: (head, feature_loss or None) from `build_head`.
         jit_compile: XLA on TensorFlow (JAX always compiles with XLA).
 
     Returns:
@@ -97,9 +96,9 @@ def make_step(name, jit_compile):
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        return _tensorflow_step(name, jit_compile)
+        return _tensorflow_step(layers, jit_compile)
     if backend == "jax":
-        return _jax_step(name)
+        return _jax_step(layers)
     raise ValueError(f"`bench heads` runs on the tensorflow and jax backends, not {backend!r}.")
 
 
@@ -130,8 +129,10 @@ def _block(outputs):
 def time_head(name, classes, dim, batch, dtype="float32", jit_compile=False, warmup=3, repeats=20, seed=0):
     """Median milliseconds of one forward + backward pass of head `name`.
 
-    Inputs are random (features, kernel, biases, centres in `dtype`; the
-    library's heads compute in float32 inside); warm-up calls (tracing and
+    The head is the registry's (`build_head`, its defaults) and the timed
+    function is the library's training objective through it
+    (`loss_of_head`). Inputs are random (features, kernel, biases, centres in
+    `dtype`; the heads compute in float32 inside); warm-up calls (tracing and
     compilation) are excluded; the median of `repeats` timed calls is
     returned, each synchronised on every output.
 
@@ -147,7 +148,7 @@ def time_head(name, classes, dim, batch, dtype="float32", jit_compile=False, war
     centers = cast(rng.normal(size=(classes, dim)))
     labels = keras.ops.convert_to_tensor(rng.integers(0, classes, size=batch).astype("int32"))
     backend = keras.backend.backend()
-    step = make_step(name, jit_compile)
+    step = make_step(build_head(name, classes, dim), jit_compile)
     for _ in range(warmup):
         _block(step(features, kernel, bias, centers, labels))
     times = []

@@ -11,21 +11,36 @@ bytes each device holds. Needs the JAX backend and as many devices as the
 mesh (on a CPU: XLA_FLAGS=--xla_force_host_platform_device_count=8).
 """
 
+import keras
 import numpy as np
 
-from tf_wsoftmax.app.bench import heads as heads_bench
+from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import default_of
 
 MOMENTUM = 0.9
 LEARNING_RATE = 0.01
+
+# The margin heads' logits as the layers compute them (the same ops, the registry's defaults),
+# written on the kernel tensor itself: a head layer of K = 10^7 classes would allocate its
+# kernel, and this analysis compiles for abstract inputs only.
+HEAD_LOGITS = {
+    "wsoftmax": lambda x, w, y: ops.wsoftmax_logits(x, w, y, default_of("wsoftmax", "alpha"), "stop"),
+    "wsoftmax_full": lambda x, w, y: ops.wsoftmax_logits(x, w, y, default_of("wsoftmax", "alpha"), "full"),
+    "cosface": lambda x, w, y: ops.cosface_logits(
+        x, w, y, default_of("cosface", "scale"), default_of("cosface", "cosine_margin")
+    ),
+    "arcface": lambda x, w, y: ops.arcface_logits(
+        x, w, y, default_of("arcface", "scale"), default_of("arcface", "angular_margin")
+    ),
+}
 
 
 def _step_function(head):
     import jax
 
     def loss(kernel, features, labels):
-        bias = jax.numpy.zeros((kernel.shape[1],), kernel.dtype)
-        centers = jax.numpy.zeros((1, 1), kernel.dtype)  # unused by the margin heads
-        return heads_bench.loss_of_head(head, features, kernel, bias, centers, labels)
+        logits = HEAD_LOGITS[head](features, kernel, labels)
+        return keras.ops.mean(ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, "float32")))
 
     def step(kernel, momentum, features, labels):
         value, (kernel_gradient, feature_gradient) = jax.value_and_grad(loss, argnums=(0, 1))(
@@ -71,7 +86,7 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     """Compiles one sharded train step for abstract inputs and reads its per-device memory.
 
     Args:
-        head: a margin head of `bench heads` (e.g. "wsoftmax_stop", "cosface").
+        head: a key of `HEAD_LOGITS` (e.g. "wsoftmax", "cosface").
         classes, dim, batch: K, d, B.
         model_shards: devices K is split over; the rest of the devices split the batch.
         dtype: the kernel's dtype.

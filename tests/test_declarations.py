@@ -1,0 +1,53 @@
+"""Hyperparameters are declared once (`tf_wsoftmax.declarations`), as plain data every consumer reads."""
+
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+from tf_wsoftmax import declarations
+from tf_wsoftmax import layers
+from tf_wsoftmax.losses import LOSSES
+from tf_wsoftmax.losses import build_loss
+
+
+def test_the_declarations_import_without_keras():
+    code = "import sys, tf_wsoftmax.declarations; assert 'keras' not in sys.modules, sorted(sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_registry_builds_layers_with_the_declared_defaults(name):
+    head, feature_loss = build_loss(name, 4)
+    for h in declarations.LOSS_DECLARATIONS[name].hyperparameters:
+        layer = head if h.target == "head" else feature_loss
+        assert layer.get_config()[h.argument_name] == h.default, (name, h.name)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_layer_constructors_default_to_the_declarations(name):
+    """A layer built with no hyperparameters equals the registry's: no second copy of a default."""
+    declaration = declarations.LOSS_DECLARATIONS[name]
+    for target, class_name in (("head", declaration.head), ("feature_loss", declaration.feature_loss)):
+        if class_name in (None, "Dense"):
+            continue
+        parameters = inspect.signature(getattr(layers, class_name).__init__).parameters
+        for h in declaration.hyperparameters:
+            if h.target == target and h.name != "alpha":  # NormalizedDense's alpha 0 is normalised softmax
+                assert parameters[h.argument_name].default == h.default, (name, h.name)
+
+
+def test_check_refuses_wrong_types_and_bounds_by_name():
+    scale = declarations.declaration_of("cosface", "scale")
+    assert scale.check(16) == 16.0
+    for value in (0.0, -1.0, float("nan"), float("inf"), "16", True):
+        with pytest.raises(ValueError, match="`scale` must be a finite number > 0"):
+            scale.check(value)
+    margin = declarations.declaration_of("lsoftmax", "multiplicative_margin")
+    with pytest.raises(ValueError, match="`margin` must be an int one of 1, 2, 3, 4"):
+        margin.check(5)
+    with pytest.raises(ValueError, match="bias_gradient"):
+        declarations.declaration_of("wsoftmax", "bias_gradient").check("exact")
+    assert declarations.declaration_of("arcface", "angular_margin").bounds_text() == "in [0, 1.5708)"
