@@ -217,3 +217,35 @@ def test_inference_keeps_nothing_on_the_head(rng):
     held = [v for v in vars(head).values() if keras.ops.is_tensor(v) and tuple(v.shape)[:1] == (16,)]
     assert held == []  # no tensor of this batch is held by the head
     assert head._training_call is None
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["default", "xla"])
+@pytest.mark.parametrize("name", ["wsoftmax", "cosface", "arcface", "center"])
+@pytest.mark.parametrize("entry", ["compile", "margin_classifier"])
+def test_a_bad_label_never_trains(rng, name, entry, jit_compile):
+    """One label outside [0, K) in a compiled fit step: the step raises, or every weight is NaN.
+
+    On TensorFlow the label assertions raise; inside `jax.jit` nothing can raise, so the bad row is
+    NaN through the logits and its NaN reaches the gradient (a NaN added as a constant would leave
+    the weights finite and train on the other rows). TensorFlow under XLA drops the assertions;
+    its sparse cross-entropy kernel then gives NaN, which must reach the weights too.
+    """
+    if entry == "compile" and LOSSES[name].feature_loss is not None:
+        pytest.skip("a stock model has no place for class centres")
+    x, y = data(rng)
+    y[3] = CLASSES + 2
+    backbone, head, feature_loss = build(name)
+    if entry == "compile":
+        model = keras.Sequential([backbone, head])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=MarginLoss(head), jit_compile=jit_compile)
+    else:
+        model = MarginClassifier(backbone, head, feature_loss)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=jit_compile)
+    try:
+        model.fit(x, y, batch_size=len(y), epochs=1, verbose=0)
+    except Exception as error:  # TensorFlow: InvalidArgumentError naming the labels
+        assert "label" in str(error).lower() or "y_true" in str(error), error
+        assert BACKEND == "tensorflow" and not jit_compile
+        return
+    assert BACKEND == "jax" or jit_compile
+    assert all(np.isnan(np.asarray(w)).all() for w in model.trainable_weights)

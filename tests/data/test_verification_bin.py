@@ -76,7 +76,8 @@ def test_verify_command_prints_one_row_per_set(tmp_path, capsys):
 
     _, encoded, issame = hand_built_set(pairs=20)
     write_verification_bin(tmp_path / "lfw.bin", encoded, issame)
-    write_verification_bin(tmp_path / "agedb_30.bin", encoded[:20], issame[:10])
+    _, other_encoded, other_issame = hand_built_set(pairs=24)  # 10 folds need >= 2 pairs each
+    write_verification_bin(tmp_path / "agedb_30.bin", other_encoded, other_issame)
     keras.utils.set_random_seed(0)
     embedder = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(8)])
     embedder.save(tmp_path / "embedder.keras")
@@ -87,5 +88,89 @@ def test_verify_command_prints_one_row_per_set(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| lfw | 100.00 +- 0.00 |" in printed and "| agedb_30 |" in printed  # same pairs score 1
     metrics = json.loads(out.read_text())
-    assert metrics["lfw"]["pairs"] == 20 and metrics["agedb_30"]["pairs"] == 10 and metrics["lfw"]["auc"] == 1.0
+    assert metrics["lfw"]["pairs"] == 20 and metrics["agedb_30"]["pairs"] == 24 and metrics["lfw"]["auc"] == 1.0
     assert cli.main(["verify", "--model", str(tmp_path / "embedder.keras"), "--bin", str(tmp_path / "nope.bin")]) == 2
+
+
+def test_protocol_5_pickle_of_numpy_arrays_loads(tmp_path):
+    """What InsightFace's newer scripts write: encoded images as NumPy uint8 arrays, protocol 5
+    (NumPy's reduce is `_frombuffer` of an in-band buffer)."""
+    images, encoded, issame = hand_built_set(pairs=3)
+    arrays = [np.frombuffer(data, np.uint8) for data in encoded]
+    with open(tmp_path / "p5.bin", "wb") as f:
+        pickle.dump((arrays, issame.tolist()), f, protocol=5)
+    assert b"_frombuffer" in (tmp_path / "p5.bin").read_bytes()
+    loaded, loaded_same = load_verification_bin(tmp_path / "p5.bin")
+    np.testing.assert_array_equal(loaded, images)
+    np.testing.assert_array_equal(loaded_same, issame)
+
+
+class _AllocationBomb:
+    def __reduce__(self):  # pickled as the call bytearray(3_000_000_000)
+        return (bytearray, (3_000_000_000,))
+
+
+def test_a_tiny_pickle_cannot_allocate_gigabytes(tmp_path):
+    """`builtins.bytearray(3e9)` in a few dozen bytes: refused before anything is allocated."""
+    (tmp_path / "bomb.bin").write_bytes(pickle.dumps(([_AllocationBomb()], [True]), protocol=2))
+    assert (tmp_path / "bomb.bin").stat().st_size < 100
+    with pytest.raises(VerificationFileError, match="bytearray of a size"):
+        load_verification_bin(tmp_path / "bomb.bin")
+
+
+def png_header_only(width, height):
+    """A PNG whose header states width x height and that holds no pixel data (about 60 bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_issame_must_hold_booleans_and_images_their_size_limit(tmp_path):
+    _, encoded, issame = hand_built_set(pairs=2)
+    for bad, shown in ((["False", "True"], "'False'"), ([2, 1], "2")):
+        with open(tmp_path / "flags.bin", "wb") as f:
+            pickle.dump((encoded, bad), f)
+        with pytest.raises(VerificationFileError, match=f"must hold booleans; found {shown}"):
+            load_verification_bin(tmp_path / "flags.bin")
+    with open(tmp_path / "ints.bin", "wb") as f:
+        pickle.dump((encoded, [1, 0]), f)
+    assert load_verification_bin(tmp_path / "ints.bin")[1].tolist() == [True, False]
+    huge = list(encoded)
+    huge[2] = png_header_only(10000, 10000)
+    with open(tmp_path / "huge.bin", "wb") as f:
+        pickle.dump((huge, issame.tolist()), f)
+    with pytest.raises(VerificationFileError, match=r"image 2 \(pair 1\).*100000000 pixels, more than max_pixels=40000000"):
+        load_verification_bin(tmp_path / "huge.bin")
+
+
+def test_sets_with_one_file_name_in_two_folders_are_two_rows():
+    from tf_wsoftmax.eval.verification import set_names
+
+    assert set_names(["d1/lfw.bin", "d2/lfw.bin", "x/cfp_fp.bin"]) == ["d1/lfw.bin", "d2/lfw.bin", "cfp_fp"]
+    with pytest.raises(ValueError, match="more than once: a/lfw.bin"):
+        set_names(["a/lfw.bin", "a/lfw.bin"])
+
+
+def test_metrics_refuse_what_they_cannot_measure():
+    from tf_wsoftmax.eval.lfw import verification_metrics
+
+    same = np.arange(40) % 2 == 0
+    folds = contiguous_folds(40)
+    scores = np.where(same, 0.9, 0.1)
+    for far in (0.0, 1.0, 2.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="far_target"):
+            verification_metrics(scores, same, folds, far)
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        verification_metrics(scores[:10], same[:10], contiguous_folds(10), 1e-3)
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        verification_metrics(scores[:0], same[:0], contiguous_folds(0), 1e-3)
+    with pytest.raises(ValueError, match="both same and different"):
+        verification_metrics(scores, np.ones(40, bool), folds, 1e-3)
+    constant = verification_metrics(np.zeros(40), same, folds, 1e-3)  # e.g. an untrained embedder
+    finite = [v for k, v in constant.items() if isinstance(v, float)]
+    assert np.all(np.isfinite(finite)) and constant["accuracy_mean"] == 0.5 and constant["auc"] == 0.5

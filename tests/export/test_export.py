@@ -3,6 +3,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests import helpers
@@ -49,3 +50,12 @@ def test_saved_model_cli_shows_the_signature(tmp_path):
     ).stdout
     assert "inputs" in out and "(-1, 3)" in out and "(-1, 2)" in out
     assert "label" not in out.lower()
+
+
+@pytest.mark.parametrize("name", ["../../escape", "..", ".hidden", "a/b", "", "/abs"])
+def test_a_model_name_cannot_leave_the_export_folder(tmp_path, name):
+    from tf_wsoftmax.export.serving import serving_path
+
+    with pytest.raises(ValueError, match="one path component"):
+        serving_path(str(tmp_path / "out"), name, 1)
+    assert serving_path(str(tmp_path / "out"), "faces-v2.1_b", 3) == str(tmp_path / "out" / "faces-v2.1_b" / "3")

@@ -383,6 +383,17 @@ def _add_bench_command(commands):
     bench.set_defaults(func=_bench)
 
 
+def _open_unit_interval(text):
+    """argparse type: a float strictly between 0 and 1 (NaN and inf refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
 def _add_face_commands(commands):
     align = commands.add_parser("align", help="MTCNN-align an identity-folder tree (resumable)")
     align.add_argument("src")
@@ -429,7 +440,7 @@ def _add_face_commands(commands):
     lfw.add_argument("--pairs", required=True)
     lfw.add_argument("--dir", required=True, help="aligned LFW folder")
     lfw.add_argument("--model", required=True, help="embedder .keras file")
-    lfw.add_argument("--far", type=float, default=1e-3)
+    lfw.add_argument("--far", type=_open_unit_interval, default=1e-3, help="the FAR of VAL@FAR, in (0, 1)")
     lfw.add_argument("--no-flip", action="store_true", help="disable flip fusion")
     lfw.add_argument("--roc", help="write the ROC curve PNG here")
     lfw.add_argument("--json", help="write the metrics here")
@@ -439,7 +450,7 @@ def _add_face_commands(commands):
     verify.add_argument("--model", required=True, help="embedder .keras file")
     verify.add_argument("--bin", required=True, nargs="+", help="lfw.bin, cfp_fp.bin, agedb_30.bin, ...")
     verify.add_argument("--flip", action="store_true", help="add the mirrored image's embedding (flip fusion)")
-    verify.add_argument("--far", type=float, default=1e-3)
+    verify.add_argument("--far", type=_open_unit_interval, default=1e-3, help="the FAR of VAL@FAR, in (0, 1)")
     verify.add_argument("--json", help="write the metrics here")
     verify.set_defaults(func=_verify)
 

@@ -126,6 +126,30 @@ def _accuracy_and_far(scores, same, thresholds):
     return accuracy, far
 
 
+def check_verification_inputs(scores, same, folds, far_target):
+    """Raises a ValueError that names the problem for inputs the metrics cannot be computed from.
+
+    Args:
+        scores, same, folds, far_target: as `verification_metrics`.
+    """
+    if not (isinstance(far_target, (int, float)) and 0 < far_target < 1):
+        raise ValueError(f"`far_target` must be in (0, 1). Received: far_target={far_target}")
+    if not (len(scores) == len(same) == len(folds)):
+        raise ValueError(f"{len(scores)} scores, {len(same)} pair flags and {len(folds)} fold ids differ in length")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("the pair scores are not all finite (NaN or infinite embeddings)")
+    counts = np.unique(folds, return_counts=True)[1] if len(folds) else np.array([0])
+    if counts.min() < 2:
+        raise ValueError(
+            f"every fold needs at least 2 pairs; {len(same)} pairs in {len(counts)} folds give {counts.min()}"
+        )
+    if same.all() or not same.any():
+        raise ValueError(
+            f"the set needs both same and different pairs; all {len(same)} pairs are "
+            + ("'same'" if same.all() else "'different'")
+        )
+
+
 def verification_metrics(scores, same, folds, far_target=1e-3):
     """10-fold verification metrics from pair scores.
 
@@ -149,6 +173,7 @@ def verification_metrics(scores, same, folds, far_target=1e-3):
     from sklearn.metrics import roc_curve
 
     scores, same, folds = np.asarray(scores, float), np.asarray(same, bool), np.asarray(folds)
+    check_verification_inputs(scores, same, folds, far_target)
     accuracies, vals, fars, chosen = [], [], [], []
     single_fold = len(np.unique(folds)) == 1
     for fold in np.unique(folds):

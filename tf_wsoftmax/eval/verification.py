@@ -65,16 +65,32 @@ def evaluate_pairs(embed, images, issame, image_size, batch_size=64, flip_fusion
     return dict(metrics, pairs=len(issame))
 
 
-def evaluate_bins(embed, paths, image_size, batch_size=64, flip_fusion=True, far_target=1e-3):
-    """`evaluate_pairs` for each `.bin` file; returns {set name: metrics}."""
+def set_names(paths):
+    """A unique display name per path: the file name without extension, or the path itself where
+    two paths share a file name (d1/lfw.bin and d2/lfw.bin are two sets, not one).
+
+    Raises:
+        ValueError: the same path given twice.
+    """
+    import collections
     import os
 
+    paths = [os.fspath(p) for p in paths]
+    repeated = [p for p, n in collections.Counter(paths).items() if n > 1]
+    if repeated:
+        raise ValueError(f"verification set given more than once: {', '.join(repeated)}")
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    counts = collections.Counter(stems)
+    return [stem if counts[stem] == 1 else path for stem, path in zip(stems, paths)]
+
+
+def evaluate_bins(embed, paths, image_size, batch_size=64, flip_fusion=True, far_target=1e-3):
+    """`evaluate_pairs` for each `.bin` file; returns {set name: metrics} (names from `set_names`)."""
     from tf_wsoftmax.data.verification_bin import load_verification_bin
 
     results = {}
-    for path in paths:
+    for name, path in zip(set_names(paths), paths):
         images, issame = load_verification_bin(path)
-        name = os.path.splitext(os.path.basename(path))[0]
         results[name] = evaluate_pairs(embed, images, issame, image_size, batch_size, flip_fusion, far_target)
     return results
 

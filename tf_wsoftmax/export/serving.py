@@ -1,16 +1,16 @@
 """SavedModel export of face embedders and classifiers for TF Serving."""
 
 import os
+import re
 
 import keras
 import tensorflow as tf
 
 from tf_wsoftmax.data.face_folders import decode_face_bytes
 from tf_wsoftmax.data.face_folders import standardize_face
+from tf_wsoftmax.data.images import MAX_PIXELS  # one limit for every image reader and for serving
 
 SIGNATURES = ("serving_default", "serve_uint8", "serve_bytes")
-# Largest image `serve_bytes` decodes (the header is read first): 40 megapixels, as `align`.
-MAX_PIXELS = 40_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 
@@ -87,10 +87,22 @@ def _decode_limited(data, size, max_pixels):
         return decode_face_bytes(data, size)
 
 
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def serving_path(base, name, version):
-    """TF Serving's layout: <base>/<name>/<version>/."""
+    """TF Serving's layout: <base>/<name>/<version>/.
+
+    `name` is one path component (letters, digits, '.', '_', '-', not
+    starting with '.'), so the export cannot land outside `base`.
+    """
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"`version` must be a positive int. Received: {version}")
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise ValueError(
+            f"The model name must be one path component of letters, digits, '.', '_' and '-' (not starting "
+            f"with '.'), as TF Serving's model_name. Received: name={name!r}"
+        )
     return os.path.join(base, name, str(version))
 
 

@@ -173,7 +173,8 @@ class NormalizedDense(MarginHead):
         """Eq. 1 from the test-time logits z = x . W (unit W) and the cosines W_y . W_j.
 
         See `ops.wsoftmax_logits_from_cosine_logits`; alpha is the schedule's
-        current value (`current_alpha`).
+        current value (`current_alpha`). The cosines are computed at alpha = 0
+        too: alpha is state a traced step reads at run time.
         """
         unit_kernel = keras.ops.cast(self.normalized_kernel(), test_logits.dtype)
         logits = ops.wsoftmax_logits_from_cosine_logits(

@@ -13,28 +13,38 @@ import keras
 
 from tf_wsoftmax import layers
 from tf_wsoftmax.declarations import LOSS_DECLARATIONS
-from tf_wsoftmax.declarations import Hyperparameter
+from tf_wsoftmax.declarations import Hyperparameter  # noqa: F401  (re-exported)
+from tf_wsoftmax.declarations import LossDeclaration
 from tf_wsoftmax.declarations import all_hyperparameters  # noqa: F401  (re-exported)
 
 
 @dataclasses.dataclass(frozen=True)
 class LossEntry:
-    """A loss of the library.
+    """A loss of the library: its declaration and the layers that implement it.
 
     Args:
-        name: registry key.
-        summary: one line for `--help` and the docs.
+        declaration: the `tf_wsoftmax.declarations.LossDeclaration` (name,
+            summary, hyperparameters).
         head: callable (num_classes, name, **head arguments) -> the head layer.
-        hyperparameters: its `Hyperparameter`s.
         feature_loss: optional callable (num_classes, **arguments) -> the
             centre layer added to the objective.
     """
 
-    name: str
-    summary: str
+    declaration: LossDeclaration
     head: object
-    hyperparameters: tuple = ()
     feature_loss: object = None
+
+    @property
+    def name(self):
+        return self.declaration.name
+
+    @property
+    def summary(self):
+        return self.declaration.summary
+
+    @property
+    def hyperparameters(self):
+        return self.declaration.hyperparameters
 
     def resolve(self, values):
         """Fills defaults and refuses names this loss does not have.
@@ -83,10 +93,8 @@ def _layer_class(class_name):
 
 LOSSES = {
     name: LossEntry(
-        name,
-        declaration.summary,
+        declaration,
         _layer_class(declaration.head),
-        declaration.hyperparameters,
         _layer_class(declaration.feature_loss) if declaration.feature_loss else None,
     )
     for name, declaration in LOSS_DECLARATIONS.items()

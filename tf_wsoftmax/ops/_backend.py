@@ -113,9 +113,11 @@ def mark_invalid(values, invalid):
         invalid: bool (B,).
 
     Returns:
-        `values` unchanged where valid (adding 0 keeps every value), NaN in
-        the rows of invalid entries.
+        `values` unchanged where valid (multiplying by 1 keeps every value),
+        NaN in the rows of invalid entries. The NaN is a factor, not an added
+        constant, so it also reaches the gradient: the backward pass through
+        an invalid row is NaN, and a training step on it leaves NaN weights
+        rather than training on the other rows as if nothing happened.
     """
-    poison = keras.ops.where(invalid, np.nan, 0.0)
-    poison = keras.ops.cast(poison, values.dtype)
-    return values + keras.ops.reshape(poison, (-1,) + (1,) * (len(values.shape) - 1))
+    factor = keras.ops.cast(keras.ops.where(invalid, np.nan, 1.0), values.dtype)
+    return values * keras.ops.reshape(factor, (-1,) + (1,) * (len(values.shape) - 1))
