@@ -50,3 +50,23 @@ def test_console_entry_point_starts_quietly_unless_verbose():
     bad = subprocess.run([sys.executable, "-m", "tf_wsoftmax_cli", "train", "--loss", "cosface", "--alpha", "1",
                           "--out", "unused"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "`alpha` does not apply to loss 'cosface'" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "heads", "--dim", "0"],
+        ["bench", "step", "--batch", "0"],
+        ["train", "--checkpoint-every", "0", "--out", "x"],
+        ["demo", "--batch-size", "0"],
+        ["train-faces", "--data", "d", "--out", "o", "--steps", "-3"],
+        ["verify", "--model", "m", "--bin", "b", "--far", "2"],
+        ["verify", "--model", "m", "--bin", "b", "--far", "nan"],
+        ["export", "--model", "m", "--out", "o", "--name", "n", "--version", "0"],
+    ],
+)
+def test_zero_negative_and_out_of_range_sizes_are_refused_before_anything_runs(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert "must be" in capsys.readouterr().err

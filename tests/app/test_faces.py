@@ -344,8 +344,10 @@ def test_train_faces_export_and_lfw_from_the_cli(tmp_path, capsys):
     assert cli.main(["export", "--model", model, "--out", str(tmp_path / "serving"), "--name", "faces"]) == 2
     capsys.readouterr()
     # Flags are validated, a different run in the same folder is refused, K = 1 is an error.
-    assert cli.main(args[:-1] + ["--batch-size", "0", "--quiet"]) == 2
-    assert "batch_size" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses a zero size before anything runs
+        cli.main(args[:-1] + ["--batch-size", "0", "--quiet"])
+    assert exit_info.value.code == 2
+    assert "--batch-size: must be >= 1, got 0" in capsys.readouterr().err
     assert cli.main([a if a != "0.05" else "0.01" for a in args]) == 2
     assert "learning_rate: 0.05 -> 0.01" in capsys.readouterr().err
     make_identities(tmp_path / "one", identities=1, per_identity=8)
@@ -362,7 +364,7 @@ def test_train_faces_from_a_pack_with_verification_sets_during_training(tmp_path
     make_identities(tmp_path / "aligned", identities=4, per_identity=8)
     assert cli.main(["pack", str(tmp_path / "aligned"), str(tmp_path / "train.rec")]) == 0
     images = sorted((tmp_path / "aligned").rglob("*.png"))
-    pairs = [(images[0], images[1], True), (images[0], images[9], False)] * 5  # person0 twice; person0 vs 1
+    pairs = [(images[0], images[1], True), (images[0], images[9], False)] * 10  # person0 twice; person0 vs 1 (2 per fold)
     encoded = [p.read_bytes() for first, second, _ in pairs for p in (first, second)]
     write_verification_bin(tmp_path / "val.bin", encoded, [same for _, _, same in pairs])
     out = str(tmp_path / "run")
@@ -384,3 +386,40 @@ def test_train_faces_from_a_pack_with_verification_sets_during_training(tmp_path
     other = ["--out", str(tmp_path / "other"), "--min-images", "2"]
     assert cli.main(args[:3] + other + ["--backbone", "small", "--quiet"]) == 2
     assert "a .rec pack is used as packed" in capsys.readouterr().err
+
+
+def test_a_refused_run_leaves_nothing_in_its_folder(tmp_path, capsys):
+    """A batch larger than the data is refused before config.json is written, so the corrected
+    command then runs in the same folder (it used to be refused as "a different config")."""
+    make_identities(tmp_path / "aligned", identities=2, per_identity=3)
+    out = tmp_path / "run"
+    base = ["train-faces", "--data", str(tmp_path / "aligned"), "--out", str(out), "--backbone", "small",
+            "--image-size", "32", "--feature-dim", "4", "--steps", "2", "--quiet"]
+    assert cli.main(base + ["--batch-size", "64"]) == 2
+    assert "fewer than one batch of 64" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+    assert cli.main(base + ["--batch-size", "2"]) == 0
+    assert (out / "config.json").exists()
+
+
+def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
+    from tf_wsoftmax.app.experiment.run_folder import start_run_folder
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the run folder should go")
+    with pytest.raises(OSError, match="cannot write the run folder .*file/run"):
+        start_run_folder(str(blocker / "run"), {"a": 1})
+
+
+def test_align_refuses_impossible_confidences_and_other_settings_on_resume(tmp_path):
+    from tf_wsoftmax.data.face_align import AlignConfig
+    from tf_wsoftmax.data.face_align import align_folder
+
+    for bad in (2.0, -0.1):
+        with pytest.raises(ValueError, match="min_confidence"):
+            AlignConfig(min_confidence=bad)
+    (tmp_path / "src" / "person").mkdir(parents=True)
+    align_folder(str(tmp_path / "src"), str(tmp_path / "dst"), AlignConfig(min_confidence=0.5), progress=False)
+    with pytest.raises(ValueError, match="min_confidence: 0.5 -> 0.9"):
+        align_folder(str(tmp_path / "src"), str(tmp_path / "dst"), AlignConfig(), progress=False)
+    align_folder(str(tmp_path / "src"), str(tmp_path / "dst"), AlignConfig(min_confidence=0.5, workers=2), progress=False)

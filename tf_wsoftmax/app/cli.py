@@ -168,6 +168,7 @@ def _train_faces(args):
         decay_every=args.decay_every,
         pretrain_steps=args.pretrain_steps,
         min_images=args.min_images,
+        allow_sparse_labels=args.allow_sparse_labels,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         jit_compile=args.jit,
@@ -235,7 +236,7 @@ def _pack(args):
 
     if not args.out.endswith(".rec"):
         raise ValueError(f"the pack's name must end in .rec (its index goes beside it as .idx): {args.out}")
-    summary = recordio.pack_folder(args.src, args.out, min_images=args.min_images)
+    summary = recordio.pack_folder(args.src, args.out, min_images=args.min_images, overwrite=args.overwrite)
     print(f"{args.out}: {summary['images']} images of {summary['identities']} identities (index beside it as .idx)")
     return 0
 
@@ -357,9 +358,9 @@ def _bench_memory(args, backend):
 def _add_bench_command(commands):
     bench = commands.add_parser("bench", help="benchmarks: `bench heads`, `bench step`, `bench memory`, `bench input`")
     bench.add_argument("bench", choices=["heads", "step", "memory", "input"])
-    bench.add_argument("--classes", type=int, nargs="+", default=[10575])
-    bench.add_argument("--dim", type=int, nargs="+", default=[512])
-    bench.add_argument("--batch", type=int, default=256)
+    bench.add_argument("--classes", type=_positive_int, nargs="+", default=[10575])
+    bench.add_argument("--dim", type=_positive_int, nargs="+", default=[512])
+    bench.add_argument("--batch", type=_positive_int, default=256)
     bench.add_argument("--sweep", action="store_true", help="heads: K in {10..100000} x d in {K-1, 128, 512}")
     bench.add_argument("--dtype", nargs="+", default=["float32"], choices=["float32", "bfloat16", "float16"])
     bench.add_argument("--jit", choices=["both", "on", "off"], default="both", help="XLA on TensorFlow")
@@ -369,18 +370,40 @@ def _add_bench_command(commands):
     )
     bench.add_argument("--losses", nargs="+", help="subset of heads / losses")
     bench.add_argument("--networks", nargs="+", default=["mnist", "cifar10"], choices=["mnist", "cifar10", "face"])
-    bench.add_argument("--repeats", type=int, default=20)
+    bench.add_argument("--repeats", type=_positive_int, default=20)
     bench.add_argument(
-        "--model-shards", type=int, nargs="+", default=[1, 2, 4, 8],
+        "--model-shards", type=_positive_int, nargs="+", default=[1, 2, 4, 8],
         help="memory: devices K is split over (the others split the batch)",
     )
     bench.add_argument("--execute", action="store_true", help="memory: also run each step on real arrays")
     bench.add_argument("--data", help="input: the .rec pack")
-    bench.add_argument("--image-size", type=int, default=112, help="input: the model's input side")
+    bench.add_argument("--image-size", type=_positive_int, default=112, help="input: the model's input side")
     bench.add_argument("--backbone", default="mobilenet_v3_small", help="input: the face backbone of the train step")
-    bench.add_argument("--max-images", type=int, default=2000, help="input: images read per measurement")
+    bench.add_argument("--max-images", type=_positive_int, default=2000, help="input: images read per measurement")
     bench.add_argument("--json", help="write the records here")
     bench.set_defaults(func=_bench)
+
+
+def _positive_int(text):
+    """argparse type: an int >= 1 (a size, a count or a period; 0 and negatives refused)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    """argparse type: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
 def _open_unit_interval(text):
@@ -398,12 +421,12 @@ def _add_face_commands(commands):
     align = commands.add_parser("align", help="MTCNN-align an identity-folder tree (resumable)")
     align.add_argument("src")
     align.add_argument("dst")
-    align.add_argument("--image-size", type=int, default=160)
-    align.add_argument("--margin", type=int, default=32, help="facenet: 32 for 160, 44 for 182")
+    align.add_argument("--image-size", type=_positive_int, default=160)
+    align.add_argument("--margin", type=_non_negative_int, default=32, help="facenet: 32 for 160, 44 for 182")
     align.add_argument("--selection", choices=["confidence", "largest_central"], default="confidence")
     align.add_argument("--landmarks", action="store_true", help="5-point similarity alignment")
     align.add_argument("--min-confidence", type=float, default=0.9)
-    align.add_argument("--workers", type=int, default=1)
+    align.add_argument("--workers", type=_positive_int, default=1)
     align.add_argument("--manifest", help="CSV path (default DST/manifest.csv)")
     align.add_argument("--quiet", action="store_true")
     align.set_defaults(func=_align)
@@ -414,23 +437,27 @@ def _add_face_commands(commands):
     faces = commands.add_parser("train-faces", help="train a face embedder on a .rec pack or identity folders")
     faces.add_argument("--data", required=True, help="InsightFace train.rec (with train.idx) or aligned identity folders")
     faces.add_argument("--bin", nargs="+", help="verification sets evaluated during training (lfw.bin ...)")
-    faces.add_argument("--evaluate-every", type=int, default=0, help="steps between --bin evaluations (0: at the end)")
+    faces.add_argument("--evaluate-every", type=_non_negative_int, default=0, help="steps between --bin evaluations (0: at the end)")
     faces.add_argument("--out", required=True)
     faces.add_argument("--loss", default="wsoftmax", choices=LOSSES)
     _add_loss_arguments(faces)
-    faces.add_argument("--feature-dim", type=int, default=128)
+    faces.add_argument("--feature-dim", type=_positive_int, default=128)
     faces.add_argument("--backbone", default="mobilenet_v3_small", choices=FACE_BACKBONES)
-    faces.add_argument("--image-size", type=int, default=112, help="input side (InsightFace packs: 112)")
-    faces.add_argument("--batch-size", type=int, default=128)
-    faces.add_argument("--steps", type=int, default=30000)
+    faces.add_argument("--image-size", type=_positive_int, default=112, help="input side (InsightFace packs: 112)")
+    faces.add_argument("--batch-size", type=_positive_int, default=128)
+    faces.add_argument("--steps", type=_positive_int, default=30000)
     faces.add_argument("--learning-rate", type=float, default=0.1)
-    faces.add_argument("--decay-every", type=int, default=10000)
+    faces.add_argument("--decay-every", type=_positive_int, default=10000)
     faces.add_argument(
-        "--pretrain-steps", type=int, help="W-Softmax: softmax steps first; default: a quarter of --steps"
+        "--pretrain-steps", type=_non_negative_int, help="W-Softmax: softmax steps first; default: a quarter of --steps"
     )
-    faces.add_argument("--min-images", type=int, default=1)
+    faces.add_argument("--min-images", type=_positive_int, default=1)
+    faces.add_argument(
+        "--allow-sparse-labels", action="store_true",
+        help="accept a pack whose largest label + 1 exceeds its number of images (a head with empty classes)",
+    )
     faces.add_argument("--seed", type=int, default=0)
-    faces.add_argument("--checkpoint-every", type=int, default=1000)
+    faces.add_argument("--checkpoint-every", type=_positive_int, default=1000)
     faces.add_argument("--jit", action="store_true")
     faces.add_argument("--quiet", action="store_true")
     faces.add_argument("--overwrite", action="store_true", help="delete a run with a different config in --out first")
@@ -457,7 +484,8 @@ def _add_face_commands(commands):
     pack = commands.add_parser("pack", help="identity folders -> InsightFace RecordIO pack (.rec + .idx)")
     pack.add_argument("src", help="folder of identity folders of JPEG / PNG images")
     pack.add_argument("out", help="the .rec to write")
-    pack.add_argument("--min-images", type=int, default=1, help="skip identities with fewer images")
+    pack.add_argument("--min-images", type=_positive_int, default=1, help="skip identities with fewer images")
+    pack.add_argument("--overwrite", action="store_true", help="replace an existing pack (written aside, then renamed)")
     pack.set_defaults(func=_pack)
 
     export = commands.add_parser("export", help="SavedModel of an embedder or classifier for TF Serving (<out>/<name>/<version>)")
@@ -468,7 +496,7 @@ def _add_face_commands(commands):
     )
     export.add_argument("--out", required=True)
     export.add_argument("--name", default="faces")
-    export.add_argument("--version", type=int, default=1)
+    export.add_argument("--version", type=_positive_int, default=1)
     export.add_argument("--overwrite", action="store_true")
     export.set_defaults(func=_export)
 
@@ -480,24 +508,24 @@ def _add_train_arguments(parser):
 
     parser.add_argument("--dataset", default="digits", choices=sorted(DEFAULT_BACKBONES))
     parser.add_argument("--data-dir", help="folder with IDX / CIFAR files (also tfds' data_dir)")
-    parser.add_argument("--classes", type=int, help="keep only the first K classes")
+    parser.add_argument("--classes", type=_positive_int, help="keep only the first K classes")
     parser.add_argument("--no-download", action="store_true", help="never let tfds download")
     parser.add_argument("--loss", default="wsoftmax", choices=LOSSES)
     parser.add_argument(
-        "--pretrain-epochs", type=int,
+        "--pretrain-epochs", type=_non_negative_int,
         help="W-Softmax: softmax epochs first (Algorithm 1), in the same run; default: a quarter of --epochs",
     )
     _add_loss_arguments(parser)
     parser.add_argument("--backbone", choices=sorted(BACKBONES), help="default: by dataset")
-    parser.add_argument("--feature-dim", type=int, help="width of the FC feature layer (default: the backbone's)")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--feature-dim", type=_positive_int, help="width of the FC feature layer (default: the backbone's)")
+    parser.add_argument("--epochs", type=_positive_int, default=20)
+    parser.add_argument("--batch-size", type=_positive_int, default=50)
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--augment", action="store_true", help="pad-crop + flip")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
-    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--checkpoint-every", type=_positive_int, default=500)
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -508,12 +536,12 @@ def build_parser():
     demo = commands.add_parser(
         "demo", help="softmax vs W-Softmax on scikit-learn's bundled digits (offline)"
     )
-    demo.add_argument("--epochs", type=int, default=20)
-    demo.add_argument("--pretrain-epochs", type=int, default=5)
+    demo.add_argument("--epochs", type=_positive_int, default=20)
+    demo.add_argument("--pretrain-epochs", type=_non_negative_int, default=5)
     demo.add_argument("--alpha", type=float, default=1.0)
     demo.add_argument("--bias-gradient", choices=["stop", "full"], default="stop")
-    demo.add_argument("--feature-dim", type=int, default=9, help="feature layer width (K - 1 = 9 by default)")
-    demo.add_argument("--batch-size", type=int, default=50)
+    demo.add_argument("--feature-dim", type=_positive_int, default=9, help="feature layer width (K - 1 = 9 by default)")
+    demo.add_argument("--batch-size", type=_positive_int, default=50)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--json", help="also write the results to this JSON file")
     demo.set_defaults(func=_demo)
@@ -537,10 +565,10 @@ def build_parser():
         sweep = commands.add_parser(name, help=help_text)
         _add_train_arguments(sweep)
         sweep.add_argument("--out", default=f"runs/{name}", help="sweep folder")
-        sweep.add_argument("--feature-dims", type=int, nargs="+", default=[2, 5, 9, 32, 90, 900])
+        sweep.add_argument("--feature-dims", type=_positive_int, nargs="+", default=[2, 5, 9, 32, 90, 900])
         default_alphas = [0.0, 0.5, 1.0, 1.5] if name == "gradient-modes" else [0.5, 1.0, 1.5]
         sweep.add_argument("--alphas", type=float, nargs="+", default=default_alphas)
-        sweep.add_argument("--classes-list", type=int, nargs="+", default=[5, 6, 7, 8, 9, 10])
+        sweep.add_argument("--classes-list", type=_positive_int, nargs="+", default=[5, 6, 7, 8, 9, 10])
         if name == "gradient-modes":
             sweep.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
             sweep.add_argument(
@@ -558,7 +586,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, OSError) as error:  # bad input, unreadable / unwritable files: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -54,6 +54,8 @@ class AlignConfig:
             raise ValueError(f"`selection` must be 'confidence' or 'largest_central'. Received: {self.selection}")
         if self.image_size < 16 or self.margin < 0 or self.workers < 1:
             raise ValueError("`image_size` must be >= 16, `margin` >= 0 and `workers` >= 1.")
+        if not 0.0 <= self.min_confidence <= 1.0:  # MTCNN's confidences are probabilities
+            raise ValueError(f"`min_confidence` must be in [0, 1]. Received: min_confidence={self.min_confidence}")
 
 
 class ImageReadError(ValueError):
@@ -190,6 +192,32 @@ def _read_manifest(path):
         return {os.path.realpath(row["input"]): row for row in csv.DictReader(f)}
 
 
+SETTINGS_FILE = "align_settings.json"
+
+
+def _check_settings(dst, config):
+    """Refuses to resume `dst` with other alignment settings (its manifest's outcomes depend on them)."""
+    import json
+
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
+    path = os.path.join(dst, SETTINGS_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
+        if changed:
+            shown = ", ".join(f"{k}: {saved.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+            raise ValueError(
+                f"{dst} was aligned with other settings ({shown}); its manifest's outcomes (no_face, ...) "
+                "depend on them. Use another destination folder."
+            )
+        return
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(settings, f, indent=2)
+    os.replace(temporary, path)
+
+
 def _work(args):
     return align_image(*args)
 
@@ -200,7 +228,9 @@ def align_folder(src, dst, config=AlignConfig(), manifest=None, progress=True):
     `dst` mirrors `src` (dst/<identity>/<name>.png). The manifest CSV gets one
     row per input as soon as it is processed, so a killed run loses nothing:
     a re-run skips every input already in the manifest (whatever its
-    outcome) and processes the rest. Unreadable, truncated or huge images and
+    outcome) and processes the rest. The settings are kept beside it
+    (`align_settings.json`); a re-run with other settings is refused, since
+    the recorded outcomes depend on them. Unreadable, truncated or huge images and
     images without a face are reported there and never stop the run.
 
     Args:
@@ -221,6 +251,7 @@ def align_folder(src, dst, config=AlignConfig(), manifest=None, progress=True):
     # differently (relative, absolute, through a link) resume the same run.
     src, dst = os.path.realpath(src), os.path.realpath(dst)
     os.makedirs(dst, exist_ok=True)
+    _check_settings(dst, config)
     manifest = manifest or os.path.join(dst, "manifest.csv")
     done = _read_manifest(manifest)
     jobs = []

@@ -176,12 +176,13 @@ def compute_objective(
     training_logits, test_logits = head_logits(head, features, labels, training, test_logits)
     cross_entropy = cross_entropy or SoftmaxCrossEntropy()
     ce = cross_entropy(labels, training_logits, sample_weight)
-    regularization_term = regularization(regularization_losses)
-    center_term = keras.ops.zeros((), "float32")
+    dtype = checks.dtype_name(ce)  # float32, or float64 for float64 models: every term in it
+    regularization_term = keras.ops.cast(regularization(regularization_losses), dtype)
+    center_term = keras.ops.zeros((), dtype)
     if training and feature_loss is not None:
         if not feature_loss.built:
             feature_loss.build(features.shape)
-        center_term = _backend.replica_share(feature_loss(features, labels))
+        center_term = keras.ops.cast(_backend.replica_share(feature_loss(features, labels)), dtype)
         feature_loss.update(keras.ops.stop_gradient(features), labels)
     return {
         "loss": ce + regularization_term + center_term,

@@ -13,7 +13,8 @@ from tf_wsoftmax.app.experiment.config import check_sgd_settings
 from tf_wsoftmax.app.experiment.run import hardware_description
 from tf_wsoftmax.app.experiment.run import write_json
 from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
-from tf_wsoftmax.app.experiment.run_folder import prepare_run_folder
+from tf_wsoftmax.app.experiment.run_folder import check_run_folder
+from tf_wsoftmax.app.experiment.run_folder import start_run_folder
 from tf_wsoftmax.data.face_folders import face_epoch_datasets
 from tf_wsoftmax.data.face_folders import list_identity_folders
 from tf_wsoftmax.data.recordio import face_pack_epoch_datasets
@@ -65,6 +66,8 @@ class FaceTrainConfig:
             the end. Defaults to ().
         evaluate_every: steps between evaluations (0: only at the end).
             Defaults to 0.
+        allow_sparse_labels: accept a pack whose largest label + 1 (the
+            head's classes) exceeds its number of images. Defaults to False.
     """
 
     data: str
@@ -86,6 +89,7 @@ class FaceTrainConfig:
     jit_compile: bool = False
     verification_bins: tuple = ()
     evaluate_every: int = 0
+    allow_sparse_labels: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "verification_bins", tuple(self.verification_bins))
@@ -130,7 +134,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
     Returns:
         The metrics dict.
     """
-    prepare_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)
+    check_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # nothing written yet
     started = time.time()
     labels, identities, data = training_data(config)
     keras.utils.set_random_seed(config.seed)
@@ -147,6 +151,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
         raise ValueError(f"{len(labels)} images are fewer than one batch of {config.batch_size}.")
     epochs = math.ceil(config.steps / steps_per_epoch)
 
+    start_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # everything checked
     tracker = VerificationTracker(embedder, config, out_dir, verbose)
     loop = folder_loop_config(
         out_dir, epochs, config.checkpoint_every, config.jit_compile, verbose, max_steps=config.steps,
@@ -184,7 +189,7 @@ def training_data(config):
             raise ValueError(
                 "`min_images` selects identity folders; a .rec pack is used as packed (tf-wsoftmax pack --min-images)."
             )
-        labels, identities = pack_labels(config.data)
+        labels, identities = pack_labels(config.data, config.allow_sparse_labels)
         data = face_pack_epoch_datasets(config.data, config.batch_size, config.image_size, config.seed)
         source = "pack"
     else:

@@ -19,7 +19,8 @@ from tf_wsoftmax.eval import chance_warning
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.app.experiment.heads import build_head_and_feature_loss
 from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
-from tf_wsoftmax.app.experiment.run_folder import prepare_run_folder
+from tf_wsoftmax.app.experiment.run_folder import check_run_folder
+from tf_wsoftmax.app.experiment.run_folder import start_run_folder
 from tf_wsoftmax.models import build_backbone
 from tf_wsoftmax.models import array_parameter_count
 from tf_wsoftmax.models import fc_parameter_count
@@ -81,7 +82,7 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
     `out_dir/history.jsonl`, and at the end `out_dir/model.keras` (the
     classifier with the input standardisation inside: raw images in,
     test-time logits out; no centres) and `out_dir/metrics.json`. A folder
-    holding a run of another config is refused (see `prepare_run_folder`);
+    holding a run of another config is refused (see `check_run_folder`);
     only `RESUMABLE_KEYS` may change, so more epochs continue the run.
 
     Args:
@@ -94,7 +95,7 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
         The metrics dict written to metrics.json.
     """
     started = time.time()
-    prepare_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)
+    check_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # nothing written yet
     data = load_dataset(config.dataset, config.data_dir, config.classes, config.seed, config.download)
     (x_train, y_train), (x_test, y_test) = data.train, data.test
     mean, std = channel_statistics(x_train)
@@ -128,6 +129,7 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
         out_dir, config.epochs, config.checkpoint_every, config.jit_compile, verbose, epoch_callback=log_epoch
     )
     validation = eval_dataset(x_test, y_test, batch_size=500, normalize=normalize)
+    start_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # everything checked
     result = train(backbone, head, optimizer, train_data, loop_config, validation, feature_loss)
 
     save_classifier(backbone, head, x_train.shape[1:], mean, std, os.path.join(out_dir, MODEL_FILE))
