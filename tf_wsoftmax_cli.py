@@ -50,6 +50,8 @@ def main(argv=None):
         os.environ["KERAS_BACKEND"] = backend
     if "--verbose" in argv:
         argv.remove("--verbose")
+    elif "-h" in argv or "--help" in argv or len(argv) == 0:
+        pass  # the parser is plain data: --help starts no framework
     elif os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _silenced_stderr():

@@ -70,3 +70,32 @@ def test_zero_negative_and_out_of_range_sizes_are_refused_before_anything_runs(a
         cli.main(argv)
     assert exit_info.value.code == 2
     assert "must be" in capsys.readouterr().err
+
+
+def test_help_starts_no_framework():
+    """Building the parser imports neither Keras nor TensorFlow (the flags are plain data), and
+    `--help` costs a small multiple of starting Python (before: 6.6-9.9 s, importing Keras)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys; import tf_wsoftmax.app.cli as c; c.build_parser(); "
+            "assert not {'keras', 'tensorflow', 'jax'} & set(sys.modules), sorted(sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+    def fastest(command, runs=3):
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, timeout=120, check=True)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    baseline = fastest([sys.executable, "-c", "pass"])
+    entry = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tf_wsoftmax_cli.py")
+    helps = [fastest([sys.executable, entry, *sub, "--help"]) for sub in ([], ["train"], ["train-faces"])]
+    # Python's own start-up is the unit; importing argparse, the declarations and the CLI module is
+    # a few times that. Keras alone costs hundreds of times it, so a bound of 40 x cannot pass with it.
+    assert max(helps) < 40 * baseline, (helps, baseline)

@@ -174,3 +174,20 @@ def test_metrics_refuse_what_they_cannot_measure():
     constant = verification_metrics(np.zeros(40), same, folds, 1e-3)  # e.g. an untrained embedder
     finite = [v for k, v in constant.items() if isinstance(v, float)]
     assert np.all(np.isfinite(finite)) and constant["accuracy_mean"] == 0.5 and constant["auc"] == 0.5
+
+
+def test_verify_names_a_model_file_that_is_not_an_embedder(tmp_path, capsys):
+    from tf_wsoftmax.app import cli
+
+    _, encoded, issame = hand_built_set(pairs=20)
+    write_verification_bin(tmp_path / "lfw.bin", encoded, issame)
+    (tmp_path / "notes.keras").write_text("not a model")
+    assert cli.main(["verify", "--model", str(tmp_path / "notes.keras"), "--bin", str(tmp_path / "lfw.bin")]) == 2
+    assert "is not a Keras model file" in capsys.readouterr().err
+    assert cli.main(["verify", "--model", str(tmp_path / "absent.keras"), "--bin", str(tmp_path / "lfw.bin")]) == 2
+    assert "absent.keras: no such file" in capsys.readouterr().err
+    classifier = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)],
+                                  name="classifier")
+    classifier.save(tmp_path / "model.keras")
+    assert cli.main(["verify", "--model", str(tmp_path / "model.keras"), "--bin", str(tmp_path / "lfw.bin")]) == 2
+    assert "is not a face embedder" in capsys.readouterr().err

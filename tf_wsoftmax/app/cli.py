@@ -181,13 +181,33 @@ def _train_faces(args):
     return 0
 
 
-def _load_embedder(path):
+def _load_model(path):
+    """A saved Keras model, or one clear error: a missing file, or a file that is not a model."""
+    import os
+
     import keras
 
     import tf_wsoftmax.losses  # noqa: F401  (registers the custom layers and losses)
-    import tf_wsoftmax.training  # noqa: F401  (registers MarginClassifier)
+    from tf_wsoftmax.training import MarginClassifier  # noqa: F401  (registers it)
 
-    return keras.models.load_model(path, compile=False)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--model {path}: no such file")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises several types for files that are not models
+        raise ValueError(f"--model {path} is not a Keras model file (.keras): {type(error).__name__}: {error}")
+
+
+def _load_embedder(path):
+    """A face embedder: images (S, S, 3) -> embeddings (a classifier is refused, naming why)."""
+    model = _load_model(path)
+    shape = tuple(model.input_shape[1:])
+    if model.name == "classifier" or len(shape) != 3 or shape[0] != shape[1] or shape[2] != 3:
+        raise ValueError(
+            f"--model {path} is not a face embedder (square RGB images -> embeddings): it is "
+            f"'{model.name}' taking inputs {shape}. Pass the embedder.keras of a train-faces run."
+        )
+    return model
 
 
 def _lfw(args):
@@ -245,7 +265,7 @@ def _export(args):
     from tf_wsoftmax.export import export_classifier
     from tf_wsoftmax.export import export_embedder
 
-    model = _load_embedder(args.model)
+    model = _load_model(args.model)
     kind = args.kind if args.kind != "auto" else ("classifier" if model.name == "classifier" else "embedder")
     if kind == "classifier":
         path = export_classifier(model, args.out, args.name, args.version, args.overwrite)
@@ -431,15 +451,15 @@ def _add_face_commands(commands):
     align.add_argument("--quiet", action="store_true")
     align.set_defaults(func=_align)
 
-    from tf_wsoftmax.app.experiment.config import LOSSES
-    from tf_wsoftmax.models import FACE_BACKBONES
+    from tf_wsoftmax.declarations import LOSS_DECLARATIONS as LOSSES  # plain data: no Keras for --help
+    from tf_wsoftmax.models.specs import FACE_BACKBONES
 
     faces = commands.add_parser("train-faces", help="train a face embedder on a .rec pack or identity folders")
     faces.add_argument("--data", required=True, help="InsightFace train.rec (with train.idx) or aligned identity folders")
     faces.add_argument("--bin", nargs="+", help="verification sets evaluated during training (lfw.bin ...)")
     faces.add_argument("--evaluate-every", type=_non_negative_int, default=0, help="steps between --bin evaluations (0: at the end)")
     faces.add_argument("--out", required=True)
-    faces.add_argument("--loss", default="wsoftmax", choices=LOSSES)
+    faces.add_argument("--loss", default="wsoftmax", choices=list(LOSSES))
     _add_loss_arguments(faces)
     faces.add_argument("--feature-dim", type=_positive_int, default=128)
     faces.add_argument("--backbone", default="mobilenet_v3_small", choices=FACE_BACKBONES)
@@ -502,15 +522,15 @@ def _add_face_commands(commands):
 
 
 def _add_train_arguments(parser):
-    from tf_wsoftmax.app.experiment.config import DEFAULT_BACKBONES
-    from tf_wsoftmax.app.experiment.config import LOSSES
-    from tf_wsoftmax.models import BACKBONES
+    from tf_wsoftmax.declarations import LOSS_DECLARATIONS as LOSSES  # plain data: no Keras for --help
+    from tf_wsoftmax.models.specs import BACKBONES
+    from tf_wsoftmax.models.specs import DEFAULT_BACKBONES
 
     parser.add_argument("--dataset", default="digits", choices=sorted(DEFAULT_BACKBONES))
     parser.add_argument("--data-dir", help="folder with IDX / CIFAR files (also tfds' data_dir)")
     parser.add_argument("--classes", type=_positive_int, help="keep only the first K classes")
     parser.add_argument("--no-download", action="store_true", help="never let tfds download")
-    parser.add_argument("--loss", default="wsoftmax", choices=LOSSES)
+    parser.add_argument("--loss", default="wsoftmax", choices=list(LOSSES))
     parser.add_argument(
         "--pretrain-epochs", type=_non_negative_int,
         help="W-Softmax: softmax epochs first (Algorithm 1), in the same run; default: a quarter of --epochs",

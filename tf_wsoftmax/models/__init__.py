@@ -1,25 +1,35 @@
-"""Backbones."""
+"""Backbones: the paper's convolutional networks and the face embedders.
 
-from tf_wsoftmax.models.conv_backbone import BACKBONES
-from tf_wsoftmax.models.conv_backbone import BackboneSpec
-from tf_wsoftmax.models.conv_backbone import array_parameter_count
-from tf_wsoftmax.models.conv_backbone import build_backbone
-from tf_wsoftmax.models.conv_backbone import build_small_cnn
-from tf_wsoftmax.models.conv_backbone import classifier
-from tf_wsoftmax.models.conv_backbone import fc_parameter_count
-from tf_wsoftmax.models.face import FACE_BACKBONES
-from tf_wsoftmax.models.face import build_face_embedder
-from tf_wsoftmax.models.face import forward_flops
+Names load on first use (PEP 562), so `tf_wsoftmax.models.specs` (plain
+data: architectures and names) imports without Keras.
+"""
 
-__all__ = [
-    "BACKBONES",
-    "BackboneSpec",
-    "FACE_BACKBONES",
-    "build_face_embedder",
-    "forward_flops",
-    "build_backbone",
-    "build_small_cnn",
-    "classifier",
-    "array_parameter_count",
-    "fc_parameter_count",
-]
+import importlib
+
+_LAZY = {
+    "BACKBONES": "tf_wsoftmax.models.specs",
+    "BackboneSpec": "tf_wsoftmax.models.specs",
+    "DEFAULT_BACKBONES": "tf_wsoftmax.models.specs",
+    "FACE_BACKBONES": "tf_wsoftmax.models.specs",
+    "array_parameter_count": "tf_wsoftmax.models.conv_backbone",
+    "build_backbone": "tf_wsoftmax.models.conv_backbone",
+    "build_small_cnn": "tf_wsoftmax.models.conv_backbone",
+    "classifier": "tf_wsoftmax.models.conv_backbone",
+    "fc_parameter_count": "tf_wsoftmax.models.conv_backbone",
+    "build_face_embedder": "tf_wsoftmax.models.face",
+    "forward_flops": "tf_wsoftmax.models.face",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tf_wsoftmax.models' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

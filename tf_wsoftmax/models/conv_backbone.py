@@ -15,46 +15,12 @@ paper: PReLU then batch norm (the release: batch norm then ReLU), Xavier init
 (the release: MSRA) and no conv bias under batch norm (the release keeps one).
 """
 
-import dataclasses
 import math
 
 import keras
 
-
-@dataclasses.dataclass(frozen=True)
-class BackboneSpec:
-    """Architecture of a conv backbone.
-
-    Args:
-        stem_filters: filters of a single conv before the stages (0: none).
-        stages: ((filters, number of convs), ...); a 2x2 max pool follows each.
-        feature_dim: default width of the FC feature layer.
-        kernel_size: conv kernel size.
-        batch_norm: batch norm after each PReLU.
-        pool_padding: "valid" (floor) or "same" (ceil, Caffe's pooling
-            output size) for the 2x2 max pools.
-    """
-
-    stem_filters: int
-    stages: tuple
-    feature_dim: int
-    kernel_size: int = 3
-    batch_norm: bool = True
-    pool_padding: str = "valid"
-
-
-# The L-Softmax networks used by W-Softmax: MNIST and CIFAR10 as released by
-# Liu et al. (see the module docstring); CIFAR100 has no released prototxt and
-# keeps the widths of the L-Softmax paper's Table 1. LeNets++ of the
-# center-loss paper (Wen et al. 2016; 2-D features for plots), and a small
-# network for the 8x8 digits.
-BACKBONES = {
-    "mnist": BackboneSpec(64, ((64, 3), (128, 3), (256, 3)), 512, pool_padding="same"),
-    "cifar10": BackboneSpec(64, ((64, 4), (128, 4), (256, 4)), 512, pool_padding="same"),
-    "cifar100": BackboneSpec(96, ((96, 4), (192, 4), (384, 4)), 512, pool_padding="same"),
-    "lenets_pp": BackboneSpec(0, ((32, 2), (64, 2), (128, 2)), 2, kernel_size=5, batch_norm=False),
-    "small": BackboneSpec(0, ((32, 2), (64, 2)), 32),
-}
+from tf_wsoftmax.models.specs import BACKBONES
+from tf_wsoftmax.models.specs import BackboneSpec  # noqa: F401  (re-exported)
 
 
 def _conv_unit(filters, spec, kernel_regularizer, bn_momentum, name):

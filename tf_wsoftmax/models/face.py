@@ -22,7 +22,8 @@ layout of the last feature map reaches the embedding).
 
 import keras
 
-FACE_BACKBONES = ("mobilenet_v3_small", "iresnet50", "iresnet100", "small")
+from tf_wsoftmax.models.specs import FACE_BACKBONES  # noqa: F401  (re-exported)
+
 
 _IRESNET_BLOCKS = {"iresnet50": [3, 4, 14, 3], "iresnet100": [3, 13, 30, 3]}
 

@@ -4,19 +4,9 @@ import dataclasses
 
 from tf_wsoftmax.losses import LOSSES as LOSS_REGISTRY
 from tf_wsoftmax.losses import get_loss
+from tf_wsoftmax.models.specs import DEFAULT_BACKBONES  # noqa: F401  (re-exported)
 
 LOSSES = tuple(LOSS_REGISTRY)
-
-# Backbone used for each dataset unless `backbone` is set (the L-Softmax
-# paper's networks; "small" for the 8x8 digits).
-DEFAULT_BACKBONES = {
-    "digits": "small",
-    "mnist": "mnist",
-    "fashion_mnist": "mnist",
-    "cifar10": "cifar10",
-    "cifar100": "cifar100",
-}
-
 
 # The paper experiments' presets: values the released code or the paper used
 # for a dataset, applied before the run's own `loss_params` (which win). They
