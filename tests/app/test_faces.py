@@ -423,3 +423,23 @@ def test_align_refuses_impossible_confidences_and_other_settings_on_resume(tmp_p
     with pytest.raises(ValueError, match="min_confidence: 0.5 -> 0.9"):
         align_folder(str(tmp_path / "src"), str(tmp_path / "dst"), AlignConfig(), progress=False)
     align_folder(str(tmp_path / "src"), str(tmp_path / "dst"), AlignConfig(min_confidence=0.5, workers=2), progress=False)
+
+
+def test_identity_folder_images_are_checked_against_the_pixel_limit_before_decoding(tmp_path):
+    """Folders (`decode_face`, train-faces and lfw) apply serving's limit, naming the file; the stated
+    sizes of PNG, JPEG, GIF and BMP headers are read exactly."""
+    from tests.data.test_verification_bin import png_header_only
+    from tf_wsoftmax.data.face_folders import decode_face
+    from tf_wsoftmax.data.face_folders import stated_pixels
+
+    for fmt, size in (("PNG", (50, 40)), ("JPEG", (33, 21)), ("GIF", (17, 9)), ("BMP", (12, 7))):
+        buffer = io.BytesIO()
+        Image.new("RGB", size).save(buffer, format=fmt)
+        assert int(stated_pixels(tf.constant(buffer.getvalue()))) == size[0] * size[1], fmt
+    assert int(stated_pixels(tf.constant(b"not an image at all, long enough"))) == -1
+    huge = tmp_path / "person0" / "huge.png"
+    huge.parent.mkdir()
+    huge.write_bytes(png_header_only(16000, 16000))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more than max_pixels=40000000") as error:
+        decode_face(tf.constant(str(huge)), 32)
+    assert "huge.png" in str(error.value)

@@ -7,12 +7,11 @@ import keras
 import tensorflow as tf
 
 from tf_wsoftmax.data.face_folders import decode_face_bytes
+from tf_wsoftmax.data.face_folders import encoded_image_pixels
 from tf_wsoftmax.data.face_folders import standardize_face
 from tf_wsoftmax.data.images import MAX_PIXELS  # one limit for every image reader and for serving
 
 SIGNATURES = ("serving_default", "serve_uint8", "serve_bytes")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-JPEG_SIGNATURE = b"\xff\xd8\xff"
 
 
 def checked_batch(images, image_shape, name="images"):
@@ -52,39 +51,9 @@ def checked_batch(images, image_shape, name="images"):
         return tf.identity(images)
 
 
-def encoded_image_pixels(data):
-    """Width x height of encoded JPEG or PNG bytes, read from the header (no decoding).
-
-    Raises `InvalidArgumentError` for bytes that are neither.
-    """
-    length = tf.strings.length(data)
-    is_png = tf.logical_and(length >= 24, tf.strings.substr(data, 0, 8, unit="BYTE") == PNG_SIGNATURE)
-    is_jpeg = tf.strings.substr(data, 0, 3, unit="BYTE") == JPEG_SIGNATURE
-    known = tf.debugging.assert_equal(
-        tf.logical_or(is_png, is_jpeg), True, message="`images` must hold JPEG or PNG bytes"
-    )
-
-    def png_pixels():
-        # IHDR: big-endian uint32 width and height at bytes 16 and 20.
-        header = tf.cast(tf.io.decode_raw(tf.strings.substr(data, 16, 8, unit="BYTE"), tf.uint8), tf.int64)
-        weights = tf.constant([2**24, 2**16, 2**8, 1], tf.int64)
-        return tf.reduce_sum(header[:4] * weights) * tf.reduce_sum(header[4:] * weights)
-
-    def jpeg_pixels():
-        shape = tf.cast(tf.image.extract_jpeg_shape(data), tf.int64)
-        return shape[0] * shape[1]
-
-    with tf.control_dependencies([known]):
-        return tf.cond(is_png, png_pixels, jpeg_pixels)
-
-
 def _decode_limited(data, size, max_pixels):
-    pixels = encoded_image_pixels(data)
-    limit = tf.debugging.assert_less_equal(
-        pixels, tf.constant(max_pixels, tf.int64), message=f"an image has more than max_pixels={max_pixels} pixels"
-    )
-    with tf.control_dependencies([limit]):
-        return decode_face_bytes(data, size)
+    with tf.control_dependencies([encoded_image_pixels(data)]):  # JPEG / PNG only, or a clear error
+        return decode_face_bytes(data, size, max_pixels)
 
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
