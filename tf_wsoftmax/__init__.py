@@ -5,7 +5,7 @@ such as `tf_wsoftmax.declarations` import without Keras (the command line's
 `--help` builds its parser from them).
 """
 
-import importlib
+from tf_wsoftmax._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -17,16 +17,4 @@ _LAZY = {
 
 __all__ = ["NormalizedDense", "WSoftmaxLoss", "ops", "__version__"]
 
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'tf_wsoftmax' has no attribute '{name}'")
-    module_name, attribute = _LAZY[name]
-    module = importlib.import_module(module_name)
-    value = module if attribute is None else getattr(module, attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

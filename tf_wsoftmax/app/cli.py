@@ -404,26 +404,23 @@ def _add_bench_command(commands):
     bench.set_defaults(func=_bench)
 
 
-def _positive_int(text):
-    """argparse type: an int >= 1 (a size, a count or a period; 0 and negatives refused)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _integer_at_least(minimum):
+    """An argparse type: an int >= `minimum` (sizes, counts and periods: 0 or negatives refused)."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text):
-    """argparse type: an int >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_positive_int = _integer_at_least(1)
+_non_negative_int = _integer_at_least(0)
 
 
 def _open_unit_interval(text):

@@ -4,7 +4,7 @@ Names load on first use (PEP 562), so `tf_wsoftmax.models.specs` (plain
 data: architectures and names) imports without Keras.
 """
 
-import importlib
+from tf_wsoftmax._lazy import lazy_attributes
 
 _LAZY = {
     "BACKBONES": "tf_wsoftmax.models.specs",
@@ -22,14 +22,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'tf_wsoftmax.models' has no attribute '{name}'")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, {name: (module, name) for name, module in _LAZY.items()})

@@ -5,7 +5,7 @@ MarginClassifier` imports no TensorFlow, so it works where only JAX is
 installed; `TrainStep`, `train` and `LoopConfig` need TensorFlow.
 """
 
-import importlib
+from tf_wsoftmax._lazy import lazy_attributes
 
 _LAZY = {
     "LoopConfig": "tf_wsoftmax.training.loop",
@@ -21,14 +21,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'tf_wsoftmax.training' has no attribute '{name}'")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, {name: (module, name) for name, module in _LAZY.items()})
