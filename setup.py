@@ -26,7 +26,7 @@ setup(
         "serving": ["tensorflow-serving-api>=2.16,<3"],
         "plots": ["matplotlib>=3.7"],
         "jax": ["jax>=0.4.30"],
-        "test": ["pytest>=8.0"],
+        "test": ["pytest>=8.0", "pytest-xdist>=3.5"],
         "all": [
             "tensorflow>=2.16,<2.22",
             "tensorboard>=2.16",
@@ -42,6 +42,7 @@ setup(
             "tensorflow-serving-api>=2.16,<3",
             "matplotlib>=3.7",
             "pytest>=8.0",
+            "pytest-xdist>=3.5",
         ],
     },
     entry_points={"console_scripts": ["tf-wsoftmax=tf_wsoftmax_cli:main"]},
