@@ -26,10 +26,13 @@ def test_bench_cli_writes_json_and_table(tmp_path, capsys):
                      "bfloat16", "--json", str(out)])
     assert code == 0
     records = json.loads(out.read_text())
-    assert len(records) == 12
-    assert set(records[0]) >= {"loss", "jit_compile", "classes", "dim", "batch", "dtype", "median_ms"}
+    assert len(records) == 16  # matmul_floor + 3 heads, x 2 dtypes x 2 jit settings
+    assert set(records[0]) >= {"loss", "jit_compile", "classes", "dim", "batch", "dtype", "median_ms", "min_ms"}
+    assert records[0]["loss"] == "matmul_floor" and all(len(r["round_medians_ms"]) == 3 for r in records)
+    assert all(r["min_ms"] <= r["median_ms"] for r in records)
     printed = capsys.readouterr().out
     assert "| wsoftmax |" in printed and "| wsoftmax_full |" in printed
+    assert "| matmul_floor |" in printed and "x floor (min)" in printed
     assert cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--losses", "wsoftmax_stop"]) == 2
     assert "Unknown head" in capsys.readouterr().err
     out = tmp_path / "step.json"
@@ -53,7 +56,7 @@ def test_bench_heads_on_jax_runs_without_tensorflow(tmp_path):
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     records = json.loads(out.read_text())
-    assert len(records) == 2 * len(heads.HEADS)
+    assert len(records) == 2 * (len(heads.HEADS) + 1)  # the heads and the matmul floor, 2 dtypes
     assert {r["backend"] for r in records} == {"jax"} and {r["jit_compile"] for r in records} == {True}
     assert all(r["device"] and r["median_ms"] > 0 for r in records)
     assert "| wsoftmax | jax |" in result.stdout
@@ -79,3 +82,14 @@ def test_bench_input_reports_the_pipeline_next_to_the_train_step(tmp_path, capsy
         assert record[key] > 0
     assert "| training pipeline images/s |" in capsys.readouterr().out
     assert cli.main(["bench", "input"]) == 2
+
+
+def test_floor_ratios_divide_by_each_heads_products():
+    """x floor = head time / (floor time x products / 3): W-Softmax "stop" against 4 products."""
+    base = dict(backend="tensorflow", device="cpu", jit_compile=True, classes=5, dim=3, batch=2, dtype="float32")
+    records = [dict(base, loss=name, min_ms=m, median_ms=2 * m) for name, m in
+               (("matmul_floor", 3.0), ("normalized_softmax", 5.0), ("cosface", 3.6), ("wsoftmax", 6.0))]
+    rows = {line.split("|")[1].strip(): line.split("|") for line in heads.markdown(records).splitlines()[2:]}
+    assert rows["cosface"][-3].strip() == "1.20" and rows["cosface"][-4].strip() == "3"
+    assert rows["wsoftmax"][-3].strip() == "1.50" and rows["wsoftmax"][-4].strip() == "4"  # 6 / (3 x 4/3)
+    assert rows["matmul_floor"][-3].strip() == "1.00"

@@ -299,23 +299,24 @@ def _bench(args):
     if args.bench == "heads":
         from tf_wsoftmax.app.bench import heads
 
-        unknown = sorted(set(args.losses or []) - set(heads.HEADS))
+        unknown = sorted(set(args.losses or []) - set(heads.HEADS) - {heads.FLOOR})
         if unknown:
             raise ValueError(f"Unknown head(s) for `bench heads`: {', '.join(unknown)}. Known: {', '.join(heads.HEADS)}")
         shapes = [(k, d) for k in args.classes for d in args.dim] if not args.sweep else heads.sweep_shapes(
             [10, 100, 1000, 10575, 100000], [128, 512]
         )
+        names = [heads.FLOOR] + [n for n in (args.losses or heads.HEADS) if n != heads.FLOOR]
         for classes, dim in shapes:
             for dtype in args.dtype:
                 for jit in jits:
-                    for name in args.losses or heads.HEADS:
-                        records.append(
-                            heads.time_head(name, classes, dim, args.batch, dtype, jit, repeats=args.repeats)
-                        )
-                        record = records[-1]
+                    timed = heads.time_heads(
+                        names, classes, dim, args.batch, dtype, jit, repeats=args.repeats, rounds=args.rounds
+                    )
+                    records.extend(timed)
+                    for record in timed:
                         print(
-                            f"{name} {record['backend']} ({record['device']}) K={classes} d={dim} {dtype} "
-                            f"jit={record['jit_compile']}: {record['median_ms']:.2f} ms",
+                            f"{record['loss']} {record['backend']} ({record['device']}) K={classes} d={dim} {dtype} "
+                            f"jit={record['jit_compile']}: min {record['min_ms']:.2f} ms, median {record['median_ms']:.2f} ms",
                             flush=True,
                         )
         table = heads.markdown(records)
@@ -390,7 +391,11 @@ def _add_bench_command(commands):
     )
     bench.add_argument("--losses", nargs="+", help="subset of heads / losses")
     bench.add_argument("--networks", nargs="+", default=["mnist", "cifar10"], choices=["mnist", "cifar10", "face"])
-    bench.add_argument("--repeats", type=_positive_int, default=20)
+    bench.add_argument("--repeats", type=_positive_int, default=20, help="timed calls per head and round")
+    bench.add_argument(
+        "--rounds", type=_positive_int, default=3,
+        help="heads: interleaved rounds (every head once per round); min over all calls, median of the rounds' medians",
+    )
     bench.add_argument(
         "--model-shards", type=_positive_int, nargs="+", default=[1, 2, 4, 8],
         help="memory: devices K is split over (the others split the batch)",

@@ -21,6 +21,11 @@ from tf_wsoftmax.losses import compute_objective
 # Every registry loss with its registry defaults, plus W-Softmax's exact-gradient reading.
 VARIANTS = {"wsoftmax_full": ("wsoftmax", {"bias_gradient": "full"})}
 HEADS = tuple(LOSSES) + tuple(VARIANTS)
+# The bare (B, d) x (d, K) product with its two backward products (features and kernel): the three
+# products a normalised head cannot do without, timed like a head. A head's "x floor" divides by
+# its own count of products (`FLOOR_PRODUCTS`; W-Softmax "stop" needs a fourth, the cosines).
+FLOOR = "matmul_floor"
+FLOOR_PRODUCTS = {"wsoftmax": 4, "wsoftmax_full": 6}
 
 
 def build_head(name, classes, dim):
@@ -63,43 +68,62 @@ def loss_of_head(layers, features, kernel, bias, centers, labels):
         return compute_objective(head, features, labels, feature_loss=feature_loss)["loss"]
 
 
-def _tensorflow_step(layers, jit_compile):
+def _tensorflow_step(loss_fn, jit_compile):
     import tensorflow as tf
 
     def step(features, kernel, bias, centers, labels):
         with tf.GradientTape() as tape:
             tape.watch([features, kernel, bias, centers])
-            loss = loss_of_head(layers, features, kernel, bias, centers, labels)
+            loss = loss_fn(features, kernel, bias, centers, labels)
         return loss, tape.gradient(loss, [features, kernel, bias, centers], unconnected_gradients="zero")
 
     return tf.function(step, jit_compile=jit_compile)
 
 
-def _jax_step(layers):
+def _jax_step(loss_fn):
     import jax
 
-    def loss(features, kernel, bias, centers, labels):
-        return loss_of_head(layers, features, kernel, bias, centers, labels)
-
-    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))
+    return jax.jit(jax.value_and_grad(loss_fn, argnums=(0, 1, 2, 3)))
 
 
-def make_step(layers, jit_compile):
+def _floor_loss(features, kernel, bias, centers, labels):
+    """mean((x W)^2) / 2: one forward and two backward (B, d) x (d, K) products.
+
+    The upstream gradient (x W) / (B K) depends on the product, so no
+    compiler can fold a backward product into a reduction (as it could for
+    a constant one).
+    """
+    del bias, centers, labels
+    logits = keras.ops.matmul(features, kernel)
+    return keras.ops.cast(0.5 * keras.ops.mean(keras.ops.square(logits)), "float32")  # a float32 loss, as the heads
+
+
+def make_step(layers, jit_compile, loss=None):
     """A compiled function returning (loss, gradients w.r.t. features, kernel, bias, centres).
 
     Args:
         layers: (head, feature_loss or None) from `build_head`.
         jit_compile: XLA on TensorFlow (JAX always compiles with XLA).
+        loss: a function (features, kernel, bias, centers, labels) -> scalar
+            timed instead of the layers' objective (the matmul floor).
 
     Returns:
         The step function of the current Keras backend.
     """
+    loss = loss or (lambda *tensors: loss_of_head(layers, *tensors))
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        return _tensorflow_step(layers, jit_compile)
+        return _tensorflow_step(loss, jit_compile)
     if backend == "jax":
-        return _jax_step(layers)
+        return _jax_step(loss)
     raise ValueError(f"`bench heads` runs on the tensorflow and jax backends, not {backend!r}.")
+
+
+def _step_of(name, classes, dim, jit_compile):
+    """The timed step of head `name` (or of the matmul floor)."""
+    if name == FLOOR:
+        return make_step(None, jit_compile, loss=_floor_loss)
+    return make_step(build_head(name, classes, dim), jit_compile)
 
 
 def device_name():
@@ -126,20 +150,7 @@ def _block(outputs):
     return float(np.asarray(loss))
 
 
-def time_head(name, classes, dim, batch, dtype="float32", jit_compile=False, warmup=3, repeats=20, seed=0):
-    """Median milliseconds of one forward + backward pass of head `name`.
-
-    The head is the registry's (`build_head`, its defaults) and the timed
-    function is the library's training objective through it
-    (`loss_of_head`). Inputs are random (features, kernel, biases, centres in
-    `dtype`; the heads compute in float32 inside); warm-up calls (tracing and
-    compilation) are excluded; the median of `repeats` timed calls is
-    returned, each synchronised on every output.
-
-    Returns:
-        A record dict: loss, backend, device, jit_compile, classes, dim,
-        batch, dtype, median_ms, min_ms. On JAX `jit_compile` is always True.
-    """
+def _inputs(classes, dim, batch, dtype, seed):
     rng = np.random.default_rng(seed)
     cast = lambda a: keras.ops.cast(keras.ops.convert_to_tensor(np.asarray(a, "float32")), dtype)  # noqa: E731
     features = cast(rng.normal(size=(batch, dim)))
@@ -147,27 +158,65 @@ def time_head(name, classes, dim, batch, dtype="float32", jit_compile=False, war
     bias = cast(np.zeros(classes))
     centers = cast(rng.normal(size=(classes, dim)))
     labels = keras.ops.convert_to_tensor(rng.integers(0, classes, size=batch).astype("int32"))
+    return features, kernel, bias, centers, labels
+
+
+def time_heads(names, classes, dim, batch, dtype="float32", jit_compile=False, warmup=3, repeats=20, rounds=3,
+               seed=0):
+    """Milliseconds of one forward + backward pass of each head, timed in interleaved rounds.
+
+    The heads are the registry's (`build_head`, its defaults) and the timed
+    function is the library's training objective through them
+    (`loss_of_head`); `matmul_floor` times the bare product (`_floor_loss`).
+    Inputs are random (features, kernel, biases, centres in `dtype`; the
+    heads compute in float32 inside). Every step is built and warmed up
+    (tracing, compilation) first; then each round times `repeats` calls of
+    every head in turn, so a slow spell of a shared machine hits all heads
+    alike. Each call is synchronised on every output.
+
+    Returns:
+        One record per head: loss, backend, device, jit_compile, classes,
+        dim, batch, dtype, rounds, repeats, min_ms (over all calls),
+        median_ms (the median of the rounds' medians), round_medians_ms.
+    """
+    tensors = _inputs(classes, dim, batch, dtype, seed)
     backend = keras.backend.backend()
-    step = make_step(build_head(name, classes, dim), jit_compile)
-    for _ in range(warmup):
-        _block(step(features, kernel, bias, centers, labels))
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        _block(step(features, kernel, bias, centers, labels))
-        times.append(1000.0 * (time.perf_counter() - started))
-    return {
-        "loss": name,
-        "backend": backend,
-        "device": device_name(),
-        "jit_compile": True if backend == "jax" else jit_compile,
-        "classes": classes,
-        "dim": dim,
-        "batch": batch,
-        "dtype": dtype,
-        "median_ms": statistics.median(times),
-        "min_ms": min(times),
-    }
+    steps = {name: _step_of(name, classes, dim, jit_compile) for name in names}
+    for step in steps.values():
+        for _ in range(warmup):
+            _block(step(*tensors))
+    times = {name: [] for name in names}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            calls = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                _block(step(*tensors))
+                calls.append(1000.0 * (time.perf_counter() - started))
+            times[name].append(calls)
+    return [
+        {
+            "loss": name,
+            "backend": backend,
+            "device": device_name(),
+            "jit_compile": True if backend == "jax" else jit_compile,
+            "classes": classes,
+            "dim": dim,
+            "batch": batch,
+            "dtype": dtype,
+            "rounds": rounds,
+            "repeats": repeats,
+            "min_ms": min(min(calls) for calls in times[name]),
+            "median_ms": statistics.median(statistics.median(calls) for calls in times[name]),
+            "round_medians_ms": [statistics.median(calls) for calls in times[name]],
+        }
+        for name in names
+    ]
+
+
+def time_head(name, classes, dim, batch, dtype="float32", jit_compile=False, warmup=3, repeats=20, seed=0):
+    """`time_heads` of one head in one round (its record)."""
+    return time_heads([name], classes, dim, batch, dtype, jit_compile, warmup, repeats, 1, seed)[0]
 
 
 def sweep_shapes(classes_list, dims, include_k_minus_1=True, max_elements=None):
@@ -188,19 +237,31 @@ def _group(record):
 
 
 def markdown(records):
-    """Markdown table of head records, with each head's ratio to normalised softmax."""
-    baseline = {
-        _group(r): r["median_ms"] for r in records if r["loss"] == "normalized_softmax"
-    }
+    """Markdown table: each head's min and median, its ratio to normalised softmax and to its floor.
+
+    The floor of a head is the `matmul_floor` record of the same setting
+    times the head's products over 3 (`FLOOR_PRODUCTS`; 3 when not listed).
+    """
+    baseline = {_group(r): r["median_ms"] for r in records if r["loss"] == "normalized_softmax"}
+    floor = {_group(r): r for r in records if r["loss"] == FLOOR}
     lines = [
-        "| loss | backend | device | jit | K | d | B | dtype | median ms | x normalised softmax |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| loss | backend | device | jit | K | d | B | dtype | min ms | median ms | x normalised softmax | "
+        "products | x floor (min) | x floor (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
-        base = baseline.get(_group(r))
+        base, bare = baseline.get(_group(r)), floor.get(_group(r))
         ratio = f"{r['median_ms'] / base:.2f}" if base else "-"
+        products = 3 if r["loss"] == FLOOR else FLOOR_PRODUCTS.get(r["loss"], 3)
+        if bare:
+            scale = products / 3
+            floor_min = f"{r['min_ms'] / (scale * bare['min_ms']):.2f}"
+            floor_median = f"{r['median_ms'] / (scale * bare['median_ms']):.2f}"
+        else:
+            floor_min = floor_median = "-"
         lines.append(
             f"| {r['loss']} | {r.get('backend', 'tensorflow')} | {r.get('device', '-')} | {r['jit_compile']} | "
-            f"{r['classes']} | {r['dim']} | {r['batch']} | {r['dtype']} | {r['median_ms']:.2f} | {ratio} |"
+            f"{r['classes']} | {r['dim']} | {r['batch']} | {r['dtype']} | {r['min_ms']:.2f} | "
+            f"{r['median_ms']:.2f} | {ratio} | {products} | {floor_min} | {floor_median} |"
         )
     return "\n".join(lines)
