@@ -131,18 +131,21 @@ def stated_pixels(data):
     )
 
 
+def assert_jpeg_or_png(data):
+    """An assertion that `data` holds JPEG or PNG bytes (what the serving signature accepts)."""
+    is_png = tf.logical_and(tf.strings.length(data) >= 24, tf.strings.substr(data, 0, 8, unit="BYTE") == _PNG)
+    is_jpeg = tf.strings.substr(data, 0, 3, unit="BYTE") == _JPEG
+    return tf.debugging.assert_equal(
+        tf.logical_or(is_png, is_jpeg), True, message="`images` must hold JPEG or PNG bytes"
+    )
+
+
 def encoded_image_pixels(data):
     """Width x height of encoded JPEG or PNG bytes, read from the header (no decoding).
 
-    Raises `InvalidArgumentError` for bytes that are neither (what the
-    serving signature accepts).
+    Raises `InvalidArgumentError` for bytes that are neither.
     """
-    is_png = tf.logical_and(tf.strings.length(data) >= 24, tf.strings.substr(data, 0, 8, unit="BYTE") == _PNG)
-    is_jpeg = tf.strings.substr(data, 0, 3, unit="BYTE") == _JPEG
-    known = tf.debugging.assert_equal(
-        tf.logical_or(is_png, is_jpeg), True, message="`images` must hold JPEG or PNG bytes"
-    )
-    with tf.control_dependencies([known]):
+    with tf.control_dependencies([assert_jpeg_or_png(data)]):
         return stated_pixels(data)
 
 

@@ -435,7 +435,6 @@ def write_face_pack(rec_path, samples):
     return image_end - 1, len(counts)
 
 
-_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 def image_records(rec_path, shuffle_seed=None, epoch=0, num_shards=1, shard_index=0):
@@ -479,7 +478,7 @@ def _read_images(reader, keys, labels, max_pixels=MAX_PIXELS):
     for key, label in zip(keys.tolist(), labels.tolist()):
         _, data = reader.read_image(key)
         where = f"{reader.rec_path}: record {key} at byte {reader.index[key]}"
-        size = encoded_size(data) if data.startswith(_IMAGE_SIGNATURES) else None
+        size = encoded_size(data)  # None unless a JPEG or PNG header
         if size is None:
             raise RecordIOError(
                 f"{where}: the payload after the IRHeader is not a JPEG or PNG image (starts with {data[:4]!r})"
@@ -634,7 +633,7 @@ def _check_source_image(path, max_pixels):
     """Reads the first bytes of an image file; raises ValueError naming it unless a JPEG / PNG within the limit."""
     with open(path, "rb") as f:
         head = f.read(65536)
-    size = encoded_size(head) if head.startswith(_IMAGE_SIGNATURES) else None
+    size = encoded_size(head)  # None unless a JPEG or PNG header
     if size is None:
         raise ValueError(f"{path}: packs hold JPEG or PNG images; convert this file first (starts with {head[:4]!r})")
     check_pixels(*size, path, max_pixels)

@@ -7,7 +7,8 @@ import keras
 import tensorflow as tf
 
 from tf_wsoftmax.data.face_folders import decode_face_bytes
-from tf_wsoftmax.data.face_folders import encoded_image_pixels
+from tf_wsoftmax.data.face_folders import assert_jpeg_or_png
+from tf_wsoftmax.data.face_folders import encoded_image_pixels  # noqa: F401  (re-exported)
 from tf_wsoftmax.data.face_folders import standardize_face
 from tf_wsoftmax.data.images import MAX_PIXELS  # one limit for every image reader and for serving
 
@@ -52,7 +53,7 @@ def checked_batch(images, image_shape, name="images"):
 
 
 def _decode_limited(data, size, max_pixels):
-    with tf.control_dependencies([encoded_image_pixels(data)]):  # JPEG / PNG only, or a clear error
+    with tf.control_dependencies([assert_jpeg_or_png(data)]):  # JPEG / PNG only; the size is checked inside
         return decode_face_bytes(data, size, max_pixels)
 
 
