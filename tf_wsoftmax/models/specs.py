@@ -32,14 +32,16 @@ class BackboneSpec:
 # The L-Softmax networks used by W-Softmax: MNIST and CIFAR10 as released by
 # Liu et al. (see the module docstring); CIFAR100 has no released prototxt and
 # keeps the widths of the L-Softmax paper's Table 1. LeNets++ of the
-# center-loss paper (Wen et al. 2016; 2-D features for plots), and a small
-# network for the 8x8 digits.
+# center-loss paper (Wen et al. 2016; 2-D features for plots), a small
+# network for the 8x8 digits, and "tiny" (one conv per stage, half the widths) for many-seed
+# Fashion-MNIST studies on a CPU.
 BACKBONES = {
     "mnist": BackboneSpec(64, ((64, 3), (128, 3), (256, 3)), 512, pool_padding="same"),
     "cifar10": BackboneSpec(64, ((64, 4), (128, 4), (256, 4)), 512, pool_padding="same"),
     "cifar100": BackboneSpec(96, ((96, 4), (192, 4), (384, 4)), 512, pool_padding="same"),
     "lenets_pp": BackboneSpec(0, ((32, 2), (64, 2), (128, 2)), 2, kernel_size=5, batch_norm=False),
     "small": BackboneSpec(0, ((32, 2), (64, 2)), 32),
+    "tiny": BackboneSpec(0, ((16, 1), (32, 1)), 32),
 }
 
 # The face embedders `tf_wsoftmax.models.build_face_embedder` builds.
