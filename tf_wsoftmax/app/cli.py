@@ -92,8 +92,21 @@ def _train_config(args):
     )
 
 
+def _check_backend(args):
+    """Raises if `--backend` names another backend than the one Keras started on."""
+    import keras
+
+    if getattr(args, "backend", None) and args.backend != keras.backend.backend():
+        raise ValueError(
+            f"--backend {args.backend}: Keras was started on {keras.backend.backend()!r}. Run through the "
+            f"`tf-wsoftmax` command (it sets KERAS_BACKEND from --backend) or set KERAS_BACKEND={args.backend}."
+        )
+
+
 def _train(args):
     from tf_wsoftmax.app.experiment import run_training
+
+    _check_backend(args)
 
     metrics = run_training(_train_config(args), args.out, verbose=not args.quiet, overwrite=args.overwrite)
     _print_warnings(metrics)
@@ -110,6 +123,7 @@ def _train(args):
 def _sweep(args):
     from tf_wsoftmax.app.experiment import sweeps
 
+    _check_backend(args)
     base = _train_config(args)
     if args.command == "units-sweep":
         records = sweeps.units_sweep(base, args.feature_dims, alphas=args.alphas, out_dir=args.out)
@@ -131,6 +145,21 @@ def _sweep(args):
         accuracies = sweeps.features_2d(base, out_dir=args.out)
         print("\n".join(f"{k}: {v:.4f}" for k, v in accuracies.items()))
     print(f"figures and summary.json in {args.out}")
+    return 0
+
+
+def _paper_tables(args):
+    from tf_wsoftmax.app.experiment.paper_tables import PaperTablesConfig
+    from tf_wsoftmax.app.experiment.paper_tables import format_tables
+    from tf_wsoftmax.app.experiment.paper_tables import paper_tables
+
+    _check_backend(args)
+    config = PaperTablesConfig(
+        dataset=args.dataset, data_dir=args.data_dir, budget_seconds=60.0 * args.budget_minutes,
+        runs_dir=args.runs_dir, seed=args.seed, tiny=args.tiny, max_epochs=args.max_epochs,
+    )
+    print(format_tables(paper_tables(config, args.out)))
+    print(f"paper_tables.json, paper_tables.md and fig5_angles.png in {args.out}")
     return 0
 
 
@@ -283,11 +312,7 @@ def _bench(args):
 
     records = []
     jits = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
-    if args.backend and args.backend != keras.backend.backend():
-        raise ValueError(
-            f"--backend {args.backend}: Keras was started on {keras.backend.backend()!r}. Run through the "
-            f"`tf-wsoftmax` command (it sets KERAS_BACKEND from --backend) or set KERAS_BACKEND={args.backend}."
-        )
+    _check_backend(args)
     if args.bench == "memory":
         return _bench_memory(args, keras.backend.backend())
     if args.bench == "input":
@@ -546,7 +571,12 @@ def _add_train_arguments(parser):
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--augment", action="store_true", help="pad-crop + flip")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
+    parser.add_argument("--jit", action="store_true", help="TensorFlow: XLA-compile the train step (JAX always compiles)")
+    parser.add_argument(
+        "--backend", choices=["tensorflow", "jax"],
+        help="Keras backend (default: KERAS_BACKEND): tensorflow trains with TrainStep over tf.data, "
+        "jax with MarginClassifier.fit over NumPy batches (no TensorFlow needed)",
+    )
     parser.add_argument("--checkpoint-every", type=_positive_int, default=500)
     parser.add_argument("--quiet", action="store_true")
 
@@ -598,6 +628,19 @@ def build_parser():
                 choices=["softmax", "stop", "full", "simplex"], help="rows besides the alpha-0 baseline",
             )
         sweep.set_defaults(func=_sweep)
+    tables = commands.add_parser(
+        "paper-tables", help="Table 1, Fig. 5 angles and Table 4 (MNIST / Fashion-MNIST) sized to a time budget"
+    )
+    tables.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
+    tables.add_argument("--data-dir", required=True, help="folder of the IDX files")
+    tables.add_argument("--out", required=True, help="paper_tables.json / .md and fig5_angles.png go here")
+    tables.add_argument("--runs-dir", default="runs/paper_tables", help="the run folders (resumable)")
+    tables.add_argument("--budget-minutes", type=float, default=10.0, help="wall time for everything, timing included")
+    tables.add_argument("--max-epochs", type=_positive_int, default=100)
+    tables.add_argument("--seed", type=int, default=0)
+    tables.add_argument("--tiny", action="store_true", help="smoke test: backbone tiny, 1 epoch, Table 4 at K = 5")
+    tables.add_argument("--backend", choices=["tensorflow", "jax"], help="Keras backend (default: KERAS_BACKEND)")
+    tables.set_defaults(func=_paper_tables)
     _add_face_commands(commands)
     _add_bench_command(commands)
     return parser

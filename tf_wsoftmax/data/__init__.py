@@ -1,47 +1,41 @@
-"""tf.data pipelines and dataset sources."""
+"""Dataset sources (NumPy), tf.data pipelines, NumPy batches for Keras `fit`, face packs.
 
-from tf_wsoftmax.data.cifar import load_cifar_dataset
-from tf_wsoftmax.data.digits import load_digits_split
-from tf_wsoftmax.data.idx import DataFileError
-from tf_wsoftmax.data.idx import load_idx_dataset
-from tf_wsoftmax.data.idx import read_idx
-from tf_wsoftmax.data.pipelines import augment_flip_crop
-from tf_wsoftmax.data.pipelines import channel_statistics
-from tf_wsoftmax.data.pipelines import epoch_datasets
-from tf_wsoftmax.data.pipelines import eval_dataset
-from tf_wsoftmax.data.pipelines import make_normalizer
-from tf_wsoftmax.data.sources import DATASETS
-from tf_wsoftmax.data.sources import LoadedDataset
-from tf_wsoftmax.data.recordio import RecordIOError
-from tf_wsoftmax.data.recordio import RecordIOReader
-from tf_wsoftmax.data.recordio import RecordIOWriter
-from tf_wsoftmax.data.recordio import pack_folder
-from tf_wsoftmax.data.recordio import recordio_dataset
-from tf_wsoftmax.data.sources import load_dataset
-from tf_wsoftmax.data.verification_bin import VerificationFileError
-from tf_wsoftmax.data.verification_bin import load_verification_bin
-from tf_wsoftmax.data.verification_bin import write_verification_bin
+Names load on first use (PEP 562): the sources (IDX, CIFAR, digits) and
+`EpochBatches` import no TensorFlow, so the experiment runner works on JAX
+where TensorFlow is not installed; the tf.data pipelines, RecordIO packs and
+face folders need TensorFlow.
+"""
 
-__all__ = [
-    "DATASETS",
-    "DataFileError",
-    "LoadedDataset",
-    "RecordIOError",
-    "RecordIOReader",
-    "RecordIOWriter",
-    "VerificationFileError",
-    "augment_flip_crop",
-    "channel_statistics",
-    "epoch_datasets",
-    "eval_dataset",
-    "load_cifar_dataset",
-    "load_digits_split",
-    "load_dataset",
-    "load_idx_dataset",
-    "load_verification_bin",
-    "make_normalizer",
-    "pack_folder",
-    "read_idx",
-    "recordio_dataset",
-    "write_verification_bin",
-]
+from tf_wsoftmax._lazy import lazy_attributes
+
+_LAZY = {
+    "DATASETS": "tf_wsoftmax.data.sources",
+    "DataFileError": "tf_wsoftmax.data.idx",
+    "ArrayBatches": "tf_wsoftmax.data.arrays",
+    "EpochBatches": "tf_wsoftmax.data.arrays",
+    "LoadedDataset": "tf_wsoftmax.data.sources",
+    "RecordIOError": "tf_wsoftmax.data.recordio",
+    "RecordIOReader": "tf_wsoftmax.data.recordio",
+    "RecordIOWriter": "tf_wsoftmax.data.recordio",
+    "VerificationFileError": "tf_wsoftmax.data.verification_bin",
+    "array_batches": "tf_wsoftmax.data.arrays",
+    "augment_flip_crop": "tf_wsoftmax.data.pipelines",
+    "channel_statistics": "tf_wsoftmax.data.arrays",
+    "epoch_datasets": "tf_wsoftmax.data.pipelines",
+    "eval_dataset": "tf_wsoftmax.data.pipelines",
+    "load_cifar_dataset": "tf_wsoftmax.data.cifar",
+    "load_digits_split": "tf_wsoftmax.data.digits",
+    "load_dataset": "tf_wsoftmax.data.sources",
+    "load_idx_dataset": "tf_wsoftmax.data.idx",
+    "load_verification_bin": "tf_wsoftmax.data.verification_bin",
+    "make_normalizer": "tf_wsoftmax.data.pipelines",
+    "pack_folder": "tf_wsoftmax.data.recordio",
+    "read_idx": "tf_wsoftmax.data.idx",
+    "recordio_dataset": "tf_wsoftmax.data.recordio",
+    "standardize_array": "tf_wsoftmax.data.arrays",
+    "write_verification_bin": "tf_wsoftmax.data.verification_bin",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = lazy_attributes(__name__, {name: (module, name) for name, module in _LAZY.items()})

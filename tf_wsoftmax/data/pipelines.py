@@ -3,20 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-
-def channel_statistics(images):
-    """Per-channel mean and std of uint8 or float images, in [0, 1] units.
-
-    Args:
-        images: array (N, H, W, C).
-
-    Returns:
-        (mean, std), float32 arrays of shape (C,).
-    """
-    scaled = images.astype(np.float64) / (255.0 if images.dtype == np.uint8 else 1.0)
-    mean = scaled.mean(axis=(0, 1, 2))
-    std = np.maximum(scaled.std(axis=(0, 1, 2)), 1e-6)
-    return mean.astype("float32"), std.astype("float32")
+from tf_wsoftmax.data.arrays import channel_statistics  # noqa: F401  (re-exported)
+from tf_wsoftmax.data.arrays import epoch_order
 
 
 def make_normalizer(mean, std, uint8_input=True):
@@ -55,8 +43,8 @@ def augment_flip_crop(image, seed, padding=4):
 def epoch_datasets(images, labels, batch_size, seed=0, normalize=None, augment=False):
     """Returns `epoch -> Dataset`: a reproducible shuffle (and augmentation) per epoch.
 
-    Each epoch's order is a NumPy permutation seeded with (seed, epoch) and
-    nothing else (not TF's global seed); augmentation uses stateless random
+    Each epoch's order is `epoch_order(N, seed, epoch)`: a NumPy permutation
+    seeded with (seed, epoch) and nothing else (not TF's global seed); augmentation uses stateless random
     ops seeded with (seed, epoch, position), so a resumed run sees the same
     batches as an uninterrupted one. Order: permute -> from_tensor_slices ->
     map(augment, normalize) -> batch -> prefetch.
@@ -77,7 +65,7 @@ def epoch_datasets(images, labels, batch_size, seed=0, normalize=None, augment=F
     images, labels = np.asarray(images), np.asarray(labels)
 
     def make(epoch):
-        order = np.random.default_rng([seed, epoch]).permutation(len(labels))
+        order = epoch_order(len(labels), seed, epoch)
         dataset = tf.data.Dataset.from_tensor_slices((images[order], labels[order]))
         if augment or normalize is not None:
 

@@ -1,4 +1,4 @@
-"""Training: `MarginClassifier` (Keras `fit`, every backend), and TensorFlow's `TrainStep` and loop.
+"""Training: `MarginClassifier` (Keras `fit`, every backend; `fit_resumable`), and TensorFlow's `TrainStep` and loop.
 
 Names load on first use (PEP 562): `from tf_wsoftmax.training import
 MarginClassifier` imports no TensorFlow, so it works where only JAX is
@@ -13,6 +13,7 @@ _LAZY = {
     "TrainStep": "tf_wsoftmax.training.train_step",
     "classifier_logits": "tf_wsoftmax.training.forward",
     "evaluate_accuracy": "tf_wsoftmax.training.loop",
+    "fit_resumable": "tf_wsoftmax.training.fit_loop",
     "paper_kernel_regularizer": "tf_wsoftmax.training.optimizer",
     "paper_learning_rate": "tf_wsoftmax.training.optimizer",
     "paper_optimizer": "tf_wsoftmax.training.optimizer",

@@ -2,23 +2,20 @@
 
 import dataclasses
 import json
+import math
 import os
 import platform
 import time
 
 import keras
-import tensorflow as tf
 
+from tf_wsoftmax.data import array_batches
 from tf_wsoftmax.data import channel_statistics
-from tf_wsoftmax.data import epoch_datasets
-from tf_wsoftmax.data import eval_dataset
 from tf_wsoftmax.data import load_dataset
-from tf_wsoftmax.data import make_normalizer
 from tf_wsoftmax.eval import angle_statistics
 from tf_wsoftmax.eval import chance_warning
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.app.experiment.heads import build_head_and_feature_loss
-from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
 from tf_wsoftmax.app.experiment.run_folder import check_run_folder
 from tf_wsoftmax.app.experiment.run_folder import start_run_folder
 from tf_wsoftmax.models import build_backbone
@@ -27,20 +24,36 @@ from tf_wsoftmax.models import fc_parameter_count
 from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import paper_learning_rate
 from tf_wsoftmax.training import paper_optimizer
-from tf_wsoftmax.training import train
 
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
 # Settings that may change between calls of one run: how long it trains and
 # how it is computed or found, not what is trained.
 RESUMABLE_KEYS = ("epochs", "checkpoint_every", "jit_compile", "download", "data_dir")
+# The checkpoint each backend's training writes under OUT/ckpt: TensorFlow's
+# `tf.train.CheckpointManager` (TrainStep loop), Keras `fit` elsewhere.
+TF_CHECKPOINT_INDEX = "checkpoint"
+FIT_CHECKPOINT = "fit.weights.h5"
 
 
 def hardware_description():
-    """A one-line description of the machine (for metrics and README tables)."""
-    gpus = tf.config.list_physical_devices("GPU")
-    device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
-    return f"{platform.machine()} {os.cpu_count()} cores, {device}, TF {tf.__version__}"
+    """A one-line description of the machine and backend (for metrics and README tables)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
+        version = f"TF {tf.__version__}"
+    elif backend == "jax":
+        import jax
+
+        devices = jax.devices()
+        device = "CPU only" if devices[0].platform == "cpu" else f"{len(devices)} x {devices[0].device_kind}"
+        version = f"JAX {jax.__version__}"
+    else:
+        device, version = "device unknown", backend
+    return f"{platform.machine()} {os.cpu_count()} cores, {device}, Keras {keras.__version__} on {version}"
 
 
 def write_json(path, payload):
@@ -51,12 +64,28 @@ def write_json(path, payload):
     os.replace(temporary, path)
 
 
-def _evaluate(backbone, head, images, labels, normalize):
-    features, logits, labels = collect_features(
-        backbone, head, eval_dataset(images, labels, batch_size=500, normalize=normalize)
-    )
+def _evaluate(backbone, head, images, labels, mean, std):
+    features, logits, labels = collect_features(backbone, head, array_batches(images, labels, 500, mean, std))
     accuracy = float((logits.argmax(axis=-1) == labels).mean())
     return accuracy, angle_statistics(features, labels, keras.ops.convert_to_numpy(head.kernel))
+
+
+def check_checkpoint_backend(out_dir, backend):
+    """Refuses to resume a run whose checkpoint another backend's training wrote.
+
+    Raises:
+        ValueError: OUT/ckpt holds a TensorFlow checkpoint and `backend` is
+            not TensorFlow, or a Keras-fit checkpoint and it is.
+    """
+    folder = os.path.join(out_dir, "ckpt")
+    tensorflow_made = os.path.exists(os.path.join(folder, TF_CHECKPOINT_INDEX))
+    fit_made = os.path.exists(os.path.join(folder, FIT_CHECKPOINT))
+    if (backend == "tensorflow" and fit_made) or (backend != "tensorflow" and tensorflow_made):
+        made_by = "TensorFlow (TrainStep)" if tensorflow_made else "a non-TensorFlow backend (Keras fit)"
+        raise ValueError(
+            f"{out_dir} holds a checkpoint written by {made_by}; resume it on that backend "
+            f"(--backend), or use another --out folder."
+        )
 
 
 def save_classifier(backbone, head, image_shape, mean, std, path):
@@ -95,11 +124,13 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
         The metrics dict written to metrics.json.
     """
     started = time.time()
+    backend = keras.backend.backend()
     check_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # nothing written yet
+    if not overwrite:
+        check_checkpoint_backend(out_dir, backend)
     data = load_dataset(config.dataset, config.data_dir, config.classes, config.seed, config.download)
     (x_train, y_train), (x_test, y_test) = data.train, data.test
     mean, std = channel_statistics(x_train)
-    normalize = make_normalizer(mean, std)
 
     keras.utils.set_random_seed(config.seed)
     backbone = build_backbone(
@@ -108,10 +139,7 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
         config.feature_dim,
         kernel_regularizer=paper_kernel_regularizer(config.weight_decay),
     )
-    train_data = epoch_datasets(
-        x_train, y_train, config.batch_size, seed=config.seed, normalize=normalize, augment=config.augment
-    )
-    steps_per_epoch = int(train_data(0).cardinality())
+    steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     # Algorithm 1 (softmax first, then W-Softmax) is the head's alpha
     # schedule: one training run, checkpointed and resumed as one.
     softmax_steps = config.softmax_epochs * steps_per_epoch
@@ -125,16 +153,15 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
         with open(history_path, "a") as f:
             f.write(json.dumps(metrics) + "\n")
 
-    loop_config = folder_loop_config(
-        out_dir, config.epochs, config.checkpoint_every, config.jit_compile, verbose, epoch_callback=log_epoch
-    )
-    validation = eval_dataset(x_test, y_test, batch_size=500, normalize=normalize)
     start_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # everything checked
-    result = train(backbone, head, optimizer, train_data, loop_config, validation, feature_loss)
+    train_on = _train_with_train_step if backend == "tensorflow" else _train_with_fit
+    training_started = time.time()
+    result = train_on(config, out_dir, backbone, head, feature_loss, optimizer, data, (mean, std), verbose, log_epoch)
+    train_seconds = time.time() - training_started
 
     save_classifier(backbone, head, x_train.shape[1:], mean, std, os.path.join(out_dir, MODEL_FILE))
-    train_accuracy, train_angles = _evaluate(backbone, head, x_train, y_train, normalize)
-    test_accuracy, test_angles = _evaluate(backbone, head, x_test, y_test, normalize)
+    train_accuracy, train_angles = _evaluate(backbone, head, x_train, y_train, mean, std)
+    test_accuracy, test_angles = _evaluate(backbone, head, x_test, y_test, mean, std)
     fc_params = fc_parameter_count(backbone, head)
     warnings = [w for w in [chance_warning(test_accuracy, data.num_classes)] if w]
     metrics = {
@@ -157,8 +184,53 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
         "model": os.path.join(out_dir, MODEL_FILE),
         "softmax_steps": softmax_steps,
         "seconds_this_call": round(time.time() - started, 1),
+        "train_seconds_this_call": round(train_seconds, 2),
+        "steps_this_call": result["step"] - (result["resumed_from_step"] or 0),
+        "backend": backend,
         "hardware": hardware_description(),
         "config": dataclasses.asdict(config),
     }
     write_json(os.path.join(out_dir, METRICS_FILE), metrics)
     return metrics
+
+
+def _train_with_train_step(config, out_dir, backbone, head, feature_loss, optimizer, data, statistics, verbose,
+                           log_epoch):
+    """TensorFlow: `tf_wsoftmax.training.train` (TrainStep) over tf.data, checkpoints in OUT/ckpt."""
+    from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
+    from tf_wsoftmax.data import epoch_datasets
+    from tf_wsoftmax.data import eval_dataset
+    from tf_wsoftmax.data import make_normalizer
+    from tf_wsoftmax.training import train
+
+    normalize = make_normalizer(*statistics)
+    (x_train, y_train), (x_test, y_test) = data.train, data.test
+    train_data = epoch_datasets(
+        x_train, y_train, config.batch_size, seed=config.seed, normalize=normalize, augment=config.augment
+    )
+    loop_config = folder_loop_config(
+        out_dir, config.epochs, config.checkpoint_every, config.jit_compile, verbose, epoch_callback=log_epoch
+    )
+    validation = eval_dataset(x_test, y_test, batch_size=500, normalize=normalize)
+    return train(backbone, head, optimizer, train_data, loop_config, validation, feature_loss)
+
+
+def _train_with_fit(config, out_dir, backbone, head, feature_loss, optimizer, data, statistics, verbose, log_epoch):
+    """Any backend: `MarginClassifier.fit` over NumPy `EpochBatches` (`fit_resumable`), checkpoint OUT/ckpt.
+
+    Same objective, epoch order and checkpoint cadence as the TensorFlow
+    path; the step is always compiled (`jit_compile` matters on TensorFlow only).
+    """
+    from tf_wsoftmax.data import EpochBatches
+    from tf_wsoftmax.training import MarginClassifier
+    from tf_wsoftmax.training import fit_resumable
+
+    mean, std = statistics
+    (x_train, y_train), (x_test, y_test) = data.train, data.test
+    model = MarginClassifier(backbone, head, feature_loss)
+    model.compile(optimizer=optimizer, metrics=["accuracy"])
+    batches = EpochBatches(x_train, y_train, config.batch_size, config.seed, mean, std, config.augment)
+    return fit_resumable(
+        model, batches, config.epochs, os.path.join(out_dir, "ckpt", FIT_CHECKPOINT), config.checkpoint_every,
+        validation_data=array_batches(x_test, y_test, 500, mean, std), on_epoch=log_epoch, verbose=2 if verbose else 0,
+    )

@@ -4,8 +4,6 @@ import json
 import os
 import shutil
 
-from tf_wsoftmax.training import LoopConfig
-
 CONFIG_FILE = "config.json"
 
 
@@ -20,6 +18,8 @@ def folder_loop_config(out_dir, epochs, checkpoint_every, jit_compile, verbose, 
     Returns:
         The `LoopConfig`.
     """
+    from tf_wsoftmax.training import LoopConfig  # TensorFlow's loop; the folder checks need no framework
+
     return LoopConfig(
         epochs=epochs,
         checkpoint_dir=os.path.join(out_dir, "ckpt"),

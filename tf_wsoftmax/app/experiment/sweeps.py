@@ -4,20 +4,17 @@ import dataclasses
 import json
 import os
 
-import tensorflow as tf
+import keras
 
-from tf_wsoftmax.data import channel_statistics
-from tf_wsoftmax.data import eval_dataset
+from tf_wsoftmax.data import array_batches
 from tf_wsoftmax.data import load_dataset
-from tf_wsoftmax.data import make_normalizer
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.eval import plots
-from tf_wsoftmax.app.experiment.heads import build_head_and_feature_loss
 from tf_wsoftmax.app.experiment.run import METRICS_FILE
+from tf_wsoftmax.app.experiment.run import MODEL_FILE
 from tf_wsoftmax.app.experiment.run import run_training
 from tf_wsoftmax.app.experiment.run import write_json
 from tf_wsoftmax.app.experiment.run_folder import config_differences
-from tf_wsoftmax.models import build_backbone
 
 
 def run_all(configs, out_dir, verbose=False):
@@ -137,18 +134,27 @@ def features_2d(base, out_dir="runs/features_2d"):
     }
     results = run_all(configs, out_dir)
     data = load_dataset(base.dataset, base.data_dir, base.classes, base.seed, base.download)
-    normalize = make_normalizer(*channel_statistics(data.train[0]))
     panels = []
-    for loss, config in configs.items():
-        backbone = build_backbone(config.backbone_name, data.train[0].shape[1:], 2)
-        head, _ = build_head_and_feature_loss(config, data.num_classes)
-        head.build((None, 2))
-        checkpoint = tf.train.Checkpoint(backbone=backbone, head=head)
-        checkpoint.restore(tf.train.latest_checkpoint(os.path.join(out_dir, loss, "ckpt"))).expect_partial()
-        features, _, labels = collect_features(backbone, head, eval_dataset(*data.test, normalize=normalize))
+    for loss in configs:
+        pixels_to_features, head = classifier_parts(os.path.join(out_dir, loss, MODEL_FILE))
+        features, _, labels = collect_features(pixels_to_features, head, array_batches(*data.test))
         panels.append((f"{loss} ({100 * results[loss]['test_accuracy']:.1f}%)", features, labels))
     plots.plot_feature_scatter(panels, os.path.join(out_dir, "features_2d.png"))
     return {loss: results[loss]["test_accuracy"] for loss in configs}
+
+
+def classifier_parts(path):
+    """A saved run's classifier (`run.save_classifier`) as (pixels -> features model, head).
+
+    Args:
+        path: the run's model.keras (raw pixels -> standardisation -> backbone -> head).
+
+    Returns:
+        (a Keras model from pixel values to the backbone's features, the head layer).
+    """
+    classifier = keras.models.load_model(path)
+    standardize, backbone, head = classifier.layers[-3:]
+    return keras.Sequential([standardize, backbone]), head
 
 
 def format_records(records, columns):

@@ -1,0 +1,61 @@
+"""experiments/gpu_paper_tables.sh --tiny end to end on this CPU, on Keras-JAX without TensorFlow."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.app.no_tensorflow import environment
+from tests.data.test_sources import make_idx_folder
+from tf_wsoftmax.app.experiment.paper_tables import PaperTablesConfig
+from tf_wsoftmax.app.experiment.paper_tables import TABLE1_ROWS
+from tf_wsoftmax.app.experiment.paper_tables import run_configs
+from tf_wsoftmax.app.experiment.paper_tables import size_epochs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_the_gpu_script_runs_tiny_here_and_writes_the_tables(tmp_path):
+    make_idx_folder(str(tmp_path / "data"), n_train=200, n_test=60)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        ["bash", os.path.join(ROOT, "experiments", "gpu_paper_tables.sh"), str(tmp_path / "data"), str(out), "--tiny"],
+        env=environment(PYTHON=sys.executable, RUNS=str(tmp_path / "runs")), capture_output=True, text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(out)) == ["fig5_angles.png", "paper_tables.json", "paper_tables.md"]  # fits $OUT's 8 files
+    with open(out / "paper_tables.json") as f:
+        summary = json.load(f)
+    assert [r["row"] for r in summary["table1"]] == list(TABLE1_ROWS)
+    assert summary["epochs"] == 1 and summary["steps_per_epoch"] == 4  # ceil(200 / 50)
+    assert [r["classes"] for r in summary["table4"]] == [5]
+    assert set(summary["fig5_per_class"]) == set(TABLE1_ROWS) - {"lsoftmax"}
+    assert all(len(v) == 10 for v in summary["fig5_per_class"].values())
+    assert "JAX" in summary["hardware"]
+    assert "| softmax |" in (out / "paper_tables.md").read_text()
+    with open(tmp_path / "runs" / "epochs1" / "lsoftmax" / "metrics.json") as f:
+        assert json.load(f)["config"]["loss_params"] == {}  # the released MNIST margin comes from the presets
+
+
+def test_epochs_are_sized_to_the_budget(tmp_path):
+    config = PaperTablesConfig(data_dir=str(tmp_path))
+    configs = run_configs(config, 1)
+    assert len(configs) == 5 + 2 * 5
+    timing = {"train_seconds_this_call": 10.0, "seconds_this_call": 12.0, "num_classes": 10}
+    # 5 full runs + Table 4 (2 runs each at K/10 of the data: 2 * (5+6+7+8+9) / 10 = 7 run-equivalents)
+    epochs, estimate = size_epochs(timing, configs, budget_seconds=600.0, max_epochs=100)
+    assert epochs == int((600 - 2.0 * 15) // (10.0 * 12))
+    assert estimate <= 600
+    assert size_epochs(timing, configs, budget_seconds=1.0, max_epochs=100)[0] == 1
+    assert size_epochs(timing, configs, budget_seconds=1e9, max_epochs=7)[0] == 7
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"dataset": "cifar10"}, "mnist"), ({"data_dir": None}, "IDX"), ({"budget_seconds": 0}, "budget"),
+])
+def test_bad_settings_are_errors(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PaperTablesConfig(**{"data_dir": str(tmp_path), **kwargs})
