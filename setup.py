@@ -19,7 +19,9 @@ setup(
     ],
     extras_require={
         "tensorflow": ["tensorflow>=2.16,<2.22", "tensorboard>=2.16"],
-        "app": ["tensorflow>=2.16,<2.22", "tensorboard>=2.16", "scikit-learn>=1.3", "tqdm>=4.65", "matplotlib>=3.7"],
+        "app": [
+            "tensorflow>=2.16,<2.22", "tensorboard>=2.16", "scikit-learn>=1.3", "scipy>=1.10", "tqdm>=4.65", "matplotlib>=3.7",
+        ],
         "data": ["tensorflow-datasets>=4.9,<5", "importlib_resources>=6.0"],
         "cv": ["keras-cv>=0.9,<1.0"],
         "faces": ["mtcnn>=1.0,<2", "scikit-image>=0.22", "Pillow>=10"],
@@ -31,6 +33,7 @@ setup(
             "tensorflow>=2.16,<2.22",
             "tensorboard>=2.16",
             "scikit-learn>=1.3",
+            "scipy>=1.10",
             "tqdm>=4.65",
             "jax>=0.4.30",
             "tensorflow-datasets>=4.9,<5",

@@ -2,10 +2,10 @@
 # Seeded Fashion-MNIST study (full 60k train / 10k test), default W-Softmax gradient ("stop").
 #
 # Command (repository root, after `make venv`; Debian: apt-get install dataset-fashion-mnist):
-#   bash experiments/fashion_mnist_study.sh "0 1 2 3 4" 3
-# Arguments: seeds (default "0 1 2 3 4"), epochs (default 3). Rows: softmax (biased Dense),
-# normalised softmax (alpha 0), W-Softmax alpha 0.5 / 1 / 1.5 (Algorithm 1: the first quarter of
-# the epochs softmax, then W-Softmax), CosFace and ArcFace (s = 16, m = 0.35 / 0.5). Every row
+#   bash experiments/fashion_mnist_study.sh "0 1 2 3 4" 2
+# Arguments: seeds (default "0 1 2 3 4"), epochs (default 2). Rows: softmax (biased Dense),
+# normalised softmax (alpha 0), W-Softmax alpha 0.5 / 1 / 1.5 (Algorithm 1: max(1, epochs // 4) softmax
+# epochs first, then W-Softmax), CosFace and ArcFace (s = 16, m = 0.35 / 0.5). Every row
 # shares the seeds (same initial backbone weights and batch order per seed). Each run writes
 # runs/fashion_mnist_study/<row>_s<seed>/ and is resumable (rerun the command after a kill).
 # Seeds are the outer loop, so a partial study holds whole seeds. Summarise (paired differences
@@ -16,7 +16,7 @@
 # Hardware and result: docs/reproduction.md, "Seeded Fashion-MNIST study".
 set -euo pipefail
 seeds=${1:-"0 1 2 3 4"}
-epochs=${2:-3}
+epochs=${2:-2}
 bin=${TF_WSOFTMAX_BIN:-.venv/bin/tf-wsoftmax}
 out=${OUT:-runs/fashion_mnist_study}
 common=(--dataset fashion_mnist --backbone tiny --epochs "$epochs" --quiet)

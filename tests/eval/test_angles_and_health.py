@@ -91,3 +91,27 @@ def test_health_checks_report_collapse_and_chance(rng):
     assert chance_warning(0.9, 10) is None
     with pytest.raises(ValueError, match="N >= 2"):
         mean_pairwise_cosine(np.ones((1, 3)))
+
+
+def test_paired_difference_matches_the_paired_t_test():
+    from scipy import stats
+
+    from tf_wsoftmax.eval import paired_difference
+
+    rng = np.random.default_rng(3)
+    baseline = 0.9 + 0.01 * rng.normal(size=6)
+    for shift in (0.0, 0.004, 0.02):
+        values = baseline + shift + 0.003 * rng.normal(size=6)
+        result = paired_difference(values, baseline)
+        # The 95 % interval excludes 0 exactly when the two-sided paired t-test rejects at 5 %.
+        p_value = stats.ttest_rel(values, baseline).pvalue
+        assert result["resolved"] == (p_value < 0.05)
+        np.testing.assert_allclose(result["mean"], np.mean(values - baseline), rtol=1e-12)
+        np.testing.assert_allclose((result["low"] + result["high"]) / 2, result["mean"], rtol=1e-9)
+        # Half-width by hand: t_{0.975, 5} = 2.5706 (tables), sd with ddof 1.
+        half = 2.570582 * np.std(values - baseline, ddof=1) / np.sqrt(6)
+        np.testing.assert_allclose(result["high"] - result["mean"], half, rtol=1e-5)
+    with pytest.raises(ValueError, match="at least 2"):
+        paired_difference([0.9], [0.8])
+    with pytest.raises(ValueError, match="paired"):
+        paired_difference([0.9, 0.8], [0.8])

@@ -9,7 +9,8 @@ from tf_wsoftmax.models import BACKBONES
 from tf_wsoftmax.models import build_backbone
 from tf_wsoftmax.models import fc_parameter_count
 
-SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3), "lenets_pp": (28, 28, 1), "small": (8, 8, 1)}
+SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3), "lenets_pp": (28, 28, 1), "small": (8, 8, 1),
+          "tiny": (28, 28, 1)}
 
 
 def expected_parameters(spec, input_shape, feature_dim):

@@ -8,6 +8,7 @@ from tf_wsoftmax.eval.features import collect_features
 from tf_wsoftmax.eval.health import chance_warning
 from tf_wsoftmax.eval.health import collapse_warning
 from tf_wsoftmax.eval.health import mean_pairwise_cosine
+from tf_wsoftmax.eval.seeds import paired_difference
 
 __all__ = [
     "angle_statistics",
@@ -16,6 +17,7 @@ __all__ = [
     "collect_features",
     "mean_class_angles",
     "mean_pairwise_cosine",
+    "paired_difference",
     "project_onto_span",
     "weight_geometry",
 ]
