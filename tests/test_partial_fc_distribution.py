@@ -41,3 +41,14 @@ def test_the_sampled_head_is_split_along_k(report):
     for case, result in report["cases"].items():
         kernel = next(spec for path, spec in result["shardings"].items() if path.endswith("head/kernel"))
         assert kernel == [None, "model"], case
+
+
+@pytest.mark.slow
+def test_bench_memory_compiles_and_runs_the_sampled_sharded_step(report):
+    """K = 4096 over 4 model shards: the class matrices are the same; the sampled step's
+    temporaries (the (B, W) logits and their gradient; W = 410 of 4096) are smaller."""
+    full, sampled = report["memory"]
+    assert (full["sample_rate"], sampled["sample_rate"]) == (1.0, 0.1)
+    assert sampled["computed_class_matrices_bytes"] == full["computed_class_matrices_bytes"]
+    assert sampled["temp_bytes"] < full["temp_bytes"]
+    assert sampled["executed_step_ms"] > 0

@@ -16,6 +16,7 @@ import numpy as np
 
 from tests.backends.sharded_worker import ENVIRONMENT
 from tf_wsoftmax import distribution
+from tf_wsoftmax.app.bench import memory
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.training import LazyColumnSGD
 from tf_wsoftmax.training import MarginClassifier
@@ -79,6 +80,10 @@ def main():
             "moved_columns": int(np.sum(np.abs(kernel - initial_kernel).sum(0) > 0)),
             "shardings": shardings,
         }
+    keras.config.set_floatx("float32")
+    report["memory"] = [
+        memory.analyse_step("arcface", 4096, 128, 64, 4, sample_rate=rate, execute=True) for rate in (1.0, 0.1)
+    ]
     json.dump(report, sys.stdout)
 
 

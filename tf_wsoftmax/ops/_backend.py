@@ -50,7 +50,8 @@ def uniform_at(shape, seed, counter):
     The stateless counter-based generators of each backend: TensorFlow's
     `tf.random.stateless_uniform` (Philox), JAX's `jax.random.uniform` on
     `fold_in(PRNGKey(seed), counter)` (threefry). The two backends draw
-    different numbers for the same (seed, counter).
+    different numbers for the same (seed, counter), and so does TensorFlow
+    with and without XLA for tensor seeds.
 
     Args:
         shape: the static shape.
