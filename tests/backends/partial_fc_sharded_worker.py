@@ -22,7 +22,7 @@ from tf_wsoftmax.training import LazyColumnSGD
 from tf_wsoftmax.training import MarginClassifier
 from tf_wsoftmax.training import paper_kernel_regularizer
 
-CLASSES = 64
+CLASSES = 80  # rate 0.3: 24 columns a step, split 4 ways like the kernel
 SAMPLE_RATE = 0.3
 BATCH = 8
 CASES = {
@@ -82,7 +82,7 @@ def main():
         }
     keras.config.set_floatx("float32")
     report["memory"] = [
-        memory.analyse_step("arcface", 4096, 128, 64, 4, sample_rate=rate, execute=True) for rate in (1.0, 0.1)
+        memory.analyse_step("arcface", 4096, 128, 64, 4, sample_rate=rate) for rate in (1.0, 0.1)
     ]
     json.dump(report, sys.stdout)
 

@@ -41,14 +41,20 @@ HEAD_LOGITS = {
 }
 
 
-def _sampled_logits(head, features, kernel, labels, num_sampled):
-    """(logits, labels) of the head over the classes drawn for this batch (seed 0, step 0)."""
+def _sampled_logits(head, features, kernel, labels, num_sampled, column_sharding):
+    """(logits, labels) of the head over the classes drawn for this batch (seed 0, step 0).
+
+    The gathered (d, W) columns are laid out like the kernel (split along the sampled classes),
+    as the layers do under `keras.distribution` (`MarginHead.training_pass`).
+    """
+    import jax
+
     classes, sampled_labels, valid = ops.sample_classes(labels, kernel.shape[1], num_sampled, 0, 0)
-    columns = keras.ops.take(kernel, classes, axis=1)
+    columns = jax.lax.with_sharding_constraint(keras.ops.take(kernel, classes, axis=1), column_sharding)
     return ops.mask_padding(HEAD_LOGITS[head](features, columns, sampled_labels), valid), sampled_labels
 
 
-def _step_function(head, sample_rate=1.0):
+def _step_function(head, sample_rate=1.0, column_sharding=None):
     import jax
 
     def loss(kernel, features, labels):
@@ -56,7 +62,7 @@ def _step_function(head, sample_rate=1.0):
             logits = HEAD_LOGITS[head](features, kernel, labels)
         else:
             num_sampled = ops.num_sampled_classes(sample_rate, kernel.shape[1])
-            logits, labels = _sampled_logits(head, features, kernel, labels, num_sampled)
+            logits, labels = _sampled_logits(head, features, kernel, labels, num_sampled, column_sharding)
         return keras.ops.mean(ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, "float32")))
 
     def step(kernel, momentum, features, labels):
@@ -145,7 +151,7 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     features = jax.ShapeDtypeStruct((batch, dim), "float32", sharding=by_batch)
     labels = jax.ShapeDtypeStruct((batch,), "int32", sharding=labels_by_batch)
     step = jax.jit(
-        _step_function(head, sample_rate),
+        _step_function(head, sample_rate, by_class),
         out_shardings=(by_class, by_class, replicated, by_batch),
         donate_argnums=(0, 1),
     )
