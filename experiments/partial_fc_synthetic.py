@@ -12,9 +12,12 @@ Usage (JAX is the faster CPU backend here):
     KERAS_BACKEND=jax python experiments/partial_fc_synthetic.py --out partial_fc_synthetic.json
 
 Prints a markdown table (loss, rate, columns per step, test accuracy, seconds)
-and writes the records as JSON. The result measured for docs/scale.md
-(K = 10^4, D = 64, 8 training samples per class, noise 0.15, 3 epochs, B = 256, lr 0.1): see the
-table there.
+and writes the records as JSON. Result (K = 10^4, D = 64, 8 training samples per
+class, noise 0.15, B = 256, lr 0.1, one seed, shared 2-core CPU; JSON in
+experiments/partial_fc_results/, table in docs/scale.md), test accuracy at rates 1 / 0.3 / 0.1:
+    W-Softmax, 3 epochs: 0.877 / 0.884 / 0.875 (87 / 43 / 12 s)
+    ArcFace,   3 epochs: 0.755 / 0.636 / 0.492
+    ArcFace,   8 epochs (--losses arcface --epochs 8): 0.880 / 0.864 / 0.821
 """
 
 import argparse
