@@ -76,3 +76,20 @@ def test_train_faces_has_the_sample_rate_flag(capsys):
         cli.main(["train-faces", "--help"])
     assert "--sample-rate" in capsys.readouterr().out
     assert os.path.basename(cli.__file__) == "cli.py"
+
+
+@pytest.mark.slow
+def test_train_faces_trains_with_partial_fc_and_resumes(tmp_path, capsys):
+    """`train-faces --loss arcface --sample-rate 0.5`: 6 identities, 3 columns a step, B = 8 (more
+    batch classes than 3: the padded width), checkpointed every 2 steps and resumed to 6 steps."""
+    from tests.app.test_faces import make_identities
+
+    make_identities(tmp_path / "aligned", identities=6, per_identity=8)
+    args = ["train-faces", "--data", str(tmp_path / "aligned"), "--out", str(tmp_path / "run"), "--backbone",
+            "small", "--image-size", "32", "--feature-dim", "8", "--batch-size", "8", "--learning-rate", "0.05",
+            "--loss", "arcface", "--sample-rate", "0.5", "--checkpoint-every", "2", "--quiet"]
+    assert cli.main(args + ["--steps", "4"]) == 0
+    assert cli.main(args + ["--steps", "6"]) == 0
+    assert "steps=6 identities=6" in capsys.readouterr().out
+    assert cli.main(args[:-3] + ["--sample-rate", "1.5", "--steps", "6", "--quiet"]) == 2
+    assert "sample_rate" in capsys.readouterr().err
