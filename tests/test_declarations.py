@@ -33,7 +33,10 @@ def test_layer_constructors_default_to_the_declarations(name):
     for target, class_name in (("head", declaration.head), ("feature_loss", declaration.feature_loss)):
         if class_name in (None, "Dense"):
             continue
-        parameters = inspect.signature(getattr(layers, class_name).__init__).parameters
+        parameters = {}  # a class's own arguments over those of its bases (sample_rate is MarginHead's)
+        for cls in reversed(getattr(layers, class_name).__mro__):
+            if "__init__" in vars(cls):
+                parameters.update(inspect.signature(cls.__init__).parameters)
         for h in declaration.hyperparameters:
             if h.target == target and h.name != "alpha":  # NormalizedDense's alpha 0 is normalised softmax
                 assert parameters[h.argument_name].default == h.default, (name, h.name)

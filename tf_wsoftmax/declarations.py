@@ -144,6 +144,12 @@ def _lambda_schedule(base, gamma, power, minimum):
 
 
 _FIXED_SIMPLEX = Hyperparameter("fixed_simplex", False, "fix the class vectors to the regular simplex")
+# Partial FC (An et al. 2021): the normalised heads score each training step against the batch's
+# classes plus a uniform sample of the others, round(sample_rate K) in all (1: every class).
+SAMPLE_RATE = Hyperparameter(
+    "sample_rate", 1.0, "Partial FC: fraction of the classes each training step scores against",
+    low=0.0, low_open=True, high=1.0,
+)
 _MULTIPLICATIVE_MARGIN = Hyperparameter(
     "multiplicative_margin", 4, "L-/A-Softmax integer angular margin m", argument="margin", choices=(1, 2, 3, 4)
 )
@@ -159,7 +165,7 @@ LOSS_DECLARATIONS = {
         LossDeclaration("softmax", "plain Dense + softmax cross-entropy", "Dense"),
         LossDeclaration(
             "normalized_softmax", "softmax on L2-normalised, bias-free class vectors", "NormalizedDense",
-            (_FIXED_SIMPLEX,),
+            (_FIXED_SIMPLEX, SAMPLE_RATE),
         ),
         LossDeclaration(
             "wsoftmax",
@@ -177,6 +183,7 @@ LOSS_DECLARATIONS = {
                     "alpha_ramp_steps", 0, "W-Softmax: steps of a linear ramp to alpha after the warm-up", low=0
                 ),
                 _FIXED_SIMPLEX,
+                SAMPLE_RATE,
             ),
         ),
         LossDeclaration(
@@ -194,6 +201,7 @@ LOSS_DECLARATIONS = {
                 Hyperparameter(
                     "cosine_margin", 0.35, "CosFace margin m", argument="margin", low=0.0, high=2.0, high_open=True
                 ),
+                SAMPLE_RATE,
             ),
         ),
         LossDeclaration(
@@ -204,6 +212,7 @@ LOSS_DECLARATIONS = {
                     "angular_margin", 0.5, "ArcFace additive angular margin m (radians)", argument="margin",
                     low=0.0, high=math.pi / 2, high_open=True,
                 ),
+                SAMPLE_RATE,
             ),
         ),
         LossDeclaration(

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tf_wsoftmax.app import cli
 from tf_wsoftmax.app.bench import heads
 
@@ -93,3 +95,19 @@ def test_floor_ratios_divide_by_each_heads_products():
     assert rows["cosface"][-3].strip() == "1.20" and rows["cosface"][-4].strip() == "3"
     assert rows["wsoftmax"][-3].strip() == "1.50" and rows["wsoftmax"][-4].strip() == "4"  # 6 / (3 x 4/3)
     assert rows["matmul_floor"][-3].strip() == "1.00"
+
+
+def test_bench_heads_samples_only_the_heads_that_can(capsys):
+    """`--sample-rate 0.2`: the sampling heads and the floor (the full product, once) are timed."""
+    assert cli.main([
+        "bench", "heads", "--classes", "50", "--dim", "8", "--batch", "4", "--jit", "off", "--repeats", "1",
+        "--rounds", "1", "--losses", "wsoftmax", "lsoftmax", "--sample-rate", "1", "0.2",
+    ]) == 0
+    printed = capsys.readouterr().out
+    assert "wsoftmax tensorflow (cpu) K=50 d=8 float32 jit=False rate=0.2" in printed
+    assert "lsoftmax tensorflow (cpu) K=50 d=8 float32 jit=False rate=0.2" not in printed
+    assert printed.count("matmul_floor tensorflow") == 1
+    row = next(line for line in printed.splitlines() if line.startswith("| wsoftmax |") and "| 0.2 |" in line)
+    assert float(row.split("|")[12]) > 0  # x rate 1
+    with pytest.raises(ValueError, match="sample_rate"):
+        heads.time_heads(["wsoftmax"], 50, 8, 4, sample_rate=0.0)

@@ -334,16 +334,19 @@ def _bench(args):
         for classes, dim in shapes:
             for dtype in args.dtype:
                 for jit in jits:
-                    timed = heads.time_heads(
-                        names, classes, dim, args.batch, dtype, jit, repeats=args.repeats, rounds=args.rounds
-                    )
-                    records.extend(timed)
-                    for record in timed:
-                        print(
-                            f"{record['loss']} {record['backend']} ({record['device']}) K={classes} d={dim} {dtype} "
-                            f"jit={record['jit_compile']}: min {record['min_ms']:.2f} ms, median {record['median_ms']:.2f} ms",
-                            flush=True,
-                        )
+                    for index, rate in enumerate(args.sample_rate):
+                        timed = heads.time_heads(
+                            names if index == 0 else names[1:], classes, dim, args.batch, dtype, jit,
+                            repeats=args.repeats, rounds=args.rounds, sample_rate=rate,
+                        )  # the floor (the full product) once per setting
+                        records.extend(timed)
+                        for record in timed:
+                            print(
+                                f"{record['loss']} {record['backend']} ({record['device']}) K={classes} d={dim} {dtype} "
+                                f"jit={record['jit_compile']} rate={record['sample_rate']:g}: min {record['min_ms']:.2f} "
+                                f"ms, median {record['median_ms']:.2f} ms",
+                                flush=True,
+                            )
         table = heads.markdown(records)
     else:
         from tf_wsoftmax.app.bench import step
@@ -389,11 +392,12 @@ def _bench_memory(args, backend):
             for dtype in args.dtype:
                 for name in args.losses or ["wsoftmax"]:
                     for shards in args.model_shards:
-                        records.append(
-                            memory.analyse_step(name, classes, dim, args.batch, shards, dtype, execute=args.execute)
-                        )
-                        print(f"{name} K={classes} d={dim} {dtype} model shards={shards}: "
-                              f"peak {records[-1]['peak_bytes'] / 2**30:.3f} GiB per device", flush=True)
+                        for rate in args.sample_rate:
+                            records.append(memory.analyse_step(
+                                name, classes, dim, args.batch, shards, dtype, execute=args.execute, sample_rate=rate
+                            ))
+                            print(f"{name} K={classes} d={dim} {dtype} model shards={shards} rate={rate:g}: "
+                                  f"peak {records[-1]['peak_bytes'] / 2**30:.3f} GiB per device", flush=True)
     print(memory.markdown(records))
     if args.json:
         with open(args.json, "w") as f:
@@ -426,6 +430,11 @@ def _add_bench_command(commands):
         help="memory: devices K is split over (the others split the batch)",
     )
     bench.add_argument("--execute", action="store_true", help="memory: also run each step on real arrays")
+    bench.add_argument(
+        "--sample-rate", type=float, nargs="+", default=[1.0],
+        help="heads, memory: Partial FC sample rates in (0, 1] (heads that sample: wsoftmax, normalized_softmax, "
+        "cosface, arcface)",
+    )
     bench.add_argument("--data", help="input: the .rec pack")
     bench.add_argument("--image-size", type=_positive_int, default=112, help="input: the model's input side")
     bench.add_argument("--backbone", default="mobilenet_v3_small", help="input: the face backbone of the train step")

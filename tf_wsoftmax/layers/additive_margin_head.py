@@ -19,6 +19,7 @@ class AdditiveMarginHead(MarginHead):
         **kwargs: `MarginHead` arguments.
     """
 
+    supports_class_sampling = True
     loss_name = None  # the `tf_wsoftmax.declarations` entry: "cosface" or "arcface"
     margin_name = None  # its margin hyperparameter
 
@@ -27,16 +28,21 @@ class AdditiveMarginHead(MarginHead):
         self.scale = declaration_of(self.loss_name, "scale").check(scale, "scale")
         self.margin = declaration_of(self.loss_name, self.margin_name).check(margin, "margin")
 
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.samples_classes:
+            self.add_class_sampler()
+
     def target(self, cos_target):
         """The margin target as a function of cos(t_y)."""
         raise NotImplementedError
 
-    def test_logits(self, inputs):
-        return self.scale * ops.cosine_logits(inputs, self.kernel)
+    def logits_with(self, inputs, kernel):
+        return self.scale * ops.cosine_logits(inputs, kernel)
 
-    def margin_logits_from(self, test_logits, inputs, labels):
+    def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         logits = ops.additive_margin_logits(test_logits / self.scale, labels, self.target, self.scale)
-        return checks.mark_invalid_labels(logits, labels, self.units)
+        return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(test_logits, -1))
 
     def get_config(self):
         config = super().get_config()

@@ -54,7 +54,7 @@ class LSoftmaxDense(AngularMarginHead):
         dtype = checks.compute_dtype(inputs)
         return keras.ops.matmul(keras.ops.cast(inputs, dtype), keras.ops.cast(self.kernel, dtype))
 
-    def margin_logits_from(self, test_logits, inputs, labels):
+    def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         return ops.lsoftmax_logits_from_logits(
             test_logits, keras.ops.cast(inputs, test_logits.dtype), keras.ops.cast(self.kernel, test_logits.dtype),
             labels, self.margin, self.current_lambda(),

@@ -1,6 +1,26 @@
 """`MarginHead`: the shared base of the bias-free classifier heads."""
 
+import collections
+import random
+
 import keras
+
+from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import SAMPLE_RATE
+from tf_wsoftmax.ops import _backend
+from tf_wsoftmax.ops import checks
+
+TrainingPass = collections.namedtuple("TrainingPass", ["logits", "test_logits", "labels", "regularization"])
+TrainingPass.__doc__ = """One training step of a head (`MarginHead.training_pass`).
+
+Fields:
+    logits: (B, W) training logits (W = K, or the sampled classes' count).
+    test_logits: (B, W) test-time logits of the same columns.
+    labels: int32 (B,) labels of those columns (the class ids, or their
+        positions among the sampled classes).
+    regularization: the kernel penalty of the sampled columns (a scalar), or
+        None when the penalty is the kernel variable's own (no sampling).
+"""
 
 
 class MarginHead(keras.layers.Layer):
@@ -19,6 +39,22 @@ class MarginHead(keras.layers.Layer):
     `MarginLoss` takes it (`take_training_inputs`); inference calls
     (`training` false or None: `predict`, `evaluate`, serving) keep nothing.
 
+    Partial FC (An et al., ICCVW 2021): with `sample_rate` < 1 (heads with
+    `supports_class_sampling`) each training step scores the features only
+    against the batch's classes plus classes drawn uniformly without
+    replacement, round(sample_rate K) in all (at least the batch's distinct
+    classes; `tf_wsoftmax.ops.sample_classes`), and the labels become
+    positions among them (`training_pass`). The draw of a step is a
+    counter-based random function of two weights, the seed and the step
+    count `iterations` (`add_class_sampler`), so checkpoints, `save_weights`
+    and `.keras` files carry the generator's state and a resumed run draws
+    the same classes. (A `keras.random.SeedGenerator`'s state is not among a
+    layer's weights, so `save_weights` would not keep it.) The kernel penalty (`kernel_regularizer`) then covers the
+    sampled columns only and is returned by `training_pass` (it is not
+    attached to the variable), so an unsampled column gets an exactly zero
+    gradient; `tf_wsoftmax.training.LazyColumnSGD` leaves such columns and
+    their momentum unchanged. Test-time logits use all K classes.
+
     Schedules (W-Softmax's alpha warm-up, L-/A-Softmax's lambda) read the
     head's `iterations` weight, which counts training steps only: it moves
     once per `training_logits` call, i.e. once per optimiser step of `fit`,
@@ -33,8 +69,18 @@ class MarginHead(keras.layers.Layer):
         kernel_initializer: Defaults to "glorot_uniform" (Xavier).
         kernel_regularizer: Defaults to None.
         kernel_constraint: Defaults to None.
+        sample_rate: Partial FC's fraction of the classes scored per
+            training step, in (0, 1]. Defaults to 1.0 (every class).
+        sample_seed: int seed in [0, 2^31) of the class draws, or None: one
+            drawn from Python's `random` (which `keras.utils.set_random_seed`
+            seeds). It initialises the `sample_seed` weight, which loaded
+            weights replace. Defaults to None.
         **kwargs: base `keras.layers.Layer` arguments.
     """
+
+    # Heads whose margin needs no column beyond the scored ones; their `build` calls
+    # `add_class_sampler` when they sample.
+    supports_class_sampling = False
 
     def __init__(
         self,
@@ -42,6 +88,8 @@ class MarginHead(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         kernel_regularizer=None,
         kernel_constraint=None,
+        sample_rate=SAMPLE_RATE.default,
+        sample_seed=None,
         **kwargs,
     ):
         kwargs.setdefault("autocast", False)
@@ -54,6 +102,25 @@ class MarginHead(keras.layers.Layer):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
         self._training_call = None
+        self.sample_rate = SAMPLE_RATE.check(sample_rate)
+        if sample_seed is not None and (
+            not isinstance(sample_seed, int) or isinstance(sample_seed, bool) or not 0 <= sample_seed < 2**31
+        ):
+            raise ValueError(f"`sample_seed` must be an int in [0, 2^31) or None. Received: sample_seed={sample_seed!r}")
+        self.sample_seed = sample_seed
+        if self.samples_classes:
+            if not self.supports_class_sampling:
+                raise ValueError(
+                    f"`{type(self).__name__}` does not support class sampling (its margin is not a function "
+                    f"of the scored columns alone); use sample_rate=1. Received: sample_rate={sample_rate}"
+                )
+            self.num_sampled = ops.num_sampled_classes(self.sample_rate, units)
+            self._resolved_seed = random.randint(0, 2**31 - 1) if sample_seed is None else sample_seed
+
+    @property
+    def samples_classes(self):
+        """Whether training steps score a sample of the classes (`sample_rate` < 1)."""
+        return self.sample_rate < 1.0
 
     def _input_dim(self, input_shape):
         input_dim = input_shape[-1]
@@ -70,7 +137,8 @@ class MarginHead(keras.layers.Layer):
             name="kernel",
             shape=(self._input_dim(input_shape), self.units),
             initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
+            # Sampling: the penalty of the sampled columns comes with each `training_pass`.
+            regularizer=None if self.samples_classes else self.kernel_regularizer,
             constraint=self.kernel_constraint,
             dtype=self.variable_dtype,  # float32, also under mixed precision; float64 under a float64 policy
         )
@@ -83,8 +151,10 @@ class MarginHead(keras.layers.Layer):
         is saved in checkpoints and `.keras` files with the weights, so a
         resumed run resumes the schedule. Under `tf.distribute` only the
         first replica's increment counts (once per step, whatever the number
-        of replicas).
+        of replicas). Adding it twice adds one.
         """
+        if getattr(self, "iterations", None) is not None:
+            return
         self.iterations = self.add_weight(
             name="iterations",
             shape=(),
@@ -94,47 +164,147 @@ class MarginHead(keras.layers.Layer):
             aggregation="only_first_replica",
         )
 
-    def test_logits(self, inputs):
-        """Test-time logits (B, units). Implemented by subclasses."""
+    def logits_with(self, inputs, kernel):
+        """Test-time logits (B, n) against the (d, n) class vectors `kernel`. Implemented by subclasses."""
         raise NotImplementedError
 
-    def margin_logits_from(self, test_logits, inputs, labels):
+    def add_class_sampler(self):
+        """Adds the state of the class draws (with `sample_rate` < 1): `iterations` and `sample_seed`.
+
+        The draw of a step is a function of the two (`ops.sample_classes`),
+        both weights, so `save_weights`, checkpoints and `.keras` files keep
+        the generator where it was. Subclasses that sample call it in `build`.
+        """
+        self.add_step_counter()
+        self.sample_seed_weight = self.add_weight(
+            name="sample_seed",
+            shape=(),
+            initializer=keras.initializers.Constant(self._resolved_seed),
+            dtype="int32",
+            trainable=False,
+            aggregation="only_first_replica",
+        )
+
+    def test_logits(self, inputs):
+        """Test-time logits (B, units) over every class."""
+        return self.logits_with(inputs, self.kernel)
+
+    def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         """Training logits from this step's test-time logits (no state changes).
 
         Implemented by subclasses. Schedules read the current `iterations`.
 
         Args:
-            test_logits: (B, units) output of `test_logits(inputs)`.
+            test_logits: (B, n) output of `logits_with(inputs, kernel)`.
             inputs: the (B, d) features behind them.
-            labels: validated int32 (B,) class ids.
+            labels: validated int32 (B,) positions in [0, n).
+            kernel: the (d, n) class vectors behind them. Defaults to None:
+                the whole kernel (n = units).
 
         Returns:
-            (B, units) training logits.
+            (B, n) training logits.
         """
         raise NotImplementedError
 
-    def training_logits(self, inputs, labels, test_logits=None):
-        """One training step's logits and the test-time logits of the same pass.
+    def training_pass(self, inputs, labels, test_logits=None):
+        """One training step of the head: its logits, labels and (with sampling) kernel penalty.
 
-        Counts one step of the head's schedule (if it has one).
+        Counts one step of the head's schedule (if it has one) and, with
+        `sample_rate` < 1, draws this step's classes (a function of
+        `sample_seed` and `iterations`) and scores only those.
+
+        Args:
+            inputs: (B, d) features.
+            labels: validated int32 (B,) class ids (of the global batch
+                when the step is one global computation, as on JAX with
+                `keras.distribution`).
+            test_logits: this step's `test_logits(inputs)` (B, units), if
+                already computed (`MarginLoss` passes the model's output).
+
+        Returns:
+            A `TrainingPass`.
+        """
+        if not self.built:
+            self.build(inputs.shape)
+        if self.samples_classes:
+            result = self._sampled_pass(inputs, labels, test_logits)
+        else:
+            if test_logits is None:
+                test_logits = self.test_logits(inputs)
+            result = TrainingPass(self.margin_logits_from(test_logits, inputs, labels), test_logits, labels, None)
+        if getattr(self, "iterations", None) is not None:
+            self.iterations.assign_add(1)
+        return result
+
+    def _sampled_pass(self, inputs, labels, test_logits):
+        classes, sampled_labels, valid = ops.sample_classes(
+            labels, self.units, self.num_sampled, self.sample_seed_weight, self.iterations
+        )
+        kernel = self._laid_out_like_kernel(_backend.take_columns(keras.ops.convert_to_tensor(self.kernel), classes))
+        if test_logits is None:
+            test_logits = self.logits_with(inputs, kernel)
+        else:
+            test_logits = _backend.take_columns(test_logits, classes)
+        logits = self.margin_logits_from(test_logits, inputs, sampled_labels, kernel)
+        logits = checks.mark_invalid_labels(ops.mask_padding(logits, valid), labels, self.units)
+        regularization = None
+        if self.kernel_regularizer is not None:
+            if valid is not None:
+                kernel = keras.ops.where(valid[None, :], kernel, keras.ops.zeros_like(kernel))
+            regularization = self.kernel_regularizer(kernel)
+        return TrainingPass(logits, ops.mask_padding(test_logits, valid), sampled_labels, regularization)
+
+    def _laid_out_like_kernel(self, columns):
+        """The (d, W) sampled columns, split along W as the kernel is along K under `keras.distribution`.
+
+        Without it XLA's partitioner keeps the gathered columns, and with them the (B, W) logits,
+        whole on every device (at K = 10^6, rate 0.3, 8 model shards: 3.6 instead of 1.9 GiB
+        per device; docs/scale.md).
+        """
+        distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
+        if distribution is None:
+            return columns
+        layout = distribution.get_variable_layout(self.kernel)
+        axis = layout.axes[-1]
+        mesh = layout.device_mesh
+        shards = 1 if axis is None else mesh.shape[list(mesh.axis_names).index(axis)]
+        if shards == 1 or columns.shape[-1] % shards:
+            return columns  # an uneven split of W gave NaN on JAX 0.10 (8 virtual CPU devices): left whole
+        return keras.distribution.distribute_tensor(columns, layout)
+
+    def detached_regularization(self):
+        """The whole kernel's penalty when sampling keeps it off the variable (for evaluation), else None."""
+        if self.samples_classes and self.kernel_regularizer is not None and self.built:
+            return self.kernel_regularizer(keras.ops.convert_to_tensor(self.kernel))
+        return None
+
+    def training_logits(self, inputs, labels, test_logits=None):
+        """One training step's logits and the test-time logits of the same pass (every class).
+
+        `training_pass` without class sampling; counts one step of the
+        head's schedule (if it has one).
 
         Args:
             inputs: (B, d) features.
             labels: validated int32 (B,) class ids.
             test_logits: this step's `test_logits(inputs)`, if already
-                computed (`MarginLoss` passes the model's output).
+                computed.
 
         Returns:
             (training logits, test-time logits), both (B, units).
+
+        Raises:
+            ValueError: the head samples classes (its logits are over the
+                sampled classes, with labels of their own: `training_pass`).
         """
-        if not self.built:
-            self.build(inputs.shape)
-        if test_logits is None:
-            test_logits = self.test_logits(inputs)
-        logits = self.margin_logits_from(test_logits, inputs, labels)
-        if getattr(self, "iterations", None) is not None:
-            self.iterations.assign_add(1)
-        return logits, test_logits
+        if self.samples_classes:
+            raise ValueError(
+                f"`{self.name}` samples classes (sample_rate={self.sample_rate}): its training logits are "
+                "over the sampled classes, with their own labels. Use `training_pass` (or train through "
+                "`compute_objective`, `MarginClassifier`, `MarginLoss` or `TrainStep`)."
+            )
+        result = self.training_pass(inputs, labels, test_logits)
+        return result.logits, result.test_logits
 
     def take_training_inputs(self, outputs):
         """The features of the training call that returned `outputs`, and forgets that call.
@@ -184,6 +354,8 @@ class MarginHead(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
                 "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "sample_rate": self.sample_rate,
+                "sample_seed": self.sample_seed,
             }
         )
         return config

@@ -88,6 +88,8 @@ class NormalizedDense(MarginHead):
         Softmax Loss", Pattern Recognition 107 (2020), Eq. 1, Algorithm 1.
     """
 
+    supports_class_sampling = True
+
     def __init__(
         self,
         units,
@@ -145,6 +147,8 @@ class NormalizedDense(MarginHead):
             aggregation="only_first_replica",
         )
         self.add_step_counter()
+        if self.samples_classes:
+            self.add_class_sampler()
 
     def normalized_kernel(self):
         """Returns the (d, units) kernel with unit-norm columns (float32)."""
@@ -166,22 +170,25 @@ class NormalizedDense(MarginHead):
             factor = keras.ops.cast(past_warmup >= 0.0, "float32")
         return alpha * factor
 
-    def test_logits(self, inputs):
-        return ops.normalized_logits(inputs, self.kernel)
+    def logits_with(self, inputs, kernel):
+        return ops.normalized_logits(inputs, kernel)
 
-    def margin_logits_from(self, test_logits, inputs, labels):
+    def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         """Eq. 1 from the test-time logits z = x . W (unit W) and the cosines W_y . W_j.
 
         See `ops.wsoftmax_logits_from_cosine_logits`; alpha is the schedule's
         current value (`current_alpha`). The cosines are computed at alpha = 0
-        too: alpha is state a traced step reads at run time.
+        too: alpha is state a traced step reads at run time. With class
+        sampling, `kernel` holds the sampled columns, so the negatives j and
+        the cosines W_y . W_j run over the sampled classes only.
         """
-        unit_kernel = keras.ops.cast(self.normalized_kernel(), test_logits.dtype)
+        kernel = self.kernel if kernel is None else kernel
+        unit_kernel = keras.ops.cast(ops.normalize_kernel(keras.ops.convert_to_tensor(kernel)), test_logits.dtype)
         logits = ops.wsoftmax_logits_from_cosine_logits(
             test_logits, unit_kernel, labels, self.current_alpha(), self.bias_gradient,
             keras.ops.cast(inputs, test_logits.dtype),
         )
-        return checks.mark_invalid_labels(logits, labels, self.units)
+        return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(test_logits, -1))
 
     def get_config(self):
         config = super().get_config()

@@ -44,7 +44,7 @@ class SphereFaceDense(AngularMarginHead):
     def test_logits(self, inputs):
         return ops.normalized_logits(inputs, self.kernel)
 
-    def margin_logits_from(self, test_logits, inputs, labels):
+    def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         return ops.sphereface_logits_from_logits(
             test_logits, keras.ops.cast(inputs, test_logits.dtype), labels, self.margin, self.current_lambda()
         )

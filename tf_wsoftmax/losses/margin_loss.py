@@ -5,6 +5,7 @@ import keras
 from tf_wsoftmax.layers import MarginHead
 from tf_wsoftmax.layers.traversal import all_layers
 from tf_wsoftmax.losses.objective import SoftmaxCrossEntropy
+from tf_wsoftmax.losses.objective import regularization
 from tf_wsoftmax.losses.objective import sparse_labels_from_keras
 
 
@@ -17,8 +18,12 @@ class MarginLoss(SoftmaxCrossEntropy):
     only. In a training step (`fit` calls the model with `training=True`)
     the head keeps its features with its output; this loss takes them and
     computes the head's training logits from its output, the features and
-    the labels (`MarginHead.training_logits`, the same function every
-    training path uses; one step of the head's schedule). In evaluation the
+    the labels (`MarginHead.training_pass`, the same function every
+    training path uses; one step of the head's schedule). With class
+    sampling (Partial FC) the cross-entropy is over the sampled classes and
+    the loss adds the sampled columns' kernel penalty; the model's forward
+    pass still computes the full (B, K) output, which only
+    `MarginClassifier` avoids. In evaluation the
     head keeps nothing, and the loss is the cross-entropy of the test-time
     logits, the `loss` that `MarginClassifier.evaluate` reports too.
 
@@ -104,10 +109,14 @@ class MarginLoss(SoftmaxCrossEntropy):
                 "head's raw output."
             )
         features = self.head.take_training_inputs(y_pred)
-        if features is not None:
-            labels = sparse_labels_from_keras(y_true, y_pred)
-            y_pred, _ = self.head.training_logits(features, labels, test_logits=y_pred)
-        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+        if features is None:
+            return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+        head_pass = self.head.training_pass(features, sparse_labels_from_keras(y_true, y_pred), test_logits=y_pred)
+        loss = super().__call__(head_pass.labels, head_pass.logits, sample_weight=sample_weight)
+        if head_pass.regularization is None:
+            return loss
+        # Class sampling: the penalty of the sampled columns (the variable carries none for Keras to add).
+        return loss + keras.ops.cast(regularization([head_pass.regularization]), loss.dtype)
 
     def get_config(self):
         config = super().get_config()

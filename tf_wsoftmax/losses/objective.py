@@ -9,7 +9,16 @@ own train and test steps, on every backend), `TrainStep` and `train()`
 part a Keras `Loss` owns; Keras adds the regularisation itself).
 
 One head pass gives both logits: the training logits for the loss and the
-test-time logits for the metrics (`MarginHead.training_logits`).
+test-time logits for the metrics (`MarginHead.training_pass`).
+
+Partial FC (a head with `sample_rate` < 1): the training step's logits are
+over the sampled classes and the labels are positions among them, so the
+cross-entropy is over the sampled classes, the kernel penalty covers the
+sampled columns (`TrainingPass.regularization`; the variable carries none),
+and the test-time logits returned for the training metrics are those of the
+sampled columns with the remapped labels ("logits" and "labels"): training
+accuracy is then accuracy among the sampled classes, which is higher than
+over all K, at no extra (B, d) x (d, K) product. Evaluation scores all K.
 """
 
 import keras
@@ -17,6 +26,7 @@ import numpy as np
 
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers import MarginHead
+from tf_wsoftmax.layers import TrainingPass
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 
@@ -93,7 +103,7 @@ class SoftmaxCrossEntropy(keras.losses.Loss):
 
 
 def head_logits(head, features, labels=None, training=True, test_logits=None):
-    """(training logits, test-time logits) from one pass of the head.
+    """One pass of the head: its logits, the labels they go with and its own penalty.
 
     Args:
         head: a `MarginHead` or a plain classifier layer (`Dense`).
@@ -104,14 +114,16 @@ def head_logits(head, features, labels=None, training=True, test_logits=None):
             caller already has it (the head is then not run again).
 
     Returns:
-        A pair of (B, K) tensors (the same tensor twice for a plain layer or
-        in evaluation). Training a margin head counts one schedule step.
+        A `TrainingPass` (logits and test-time logits are the same tensor
+        for a plain layer or in evaluation). Training a margin head counts
+        one schedule step (and, with class sampling, draws its classes).
     """
     if training and isinstance(head, MarginHead):
-        return head.training_logits(features, labels, test_logits=test_logits)
+        return head.training_pass(features, labels, test_logits=test_logits)
     if test_logits is None:
         test_logits = head(features, training=False) if isinstance(head, MarginHead) else head(features, training=training)
-    return test_logits, test_logits
+    penalty = head.detached_regularization() if isinstance(head, MarginHead) and not training else None
+    return TrainingPass(test_logits, test_logits, labels, penalty)
 
 
 def regularization(losses):
@@ -170,14 +182,17 @@ def compute_objective(
 
     Returns:
         dict: "loss" (the total), "cross_entropy", "feature_loss" (the
-        centre term, 0 without one), "regularization", "logits" (test-time).
+        centre term, 0 without one), "regularization", "logits" (test-time)
+        and "labels" (the labels of "logits": the class ids, or with class
+        sampling in training their positions among the sampled classes).
     """
     labels = sparse_labels(y, head.units, features if features is not None else test_logits)
-    training_logits, test_logits = head_logits(head, features, labels, training, test_logits)
+    head_pass = head_logits(head, features, labels, training, test_logits)
     cross_entropy = cross_entropy or SoftmaxCrossEntropy()
-    ce = cross_entropy(labels, training_logits, sample_weight)
+    ce = cross_entropy(head_pass.labels, head_pass.logits, sample_weight)
     dtype = checks.dtype_name(ce)  # float32, or float64 for float64 models: every term in it
-    regularization_term = keras.ops.cast(regularization(regularization_losses), dtype)
+    penalties = list(regularization_losses) + ([head_pass.regularization] if head_pass.regularization is not None else [])
+    regularization_term = keras.ops.cast(regularization(penalties), dtype)
     center_term = keras.ops.zeros((), dtype)
     if training and feature_loss is not None:
         if not feature_loss.built:
@@ -189,5 +204,6 @@ def compute_objective(
         "cross_entropy": ce,
         "feature_loss": center_term,
         "regularization": regularization_term,
-        "logits": test_logits,
+        "logits": head_pass.test_logits,
+        "labels": head_pass.labels,
     }

@@ -19,6 +19,10 @@ from tf_wsoftmax.ops.centers import center_update_statistics
 from tf_wsoftmax.ops.centers import contrastive_center_gradient
 from tf_wsoftmax.ops.centers import contrastive_center_loss
 from tf_wsoftmax.ops.cross_entropy import sparse_softmax_cross_entropy
+from tf_wsoftmax.ops.sampling import PADDING_LOGIT
+from tf_wsoftmax.ops.sampling import mask_padding
+from tf_wsoftmax.ops.sampling import num_sampled_classes
+from tf_wsoftmax.ops.sampling import sample_classes
 from tf_wsoftmax.ops.wsoftmax import BIAS_GRADIENTS
 from tf_wsoftmax.ops.wsoftmax import EPSILON
 from tf_wsoftmax.ops.wsoftmax import check_bias_gradient
@@ -30,6 +34,7 @@ from tf_wsoftmax.ops.wsoftmax import wsoftmax_logits_from_cosine_logits
 __all__ = [
     "BIAS_GRADIENTS",
     "EPSILON",
+    "PADDING_LOGIT",
     "additive_margin_logits",
     "apply_center_update",
     "arcface_logits",
@@ -44,11 +49,14 @@ __all__ = [
     "cosface_target",
     "cosine_logits",
     "lsoftmax_lambda",
+    "mask_padding",
     "lsoftmax_logits",
     "lsoftmax_logits_from_logits",
     "multiple_angle_psi",
     "normalize_kernel",
     "normalized_logits",
+    "num_sampled_classes",
+    "sample_classes",
     "sparse_softmax_cross_entropy",
     "sphereface_logits",
     "sphereface_logits_from_logits",

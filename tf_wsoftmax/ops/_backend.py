@@ -9,6 +9,8 @@ The ops are `keras.ops` code. Three things differ per backend and live here:
   when the value is concrete (eager calls), and, inside a `jax.jit` trace,
   where no exception can be raised, by turning the affected rows of the
   result into NaN (`mark_invalid`), so a bad label is never silently used.
+- Counter-based random draws (`uniform_at`): a function of (seed, counter)
+  tensors, which `keras.random` takes only on JAX.
 - The batch statistics the centre layers all-reduce under `tf.distribute`.
   On JAX the SPMD partitioner of `keras.distribution` inserts the collectives
   itself, so there they are the identity.
@@ -40,6 +42,35 @@ def is_concrete(tensor):
 
         return not isinstance(tensor, jax.core.Tracer)
     return True
+
+
+def uniform_at(shape, seed, counter):
+    """Uniform [0, 1) float32 values that are a function of (seed, counter) alone (no state).
+
+    The stateless counter-based generators of each backend: TensorFlow's
+    `tf.random.stateless_uniform` (Philox), JAX's `jax.random.uniform` on
+    `fold_in(PRNGKey(seed), counter)` (threefry). The two backends draw
+    different numbers for the same (seed, counter), and so does TensorFlow
+    with and without XLA for tensor seeds.
+
+    Args:
+        shape: the static shape.
+        seed: an integer scalar (Python int or tensor).
+        counter: an integer scalar (Python int or tensor), e.g. a step count.
+
+    Returns:
+        float32 tensor of `shape`.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _tensorflow().uniform_at(shape, seed, counter)
+    if backend == "jax":
+        import jax
+
+        seed = keras.ops.cast(keras.ops.convert_to_tensor(seed), "uint32")
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), keras.ops.cast(keras.ops.convert_to_tensor(counter), "uint32"))
+        return jax.random.uniform(key, shape, dtype="float32")
+    raise NotImplementedError(f"Counter-based draws run on the tensorflow and jax backends, not {backend!r}.")
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False):

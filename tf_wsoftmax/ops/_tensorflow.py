@@ -128,3 +128,14 @@ def all_reduce_sum(*values):
     if context is None or context.num_replicas_in_sync == 1:
         return values
     return tuple(context.all_reduce(tf.distribute.ReduceOp.SUM, value) for value in values)
+
+
+def uniform_at(shape, seed, counter):
+    """`tf.random.stateless_uniform` on the seed pair (seed, counter): float32 in [0, 1).
+
+    Philox by name. With a seed that is a tensor (a weight), TensorFlow still draws other
+    numbers under XLA than without it, so a run resumed with `jit_compile` changed samples
+    other classes (each mode is deterministic).
+    """
+    pair = tf.stack([tf.cast(seed, tf.int64), tf.cast(counter, tf.int64)])
+    return tf.random.stateless_uniform(shape, seed=pair, dtype=tf.float32, alg="philox")

@@ -8,6 +8,8 @@ installed; `TrainStep`, `train` and `LoopConfig` need TensorFlow.
 from tf_wsoftmax._lazy import lazy_attributes
 
 _LAZY = {
+    "LazyColumnSGD": "tf_wsoftmax.training.lazy_columns",
+    "LazyColumns": "tf_wsoftmax.training.lazy_columns",
     "LoopConfig": "tf_wsoftmax.training.loop",
     "MarginClassifier": "tf_wsoftmax.training.margin_classifier",
     "TrainStep": "tf_wsoftmax.training.train_step",

@@ -3,6 +3,7 @@
 import keras
 
 from tf_wsoftmax.losses import objective as objective_lib  # the module
+from tf_wsoftmax.training.lazy_columns import register_sampled_kernels
 
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
@@ -25,6 +26,13 @@ class MarginClassifier(keras.Model):
     `evaluate` reports `loss` = the cross-entropy of the test-time logits
     (+ regularisation), the same quantity as a stock model compiled with
     `MarginLoss`.
+
+    With a class-sampling head (Partial FC, `sample_rate` < 1) the training
+    call computes no (B, K) logits: the step scores the sampled classes only
+    and the training metrics are over them (see
+    `tf_wsoftmax.losses.objective`). Compiling with a
+    `tf_wsoftmax.training.LazyColumnSGD` then registers the head's kernel, so
+    unsampled columns and their momentum do not move.
 
     Compile it without a `loss` (the objective is fixed by the head).
     `serving_model()` returns backbone + head alone, without the centres,
@@ -71,6 +79,7 @@ class MarginClassifier(keras.Model):
                 f"it without `loss`. Received: loss={loss}"
             )
         super().compile(optimizer=optimizer, **kwargs)
+        register_sampled_kernels(self.optimizer, [self.head])
 
     def compile_from_config(self, config):
         """Re-compiles a loaded model (same as Keras' own, through our `compile`)."""
@@ -81,6 +90,8 @@ class MarginClassifier(keras.Model):
 
     def call(self, inputs, training=None):
         features = self.backbone(inputs, training=training)
+        if training and getattr(self.head, "samples_classes", False):
+            return {"features": features}  # Partial FC: `compute_loss` scores the sampled classes only
         logits = self.head(features, training=False)  # test-time logits; `compute_loss` adds the margin
         if training:
             return {"logits": logits, "features": features}
@@ -99,17 +110,26 @@ class MarginClassifier(keras.Model):
         Returns:
             The scalar loss.
         """
-        features, logits = (y_pred["features"], y_pred["logits"]) if training else (None, y_pred)
+        features, logits = (y_pred["features"], y_pred.get("logits")) if training else (None, y_pred)
         outputs = objective_lib.compute_objective(
             self.head, features, y, sample_weight, self.feature_loss, self.losses,
             training=training, cross_entropy=self.cross_entropy, test_logits=logits,
         )
+        if training:
+            # For `compute_metrics` of the same step (Keras hands it this dict): with class sampling,
+            # the sampled classes' test-time logits and the labels among them.
+            y_pred["metric_logits"], y_pred["metric_labels"] = outputs["logits"], outputs["labels"]
         return outputs["loss"]
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Keras' metrics on the test-time logits (the training output is a dict)."""
+        """Keras' metrics on the test-time logits (the training output is a dict).
+
+        In training they are the logits and labels of this step's objective
+        (`compute_loss` puts them in the dict): every class, or with class
+        sampling the sampled classes (training accuracy among them).
+        """
         if isinstance(y_pred, dict):
-            y_pred = y_pred["logits"]
+            y, y_pred = y_pred["metric_labels"], y_pred["metric_logits"]
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
     def serving_model(self, name="classifier"):

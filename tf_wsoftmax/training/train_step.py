@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tf_wsoftmax.losses import objective as objective_lib  # the module
 from tf_wsoftmax.ops import checks
+from tf_wsoftmax.training.lazy_columns import register_sampled_kernels
 
 
 class TrainStep:
@@ -14,7 +15,10 @@ class TrainStep:
     training logits from the labels (W-Softmax: the alpha-biased logits of
     Eq. 1), their softmax cross-entropy, the layers' regularisation losses and
     lambda * the centre loss, whose centres are updated in the same step.
-    Train accuracy is measured on the test-time logits of the same head pass.
+    Train accuracy is measured on the test-time logits of the same head pass
+    (with class sampling: among the sampled classes). A class-sampling head
+    (Partial FC) needs no strategy; with a `LazyColumnSGD` its unsampled
+    columns and their momentum stay unchanged.
 
     Labels are range-checked in a separate plain `tf.function` before an XLA
     step, so the check also runs when `jit_compile=True` (XLA drops run-time
@@ -56,6 +60,12 @@ class TrainStep:
         self.strategy = tf.distribute.get_strategy()
         # Built inside `strategy.scope()`: run every step through `strategy.run`.
         self.distributed = tf.distribute.has_strategy()
+        if self.distributed and getattr(head, "samples_classes", False):
+            raise ValueError(
+                "Class sampling (`sample_rate` < 1) is not supported by `TrainStep` under a tf.distribute "
+                "strategy (each replica would draw from its own share of the batch). Train it on one "
+                "device, or with `MarginClassifier` on JAX with `keras.distribution`."
+            )
         if self.distributed:
             if jit_compile:
                 raise ValueError(
@@ -99,13 +109,14 @@ class TrainStep:
             outputs = self._objective(images, labels, self.feature_loss)
             scaled = self.optimizer.scale_loss(outputs["loss"])
         variables = self.trainable_variables
+        register_sampled_kernels(self.optimizer, [self.head])  # at trace time: the head is built by now
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         predictions = tf.argmax(outputs["logits"], axis=-1, output_type=tf.int32)
         return {
             "loss": outputs["loss"],
             "cross_entropy": outputs["cross_entropy"],
             "feature_loss": outputs["feature_loss"],
-            "correct": tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32)),
+            "correct": tf.reduce_sum(tf.cast(tf.equal(predictions, outputs["labels"]), tf.float32)),
             "samples": tf.cast(tf.shape(labels)[0], tf.float32),
         }
 

@@ -14,6 +14,7 @@ import time
 import keras
 import numpy as np
 
+from tf_wsoftmax.declarations import SAMPLE_RATE
 from tf_wsoftmax.losses import LOSSES
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.losses import compute_objective
@@ -28,13 +29,25 @@ FLOOR = "matmul_floor"
 FLOOR_PRODUCTS = {"wsoftmax": 4, "wsoftmax_full": 6}
 
 
-def build_head(name, classes, dim):
+def samples(name):
+    """Whether bench entry `name` can sample classes (Partial FC's `sample_rate`)."""
+    loss, _ = VARIANTS.get(name, (name, {}))
+    return loss in LOSSES and any(h.name == SAMPLE_RATE.name for h in LOSSES[loss].hyperparameters)
+
+
+def build_head(name, classes, dim, sample_rate=1.0):
     """The head and centre layer of bench entry `name`, built for d = `dim` (registry defaults).
+
+    Args:
+        name, classes, dim: the entry, K and d.
+        sample_rate: Partial FC's rate (heads that sample only). Defaults to 1.0.
 
     Returns:
         (head, feature_loss or None).
     """
     loss, params = VARIANTS.get(name, (name, {}))
+    if sample_rate != 1.0:
+        params = dict(params, sample_rate=sample_rate)
     head, feature_loss = build_loss(loss, classes, **params)
     head.build((None, dim))
     if feature_loss is not None:
@@ -119,11 +132,11 @@ def make_step(layers, jit_compile, loss=None):
     raise ValueError(f"`bench heads` runs on the tensorflow and jax backends, not {backend!r}.")
 
 
-def _step_of(name, classes, dim, jit_compile):
-    """The timed step of head `name` (or of the matmul floor)."""
+def _step_of(name, classes, dim, jit_compile, sample_rate=1.0):
+    """The timed step of head `name` (or of the matmul floor, always over all K)."""
     if name == FLOOR:
         return make_step(None, jit_compile, loss=_floor_loss)
-    return make_step(build_head(name, classes, dim), jit_compile)
+    return make_step(build_head(name, classes, dim, sample_rate), jit_compile)
 
 
 def device_name():
@@ -162,7 +175,7 @@ def _inputs(classes, dim, batch, dtype, seed):
 
 
 def time_heads(names, classes, dim, batch, dtype="float32", jit_compile=False, warmup=3, repeats=20, rounds=3,
-               seed=0):
+               seed=0, sample_rate=1.0):
     """Milliseconds of one forward + backward pass of each head, timed in interleaved rounds.
 
     The heads are the registry's (`build_head`, its defaults) and the timed
@@ -174,14 +187,24 @@ def time_heads(names, classes, dim, batch, dtype="float32", jit_compile=False, w
     every head in turn, so a slow spell of a shared machine hits all heads
     alike. Each call is synchronised on every output.
 
+    With `sample_rate` < 1 (Partial FC) only the heads that sample are
+    timed (and the floor, which stays the full product): each step draws
+    its classes (the same draw every call: the bench heads' step counter
+    is discarded), gathers their columns and scores those; the kernel
+    gradient is still a dense (d, K) tensor, zero outside the sample.
+
     Returns:
         One record per head: loss, backend, device, jit_compile, classes,
-        dim, batch, dtype, rounds, repeats, min_ms (over all calls),
-        median_ms (the median of the rounds' medians), round_medians_ms.
+        dim, batch, dtype, sample_rate, rounds, repeats, min_ms (over all
+        calls), median_ms (the median of the rounds' medians),
+        round_medians_ms.
     """
+    sample_rate = SAMPLE_RATE.check(sample_rate)
+    if sample_rate != 1.0:
+        names = [name for name in names if name == FLOOR or samples(name)]
     tensors = _inputs(classes, dim, batch, dtype, seed)
     backend = keras.backend.backend()
-    steps = {name: _step_of(name, classes, dim, jit_compile) for name in names}
+    steps = {name: _step_of(name, classes, dim, jit_compile, sample_rate) for name in names}
     for step in steps.values():
         for _ in range(warmup):
             _block(step(*tensors))
@@ -204,6 +227,7 @@ def time_heads(names, classes, dim, batch, dtype="float32", jit_compile=False, w
             "dim": dim,
             "batch": batch,
             "dtype": dtype,
+            "sample_rate": 1.0 if name == FLOOR else sample_rate,
             "rounds": rounds,
             "repeats": repeats,
             "min_ms": min(min(calls) for calls in times[name]),
@@ -236,22 +260,31 @@ def _group(record):
     return tuple(record.get(key) for key in keys)
 
 
+def _rate(record):
+    return record.get("sample_rate", 1.0)
+
+
 def markdown(records):
     """Markdown table: each head's min and median, its ratio to normalised softmax and to its floor.
 
     The floor of a head is the `matmul_floor` record of the same setting
-    times the head's products over 3 (`FLOOR_PRODUCTS`; 3 when not listed).
+    times the head's products over 3 (`FLOOR_PRODUCTS`; 3 when not listed);
+    it is the full (B, d) x (d, K) product whatever the sample rate. "x rate
+    1" is a head's median over its own median at sample rate 1 (same setting).
     """
-    baseline = {_group(r): r["median_ms"] for r in records if r["loss"] == "normalized_softmax"}
+    baseline = {_group(r) + (_rate(r),): r["median_ms"] for r in records if r["loss"] == "normalized_softmax"}
     floor = {_group(r): r for r in records if r["loss"] == FLOOR}
+    full = {_group(r) + (r["loss"],): r["median_ms"] for r in records if _rate(r) == 1.0}
     lines = [
-        "| loss | backend | device | jit | K | d | B | dtype | min ms | median ms | x normalised softmax | "
-        "products | x floor (min) | x floor (median) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| loss | backend | device | jit | K | d | B | dtype | rate | min ms | median ms | x rate 1 | "
+        "x normalised softmax | products | x floor (min) | x floor (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
-        base, bare = baseline.get(_group(r)), floor.get(_group(r))
+        base, bare = baseline.get(_group(r) + (_rate(r),)), floor.get(_group(r))
         ratio = f"{r['median_ms'] / base:.2f}" if base else "-"
+        at_one = full.get(_group(r) + (r["loss"],))
+        versus_rate_one = f"{r['median_ms'] / at_one:.2f}" if at_one else "-"
         products = 3 if r["loss"] == FLOOR else FLOOR_PRODUCTS.get(r["loss"], 3)
         if bare:
             scale = products / 3
@@ -261,7 +294,7 @@ def markdown(records):
             floor_min = floor_median = "-"
         lines.append(
             f"| {r['loss']} | {r.get('backend', 'tensorflow')} | {r.get('device', '-')} | {r['jit_compile']} | "
-            f"{r['classes']} | {r['dim']} | {r['batch']} | {r['dtype']} | {r['min_ms']:.2f} | "
-            f"{r['median_ms']:.2f} | {ratio} | {products} | {floor_min} | {floor_median} |"
+            f"{r['classes']} | {r['dim']} | {r['batch']} | {r['dtype']} | {_rate(r):g} | {r['min_ms']:.2f} | "
+            f"{r['median_ms']:.2f} | {versus_rate_one} | {ratio} | {products} | {floor_min} | {floor_median} |"
         )
     return "\n".join(lines)

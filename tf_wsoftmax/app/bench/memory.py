@@ -9,12 +9,18 @@ the batch split over "data". XLA compiles it for abstract inputs
 analysed on any machine; `memory_analysis()` of the compiled step gives the
 bytes each device holds. Needs the JAX backend and as many devices as the
 mesh (on a CPU: XLA_FLAGS=--xla_force_host_platform_device_count=8).
+
+With a sample rate < 1 (Partial FC) the step draws round(rate K) classes
+(`tf_wsoftmax.ops.sample_classes`, every batch class kept), gathers their
+columns, scores those, and updates only the columns with a gradient (the
+kernel and momentum stay unchanged elsewhere, as `LazyColumnSGD` does).
 """
 
 import keras
 import numpy as np
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import SAMPLE_RATE
 from tf_wsoftmax.declarations import default_of
 
 MOMENTUM = 0.9
@@ -35,19 +41,40 @@ HEAD_LOGITS = {
 }
 
 
-def _step_function(head):
+def _sampled_logits(head, features, kernel, labels, num_sampled, column_sharding):
+    """(logits, labels) of the head over the classes drawn for this batch (seed 0, step 0).
+
+    The gathered (d, W) columns are laid out like the kernel (split along the sampled classes),
+    as the layers do under `keras.distribution` (`MarginHead.training_pass`).
+    """
+    import jax
+
+    classes, sampled_labels, valid = ops.sample_classes(labels, kernel.shape[1], num_sampled, 0, 0)
+    columns = jax.lax.with_sharding_constraint(keras.ops.take(kernel, classes, axis=1), column_sharding)
+    return ops.mask_padding(HEAD_LOGITS[head](features, columns, sampled_labels), valid), sampled_labels
+
+
+def _step_function(head, sample_rate=1.0, column_sharding=None):
     import jax
 
     def loss(kernel, features, labels):
-        logits = HEAD_LOGITS[head](features, kernel, labels)
+        if sample_rate == 1.0:
+            logits = HEAD_LOGITS[head](features, kernel, labels)
+        else:
+            num_sampled = ops.num_sampled_classes(sample_rate, kernel.shape[1])
+            logits, labels = _sampled_logits(head, features, kernel, labels, num_sampled, column_sharding)
         return keras.ops.mean(ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, "float32")))
 
     def step(kernel, momentum, features, labels):
         value, (kernel_gradient, feature_gradient) = jax.value_and_grad(loss, argnums=(0, 1))(
             kernel, features, labels
         )
-        momentum = MOMENTUM * momentum - LEARNING_RATE * kernel_gradient  # keras.optimizers.SGD's rule
-        return kernel + momentum, momentum, value, feature_gradient
+        new_momentum = MOMENTUM * momentum - LEARNING_RATE * kernel_gradient  # keras.optimizers.SGD's rule
+        if sample_rate == 1.0:
+            return kernel + new_momentum, new_momentum, value, feature_gradient
+        touched = jax.numpy.any(kernel_gradient != 0, axis=0)[None, :]  # LazyColumnSGD: the sampled columns
+        new_momentum = jax.numpy.where(touched, new_momentum, momentum)
+        return jax.numpy.where(touched, kernel + new_momentum, kernel), new_momentum, value, feature_gradient
 
     return step
 
@@ -82,7 +109,8 @@ def _execute(compiled, shardings, shapes, dtype, repeats=2):
     return statistics.median(times), stats.get("peak_bytes_in_use")
 
 
-def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devices=None, execute=False):
+def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devices=None, execute=False,
+                 sample_rate=1.0):
     """Compiles one sharded train step for abstract inputs and reads its per-device memory.
 
     Args:
@@ -95,6 +123,7 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
             and record its time, the first device's peak bytes where the
             platform reports them (GPUs; virtual CPU devices do not), and the
             process's peak resident memory.
+        sample_rate: Partial FC's rate in (0, 1]. Defaults to 1.0.
 
     Returns:
         A record: the shape, mesh, the class matrices' bytes per device as
@@ -106,6 +135,7 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec
 
+    sample_rate = SAMPLE_RATE.check(sample_rate)
     devices = list(jax.devices() if devices is None else devices)
     if len(devices) % model_shards:
         raise ValueError(f"{len(devices)} devices cannot be split into {model_shards} model shards.")
@@ -121,7 +151,7 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     features = jax.ShapeDtypeStruct((batch, dim), "float32", sharding=by_batch)
     labels = jax.ShapeDtypeStruct((batch,), "int32", sharding=labels_by_batch)
     step = jax.jit(
-        _step_function(head),
+        _step_function(head, sample_rate, by_class),
         out_shardings=(by_class, by_class, replicated, by_batch),
         donate_argnums=(0, 1),
     )
@@ -138,6 +168,7 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
         "device": getattr(devices[0], "device_kind", devices[0].platform),
         "model_shards": model_shards,
         "data_shards": data_shards,
+        "sample_rate": sample_rate,
         "computed_class_matrices_bytes": 2 * dim * classes * itemsize // model_shards,
     }
     for key in ("argument", "output", "alias", "temp"):
@@ -160,9 +191,9 @@ def _gib(value):
 def markdown(records):
     """Markdown table of `analyse_step` records (GiB per device)."""
     lines = [
-        "| loss | K | d | B | devices (data x model) | kernel + momentum, computed | arguments | temporaries | peak "
-        "| ran: ms, device peak |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| loss | K | d | B | rate | devices (data x model) | kernel + momentum, computed | arguments | temporaries "
+        "| peak | ran: ms, device peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         ran = "-"
@@ -170,7 +201,8 @@ def markdown(records):
             device_peak = r["device_peak_bytes"]
             ran = f"{r['executed_step_ms']:.1f}, " + ("n/a" if device_peak is None else _gib(device_peak))
         lines.append(
-            f"| {r['loss']} | {r['classes']} | {r['dim']} | {r['batch']} | {r['data_shards']} x {r['model_shards']} | "
+            f"| {r['loss']} | {r['classes']} | {r['dim']} | {r['batch']} | {r.get('sample_rate', 1.0):g} | "
+            f"{r['data_shards']} x {r['model_shards']} | "
             f"{_gib(r['computed_class_matrices_bytes'])} | {_gib(r['argument_bytes'])} | {_gib(r['temp_bytes'])} | "
             f"{_gib(r['peak_bytes'])} | {ran} |"
         )

@@ -23,6 +23,7 @@ from tf_wsoftmax.eval import collapse_warning
 from tf_wsoftmax.eval import mean_pairwise_cosine
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.models import build_face_embedder
+from tf_wsoftmax.training import LazyColumnSGD
 from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import train
 
@@ -43,7 +44,8 @@ class FaceTrainConfig:
             Defaults to "wsoftmax".
         loss_params: the loss's hyperparameters by registry name (unset:
             the registry's defaults, e.g. CosFace / ArcFace s = 64).
-            Defaults to {}.
+            `sample_rate` < 1 trains with Partial FC (the normalised heads;
+            `LazyColumnSGD`; docs/scale.md). Defaults to {}.
         feature_dim: embedding width. Defaults to 128.
         backbone: a `FACE_BACKBONES` name (keras-cv). Defaults to "mobilenet_v3_small".
         image_size: Defaults to 112 (InsightFace's crops; folders aligned at
@@ -145,7 +147,9 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
     if config.loss == "wsoftmax":
         params["alpha_warmup_steps"] = config.softmax_steps  # Algorithm 1 in the same run
     head, feature_loss = build_loss(config.loss, identities, **params)
-    optimizer = keras.optimizers.SGD(face_learning_rate(config), momentum=config.momentum)
+    # Partial FC (`sample_rate` < 1 in loss_params): unsampled class columns keep value and momentum.
+    sgd = LazyColumnSGD if getattr(head, "samples_classes", False) else keras.optimizers.SGD
+    optimizer = sgd(face_learning_rate(config), momentum=config.momentum)
     steps_per_epoch = len(labels) // config.batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"{len(labels)} images are fewer than one batch of {config.batch_size}.")

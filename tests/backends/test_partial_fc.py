@@ -1,0 +1,329 @@
+"""Partial FC (class sampling) of the normalised heads, on every Keras backend.
+
+The references are float64 NumPy (tests/reference.py) over the sampled
+columns with the labels remapped to positions among them; the drawn set
+itself is checked for its defining properties (every batch class, distinct,
+round(rate K) in all, uniform over the rest).
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from tests import reference
+from tests.backends.backend_utils import float64
+from tests.backends.backend_utils import traced
+from tests.backends.backend_utils import value_and_gradients
+from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import default_of
+from tf_wsoftmax.layers import ArcFaceDense
+from tf_wsoftmax.layers import CosFaceDense
+from tf_wsoftmax.layers import LSoftmaxDense
+from tf_wsoftmax.layers import NormalizedDense
+from tf_wsoftmax.losses import MarginLoss
+from tf_wsoftmax.losses import SoftmaxCrossEntropy
+from tf_wsoftmax.losses import compute_objective
+from tf_wsoftmax.training import LazyColumnSGD
+from tf_wsoftmax.training import MarginClassifier
+from tf_wsoftmax.training import paper_kernel_regularizer
+
+ALPHA = 1.0
+S, M_COS, M_ARC = default_of("cosface", "scale"), default_of("cosface", "cosine_margin"), default_of("arcface", "angular_margin")
+
+# name -> (head factory, float64 reference logits (features, kernel, labels))
+CASES = {
+    "wsoftmax_stop": (
+        lambda k, **kw: NormalizedDense(k, alpha=ALPHA, bias_gradient="stop", **kw),
+        lambda x, w, y: reference.wsoftmax_logits(x, w, y, ALPHA),
+    ),
+    "wsoftmax_full": (
+        lambda k, **kw: NormalizedDense(k, alpha=ALPHA, bias_gradient="full", **kw),
+        lambda x, w, y: reference.wsoftmax_logits(x, w, y, ALPHA),
+    ),
+    "normalized_softmax": (lambda k, **kw: NormalizedDense(k, **kw), lambda x, w, y: reference.normalized_logits(x, w)),
+    "cosface": (lambda k, **kw: CosFaceDense(k, **kw), lambda x, w, y: reference.cosface_logits(x, w, y, S, M_COS)),
+    "arcface": (lambda k, **kw: ArcFaceDense(k, **kw), lambda x, w, y: reference.arcface_logits(x, w, y, S, M_ARC)),
+}
+SEED = 7
+
+
+def objective_and_gradients(head, features, kernel, labels):
+    """The objective's loss and its gradients in (features, kernel), with the kernel as an input."""
+    if not head.built:
+        head.build(features.shape)
+
+    cross_entropy = SoftmaxCrossEntropy(dtype=str(features.dtype))  # float64 problems: a float64 loss
+
+    def loss(x, w):
+        with keras.StatelessScope(state_mapping=[(head.kernel, w)]):
+            return compute_objective(head, x, labels, cross_entropy=cross_entropy)["loss"]
+
+    return value_and_gradients(loss, features, kernel)
+
+
+def drawn_set(head, labels, step=0):
+    """The classes and remapped labels of the head's draw at `step` (NumPy)."""
+    classes, remapped, valid = ops.sample_classes(
+        keras.ops.convert_to_tensor(labels, "int32"), head.units, head.num_sampled, head.sample_seed, step
+    )
+    assert valid is None
+    return np.asarray(classes), np.asarray(remapped)
+
+
+def problem(rng, classes=20, dim=4, batch=4):
+    features = rng.normal(size=(batch, dim))
+    kernel = rng.normal(size=(dim, classes))
+    labels = rng.choice(classes, size=batch, replace=False).astype("int32")
+    return features, kernel, labels
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_rate_one_is_the_full_head_exactly(rng, case):
+    make, _ = CASES[case]
+    x, w, y = (a.astype("float32") if a.dtype == np.float64 else a for a in problem(rng))
+    full = objective_and_gradients(make(20), x, w, y)
+    rate_one = objective_and_gradients(make(20, sample_rate=1.0), x, w, y)
+    assert float(full[0]) == float(rate_one[0])
+    for a, b in zip(full[1], rate_one[1]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_sample_of_every_class_is_the_full_head(rng, case):
+    """rate 0.98 of K = 20 rounds to 20 columns: the sampled path over a permutation of all K.
+
+    float64: the two sums differ only in order, so they agree to a few ulps of the loss (bound
+    K * eps relative) and gradient entries to K * eps times the largest entry.
+    """
+    make, _ = CASES[case]
+    x, w, y = problem(rng)
+    with float64():
+        full = objective_and_gradients(make(20, dtype="float64"), x, w, y)
+        head = make(20, sample_rate=0.98, sample_seed=SEED, dtype="float64")
+        assert head.num_sampled == 20
+        sampled = objective_and_gradients(head, x, w, y)
+    eps = np.finfo("float64").eps
+    np.testing.assert_allclose(sampled[0], full[0], rtol=20 * eps)
+    for a, b in zip(sampled[1], full[1]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=20 * eps * np.abs(b).max())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sampled_loss_and_gradients_equal_the_float64_reference_over_the_sampled_set(rng, case):
+    """rate 0.3 of K = 20: 6 columns. Loss to 1e-12 relative; kernel gradient by central
+    differences of the reference (error O(delta^2) ~ 1e-12 plus rounding eps / delta ~ 1e-10, so
+    1e-6 relative to the largest entry), exactly zero outside the sampled columns."""
+    make, reference_logits = CASES[case]
+    x, w, y = problem(rng)
+    with float64():
+        head = make(20, sample_rate=0.3, sample_seed=SEED, dtype="float64")
+        loss, (_, kernel_gradient) = objective_and_gradients(head, x, w, y)
+        classes, remapped = drawn_set(head, y)
+    assert len(classes) == 6
+    np.testing.assert_array_equal(classes[remapped], y)
+
+    def reference_loss(sub_kernel):
+        return float(reference.softmax_cross_entropy(reference_logits(x, sub_kernel, remapped), remapped).mean())
+
+    np.testing.assert_allclose(loss, reference_loss(w[:, classes]), rtol=1e-12)
+    unsampled = np.setdiff1d(np.arange(20), classes)
+    assert np.all(kernel_gradient[:, unsampled] == 0)
+    if case == "wsoftmax_stop":
+        return  # its gradient is not the derivative of Eq. 1 (tests/ops/test_wsoftmax.py checks it)
+    numeric = reference.central_differences(reference_loss, w[:, classes])
+    scale = np.abs(numeric).max()
+    np.testing.assert_allclose(kernel_gradient[:, classes], numeric, rtol=0, atol=1e-6 * scale)
+
+
+def test_the_draw_keeps_the_batch_classes_and_samples_the_rest_uniformly():
+    """K = 50, 4 batch classes, 15 kept: each other class is drawn with p = 11/46 per step. Over
+    400 steps a class's count is Binomial(400, p) (sd 8.5); every count lies within 5 sd."""
+    labels = keras.ops.convert_to_tensor(np.array([3, 9, 3, 40], "int32"))
+    draw = traced(lambda step: ops.sample_classes(labels, 50, 15, SEED, step)[:2])
+    counts = np.zeros(50)
+    for step in range(400):
+        classes, remapped = (np.asarray(a) for a in draw(keras.ops.convert_to_tensor(step, "int32")))
+        assert len(set(classes.tolist())) == 15
+        assert {3, 9, 40} <= set(classes.tolist())
+        np.testing.assert_array_equal(classes[remapped], [3, 9, 3, 40])
+        counts[classes] += 1
+    others = np.setdiff1d(np.arange(50), [3, 9, 40])
+    p = 12 / 47
+    assert np.all(counts[[3, 9, 40]] == 400)
+    assert np.all(np.abs(counts[others] - 400 * p) < 5 * np.sqrt(400 * p * (1 - p)))
+
+
+def test_the_draw_is_a_function_of_seed_and_step_eagerly_and_compiled():
+    labels = keras.ops.convert_to_tensor(np.array([1, 2], "int32"))
+    eager = np.asarray(ops.sample_classes(labels, 30, 8, SEED, 5)[0])
+    compiled = np.asarray(traced(lambda s: ops.sample_classes(labels, 30, 8, SEED, s)[0])(keras.ops.convert_to_tensor(5)))
+    np.testing.assert_array_equal(eager, compiled)
+    assert not np.array_equal(eager, np.asarray(ops.sample_classes(labels, 30, 8, SEED, 6)[0]))
+    assert not np.array_equal(eager, np.asarray(ops.sample_classes(labels, 30, 8, SEED + 1, 5)[0]))
+
+
+def test_more_batch_classes_than_the_rate_keeps_them_all_and_pads_the_rest(rng):
+    """K = 20, rate 0.1 (2 columns), B = 8 with 5 distinct classes: 5 real columns of W = 8; the
+    3 padding columns take no part in the softmax (the loss is the reference over the 5)."""
+    x = rng.normal(size=(8, 4))
+    w = rng.normal(size=(4, 20))
+    y = np.array([0, 1, 2, 3, 4, 0, 1, 2], "int32")
+    with float64():
+        head = NormalizedDense(20, sample_rate=0.1, sample_seed=SEED, dtype="float64")
+        head.build(x.shape)
+        head.kernel.assign(w)
+        outputs = compute_objective(head, x, y, cross_entropy=SoftmaxCrossEntropy(dtype="float64"))
+        logits = np.asarray(outputs["logits"])
+        remapped = np.asarray(outputs["labels"])
+    assert logits.shape == (8, 8)
+    real = logits[0] != ops.PADDING_LOGIT
+    assert real.sum() == 5 and np.all(real[:5])
+    expected = reference.softmax_cross_entropy(reference.normalized_logits(x, w[:, :5]), y).mean()
+    np.testing.assert_array_equal(remapped < 5, True)
+    assert sorted(set(remapped.tolist())) == list(range(5))
+    np.testing.assert_allclose(float(outputs["cross_entropy"]), expected, rtol=1e-12)
+
+
+def classifier(make_head, optimizer=None):
+    """Backbone + the head `make_head()` makes, seeded alike (initialisers draw their seeds when made)."""
+    keras.utils.set_random_seed(0)
+    head = make_head()
+    backbone = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="fc")], name="backbone")
+    model = MarginClassifier(backbone, head, name="classifier")
+    model.compile(optimizer=optimizer or LazyColumnSGD(0.1, momentum=0.9), metrics=["accuracy"])
+    return model
+
+
+def momentum_of(model):
+    return next(np.asarray(v) for v in model.optimizer.variables if v.path.endswith("head_kernel_momentum"))
+
+
+def sampled_columns(model, labels, step):
+    head = model.head
+    classes, _, _ = ops.sample_classes(
+        keras.ops.convert_to_tensor(labels, "int32"), head.units, head.num_sampled, int(np.asarray(head.sample_seed_weight)), step
+    )
+    return np.asarray(classes)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_unsampled_columns_and_their_momentum_do_not_move(rng, case):
+    """Momentum SGD 0.9 with the paper's L2 weight decay on the head: after step 1 every sampled
+    column has momentum; step 2 must leave the columns it did not sample exactly as step 1 left
+    them (value and momentum), and move every column it sampled."""
+    make, _ = CASES[case]
+    x = rng.normal(size=(16, 6)).astype("float32")
+    y = rng.integers(0, 64, 16).astype("int32")
+    model = classifier(lambda: make(64, sample_rate=0.2, kernel_regularizer=paper_kernel_regularizer(), name="head"))
+    model.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0, shuffle=False)
+    kernel_1, momentum_1 = np.asarray(model.head.kernel), momentum_of(model)
+    first = sampled_columns(model, y[:8], 0)
+    assert np.all(np.abs(momentum_1[:, first]).sum(0) > 0)
+    never = np.setdiff1d(np.arange(64), first)
+    assert np.all(momentum_1[:, never] == 0)
+    model.fit(x[8:], y[8:], batch_size=8, epochs=1, verbose=0, shuffle=False)
+    kernel_2, momentum_2 = np.asarray(model.head.kernel), momentum_of(model)
+    second = sampled_columns(model, y[8:], 1)
+    left = np.setdiff1d(np.arange(64), second)
+    assert len(np.intersect1d(left, first)) > 0  # columns with momentum that step 2 did not sample
+    np.testing.assert_array_equal(kernel_2[:, left], kernel_1[:, left])
+    np.testing.assert_array_equal(momentum_2[:, left], momentum_1[:, left])
+    assert np.all(np.abs(kernel_2[:, second] - kernel_1[:, second]).sum(0) > 0)
+
+
+def test_plain_sgd_moves_unsampled_columns_through_their_momentum(rng):
+    """The failure `LazyColumnSGD` prevents (and the check above would catch)."""
+    x = rng.normal(size=(16, 6)).astype("float32")
+    y = rng.integers(0, 64, 16).astype("int32")
+    head = lambda: NormalizedDense(64, sample_rate=0.2, kernel_regularizer=paper_kernel_regularizer(), name="head")  # noqa: E731
+    with pytest.warns(UserWarning, match="unsampled columns still move"):
+        model = classifier(head, optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+    model.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0)
+    kernel_1 = np.asarray(model.head.kernel)
+    model.fit(x[8:], y[8:], batch_size=8, epochs=1, verbose=0)
+    left = np.setdiff1d(sampled_columns(model, y[:8], 0), sampled_columns(model, y[8:], 1))
+    assert np.all(np.abs(np.asarray(model.head.kernel)[:, left] - kernel_1[:, left]).sum(0) > 0)
+
+
+@pytest.mark.parametrize("route", ["keras_file", "weights_file"])
+def test_a_resumed_run_draws_the_same_classes(rng, tmp_path, route):
+    """3 steps in one run == 2 steps, save, load, 1 step: the third step's draw, loss and weights."""
+    x = rng.normal(size=(24, 6)).astype("float32")
+    y = rng.integers(0, 64, 24).astype("int32")
+    make = lambda: classifier(  # noqa: E731
+        lambda: ArcFaceDense(64, sample_rate=0.2, sample_seed=SEED, kernel_regularizer=paper_kernel_regularizer(), name="head")
+    )
+    whole = make()
+    whole.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    first = make()
+    first.fit(x[:16], y[:16], batch_size=8, epochs=1, verbose=0, shuffle=False)
+    if route == "keras_file":
+        first.save(tmp_path / "model.keras")
+        resumed = keras.models.load_model(tmp_path / "model.keras")
+    else:
+        first.save_weights(tmp_path / "model.weights.h5")
+        keras.utils.set_random_seed(99)  # another seed for the new head (None: drawn): the weights restore it
+        fresh = ArcFaceDense(64, sample_rate=0.2, kernel_regularizer=paper_kernel_regularizer(), name="head")
+        resumed = classifier(lambda: fresh)
+        resumed.load_weights(tmp_path / "model.weights.h5")
+        resumed.optimizer.build(resumed.trainable_variables)
+        for source, target in zip(first.optimizer.variables, resumed.optimizer.variables):
+            target.assign(source)  # save_weights holds the model; the momentum comes along here
+    assert int(np.asarray(resumed.head.iterations)) == 2
+    np.testing.assert_array_equal(sampled_columns(resumed, y[16:], 2), sampled_columns(whole, y[16:], 2))
+    resumed.fit(x[16:], y[16:], batch_size=8, epochs=1, verbose=0, shuffle=False)
+    np.testing.assert_allclose(np.asarray(resumed.head.kernel), np.asarray(whole.head.kernel), rtol=0, atol=1e-6)
+
+
+def test_evaluation_and_prediction_score_every_class(rng):
+    x = rng.normal(size=(8, 6)).astype("float32")
+    y = rng.integers(0, 64, 8).astype("int32")
+    model = classifier(lambda: CosFaceDense(64, sample_rate=0.1, name="head"))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    logits = np.asarray(model.predict(x, verbose=0))
+    assert logits.shape == (8, 64)
+    features = model.backbone(x)
+    np.testing.assert_allclose(logits, np.asarray(ops.cosine_logits(features, model.head.kernel)) * S, rtol=1e-5, atol=1e-4)
+    outputs = compute_objective(model.head, None, y, training=False, test_logits=logits)
+    assert outputs["logits"].shape == (8, 64)
+
+
+def test_the_stock_margin_loss_samples_too(rng):
+    """`compile(loss=MarginLoss(head))`: the loss is the objective over the same sampled classes."""
+    x = rng.normal(size=(8, 6)).astype("float32")
+    y = rng.integers(0, 64, 8).astype("int32")
+    head = NormalizedDense(64, alpha=ALPHA, sample_rate=0.2, sample_seed=SEED, name="head")
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8), head])
+    features = model.layers[0](x)
+    expected = float(compute_objective(head, features, y)["loss"])  # draw 0, then the counter is 1
+    head.iterations.assign(0)
+    loss = MarginLoss(head)(y, model(x, training=True))
+    np.testing.assert_allclose(float(loss), expected, rtol=1e-6)
+    model.compile(optimizer=LazyColumnSGD(0.1, momentum=0.9), loss=MarginLoss(head))
+    model.optimizer.lazy_columns([head.kernel])
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0).history
+    assert np.isfinite(history["loss"]).all()
+
+
+@pytest.mark.parametrize("value", [0.0, -0.1, 1.5, float("nan"), "0.3", True])
+def test_sample_rate_outside_the_unit_interval_is_refused(value):
+    with pytest.raises(ValueError, match="`sample_rate` must be a finite number in \\(0, 1\\]"):
+        NormalizedDense(10, sample_rate=value)
+
+
+def test_heads_that_cannot_sample_and_bad_seeds_are_refused(rng):
+    with pytest.raises(ValueError, match="does not support class sampling"):
+        LSoftmaxDense(10, sample_rate=0.5)
+    with pytest.raises(ValueError, match="`sample_seed` must be an int"):
+        NormalizedDense(10, sample_rate=0.5, sample_seed=-1)
+    head = ArcFaceDense(10, sample_rate=0.5)
+    x = rng.normal(size=(2, 4)).astype("float32")
+    with pytest.raises(ValueError, match="samples classes"):
+        head(x, labels=np.array([0, 1]), training=True)
+
+
+def test_the_config_round_trips_with_the_sampling_arguments():
+    head = CosFaceDense(10, sample_rate=0.3, sample_seed=5)
+    clone = CosFaceDense.from_config(head.get_config())
+    assert (clone.sample_rate, clone.sample_seed, clone.num_sampled) == (0.3, 5, 3)
+

@@ -1,0 +1,53 @@
+"""Partial FC on a class-sharded head (8 virtual CPU devices, JAX, in a subprocess) equals one device."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def report():
+    from tests.backends.sharded_worker import ENVIRONMENT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.backends.partial_fc_sharded_worker"], env=dict(os.environ, **ENVIRONMENT),
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_sampled_sharded_fit_equals_one_device(report):
+    """Bound as tests/test_distribution.py: reordered float64 sums, steps * n * eps * s * max(1, |w|)
+    with n = 80 terms (at most; the sampled columns: 24 of 80, the batch 8) and s = 64, times 10."""
+    assert report["devices"] == 8
+    assert set(report["cases"]) == {"wsoftmax_stop", "wsoftmax_full", "normalized_softmax", "cosface", "arcface"}
+    for case, result in report["cases"].items():
+        tolerance = 10 * report["steps"] * 80 * np.finfo("float64").eps * 64 * max(1.0, result["max_abs_weight"])
+        assert result["max_kernel_movement"] > 1e6 * tolerance, case  # the runs trained
+        assert 0 < result["moved_columns"] < 80, case  # sampling: some columns never moved
+        assert result["max_weight_difference"] < tolerance, case
+        assert result["max_momentum_difference"] < tolerance, case
+        np.testing.assert_allclose(result["sharded_losses"], result["single_losses"], rtol=tolerance, err_msg=case)
+
+
+@pytest.mark.slow
+def test_the_sampled_head_is_split_along_k(report):
+    for case, result in report["cases"].items():
+        kernel = next(spec for path, spec in result["shardings"].items() if path.endswith("head/kernel"))
+        assert kernel == [None, "model"], case
+
+
+@pytest.mark.slow
+def test_bench_memory_compiles_the_sampled_sharded_step(report):
+    """K = 4096 over 4 model shards: the class matrices are the same; the sampled step's
+    temporaries (the (B, W) logits and their gradient; W = 410 of 4096) are smaller."""
+    full, sampled = report["memory"]
+    assert (full["sample_rate"], sampled["sample_rate"]) == (1.0, 0.1)
+    assert sampled["computed_class_matrices_bytes"] == full["computed_class_matrices_bytes"]
+    assert sampled["temp_bytes"] < full["temp_bytes"]

@@ -1,0 +1,146 @@
+"""Optimisers that leave a class matrix's untouched columns alone: Partial FC's sparse update."""
+
+import warnings
+
+import keras
+
+
+class _Bookkeeping:
+    """The slots per variable path and the built variables, kept out of the optimizer's variable
+    tracking (a list or dict attribute of an optimizer would be tracked as its own variables)."""
+
+    def __init__(self):
+        self.slots_by_path = {}
+        self.variables = []
+
+
+class LazyColumns:
+    """Mixin for a Keras optimizer: columns with an all-zero gradient keep their value and slots.
+
+    With class sampling (Partial FC) a head's unsampled columns get an
+    exactly zero gradient (their kernel penalty is left out too, see
+    `MarginHead.training_pass`). A zero gradient is not enough for momentum
+    SGD: the momentum buffer m <- 0.9 m still moves the column, and so would
+    decoupled weight decay. For the registered (d, K) variables this mixin
+    snapshots the variable and every slot the optimizer made for it
+    (`add_variable_from_reference`), lets the optimizer apply its update,
+    and restores the columns whose gradient is all zero. On every backend
+    that is one elementwise select over (d, K) per slot per step.
+
+    A sampled column whose gradient is exactly zero (a negative whose
+    softmax probability underflows to 0, with no weight decay) counts as
+    untouched too: the update is "lazy" in the sense of TensorFlow's sparse
+    (IndexedSlices) updates and LazyAdam, with the rows of the step decided
+    by the gradient. Adam-type optimizers keep one step count for all
+    columns, so a column's bias correction counts the steps it was frozen.
+
+    Args:
+        lazy_column_paths: paths (`variable.path`) of the variables to treat
+            so; `lazy_columns(variables)` adds more. Defaults to ().
+        *args, **kwargs: the optimizer's own arguments.
+            `gradient_accumulation_steps` is refused (a step's gradient would
+            not tell the columns of the accumulated update).
+    """
+
+    def __init__(self, *args, lazy_column_paths=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.gradient_accumulation_steps:
+            raise ValueError(
+                f"`{type(self).__name__}` does not support `gradient_accumulation_steps`. "
+                f"Received: gradient_accumulation_steps={self.gradient_accumulation_steps}"
+            )
+        self.lazy_column_paths = tuple(lazy_column_paths)
+        self._bookkeeping = _Bookkeeping()
+
+    def lazy_columns(self, variables):
+        """Registers (d, K) variables whose untouched columns must not move.
+
+        Args:
+            variables: the variables (e.g. `[head.kernel]`).
+        """
+        for variable in variables:
+            if len(variable.shape) != 2:
+                raise ValueError(f"Lazy columns need a 2-D variable. Received: {variable.path} of shape {variable.shape}")
+            if variable.path not in self.lazy_column_paths:
+                self.lazy_column_paths += (variable.path,)
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        slot = super().add_variable_from_reference(reference_variable, name=name, initializer=initializer)
+        self._bookkeeping.slots_by_path.setdefault(getattr(reference_variable, "path", None), []).append(slot)
+        return slot
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._bookkeeping.variables = list(variables)
+
+    def apply(self, grads, trainable_variables=None):
+        if not self.built and trainable_variables is not None:
+            self.build(trainable_variables)
+        grads = list(grads)
+        variables = self._bookkeeping.variables if trainable_variables is None else list(trainable_variables)
+        saved = []
+        for grad, variable in zip(grads, variables):
+            if grad is None or variable.path not in self.lazy_column_paths:
+                continue
+            touched = keras.ops.any(keras.ops.not_equal(keras.ops.convert_to_tensor(grad), 0), axis=0)  # (K,)
+            holders = [variable] + self._bookkeeping.slots_by_path.get(variable.path, [])
+            saved.append((touched, [(holder, keras.ops.copy(holder)) for holder in holders]))  # a copy: TF reads alias
+        result = super().apply(grads, trainable_variables)
+        for touched, snapshots in saved:
+            for holder, before in snapshots:
+                holder.assign(keras.ops.where(touched[None, :], keras.ops.convert_to_tensor(holder), before))
+        return result
+
+    def get_config(self):
+        config = super().get_config()
+        config["lazy_column_paths"] = list(self.lazy_column_paths)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tf_wsoftmax")
+class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
+    """`keras.optimizers.SGD` whose registered class matrices update only the columns a step touched.
+
+    The optimizer of Partial FC training (`sample_rate` < 1): a class
+    sampled in a step moves as with `SGD`; any other column keeps its value
+    and its momentum (see `LazyColumns`). `MarginClassifier.compile` and
+    `TrainStep` register a sampling head's kernel themselves.
+
+    Args:
+        learning_rate, momentum, nesterov, ...: as `keras.optimizers.SGD`.
+        lazy_column_paths: as `LazyColumns`. Defaults to ().
+
+    Example:
+    >>> import keras
+    >>> from tf_wsoftmax.layers import NormalizedDense
+    >>> head = NormalizedDense(100, sample_rate=0.1)
+    >>> head.build((None, 8))
+    >>> optimizer = LazyColumnSGD(0.01, momentum=0.9)
+    >>> optimizer.lazy_columns([head.kernel])
+    """
+
+
+def register_sampled_kernels(optimizer, heads):
+    """Registers the kernels of the class-sampling heads with a `LazyColumns` optimizer.
+
+    With another optimizer a sampling head's unsampled columns still move
+    (momentum, decoupled weight decay), which this warns about.
+
+    Args:
+        optimizer: a Keras optimizer.
+        heads: layers; those with `samples_classes` count.
+    """
+    kernels = [head.kernel for head in heads if getattr(head, "samples_classes", False) and head.kernel.trainable]
+    if not kernels:
+        return
+    if isinstance(optimizer, LazyColumns):
+        optimizer.lazy_columns(kernels)
+    else:
+        warnings.warn(
+            f"A class-sampling head trains with `{type(optimizer).__name__}`: unsampled columns still move "
+            "through momentum or weight decay. Use `tf_wsoftmax.training.LazyColumnSGD` to keep them (and "
+            "their momentum) unchanged.",
+            stacklevel=3,
+        )
