@@ -29,7 +29,7 @@ def paper_learning_rate(
     )
 
 
-def paper_optimizer(learning_rate=None, momentum=PAPER_MOMENTUM):
+def paper_optimizer(learning_rate=None, momentum=PAPER_MOMENTUM, lazy_columns=False):
     """SGD with momentum 0.9 on the paper's learning-rate schedule.
 
     Weight decay is not part of the optimiser: the paper's 5e-4 is applied
@@ -39,12 +39,19 @@ def paper_optimizer(learning_rate=None, momentum=PAPER_MOMENTUM):
     Args:
         learning_rate: float or schedule. Defaults to `paper_learning_rate()`.
         momentum: Defaults to 0.9.
+        lazy_columns: a `LazyColumnSGD`, for a class-sampling head (Partial
+            FC: its unsampled columns and their momentum stay put; the
+            training entry points register the head's kernel). Defaults to False.
 
     Returns:
-        A `keras.optimizers.SGD`.
+        A `keras.optimizers.SGD` (or `LazyColumnSGD`).
     """
     if learning_rate is None:
         learning_rate = paper_learning_rate()
+    if lazy_columns:
+        from tf_wsoftmax.training.lazy_columns import LazyColumnSGD
+
+        return LazyColumnSGD(learning_rate=learning_rate, momentum=momentum)
     return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
 
 

@@ -145,7 +145,8 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
     softmax_steps = config.softmax_epochs * steps_per_epoch
     head, feature_loss = build_head_and_feature_loss(config, data.num_classes, softmax_steps)
     optimizer = paper_optimizer(
-        paper_learning_rate(config.learning_rate, config.decay_steps, config.decay_rate), config.momentum
+        paper_learning_rate(config.learning_rate, config.decay_steps, config.decay_rate), config.momentum,
+        lazy_columns=getattr(head, "samples_classes", False),  # Partial FC: docs/scale.md
     )
     history_path = os.path.join(out_dir, "history.jsonl")
 
