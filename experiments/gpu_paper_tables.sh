@@ -8,7 +8,7 @@
 # DATA_DIR holds the IDX files (train-images-idx3-ubyte[.gz], ...). OUT_DIR receives paper_tables.json,
 # paper_tables.md and fig5_angles.png (3 files); the run folders go to $RUNS (default /tmp/gpu_paper_runs).
 # Other arguments go to `tf-wsoftmax paper-tables`. TensorFlow is not needed: on a GPU machine with JAX but
-# no Keras, carry Keras' wheel and its pure-Python dependencies in .whl/ (docs/reproduction.md says which);
+# no Keras, carry the wheels of Keras, namex and optree in .whl/ (docs/reproduction.md gives the command);
 # they are installed into /tmp/site first. --tiny (backbone tiny, 1 epoch, Table 4 at K = 5 only) is the
 # CPU smoke test that tests/app/test_paper_tables.py runs.
 set -euo pipefail

@@ -39,7 +39,12 @@ def load_rows(folder):
             continue
         with open(path) as f:
             metrics = json.load(f)
-        rows.setdefault(match["row"], {})[int(match["seed"])] = metrics
+        seed = metrics["config"]["seed"]  # pair by the seed the run used, not by the folder name
+        if int(match["seed"]) != seed or seed in rows.get(match["row"], {}):
+            raise ValueError(f"{path}: seed {seed} does not match its folder name, or row {match['row']!r} has it twice")
+        rows.setdefault(match["row"], {})[seed] = metrics
+    if not rows:
+        raise ValueError(f"No <row>_s<seed>/metrics.json runs in {folder}")
     for row, runs in rows.items():
         configs = {json.dumps({k: v for k, v in m["config"].items() if k not in IGNORED_KEYS}, sort_keys=True)
                    for m in runs.values()}
@@ -54,6 +59,14 @@ def summarize(rows, paired=None):
 
     if paired is not None and paired not in rows:
         raise ValueError(f"--paired {paired!r}: no such row. Rows: {sorted(rows)}")
+    if paired is not None:
+        shared = ("dataset", "epochs", "backbone", "feature_dim", "batch_size", "classes")
+        base = next(iter(rows[paired].values()))["config"]
+        for row, runs in rows.items():
+            config = next(iter(runs.values()))["config"]
+            differing = [k for k in shared if config.get(k) != base.get(k)]
+            if differing:
+                raise ValueError(f"Row {row!r} differs from {paired!r} in {differing}: not a paired comparison")
     records = []
     for row, runs in rows.items():
         seeds = sorted(runs)

@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
+import keras
+import pytest
+
 from tests.app.no_tensorflow import environment
 from tf_wsoftmax.app.experiment import TrainConfig
 from tf_wsoftmax.app.experiment import run_training
@@ -40,6 +43,8 @@ def key_paths(tree, prefix=""):
     return {path for key, value in tree.items() for path in key_paths(value, f"{prefix}/{key}")}
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="compares with TensorFlow's runner in-process")
 def test_every_experiment_command_runs_on_jax_without_tensorflow(tmp_path):
     commands = [[command, *TINY, *extra, "--out", os.path.join(tmp_path, command)] for command, extra in COMMANDS.items()]
     with open(os.path.join(tmp_path, "commands.json"), "w") as f:

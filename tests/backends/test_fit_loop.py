@@ -14,6 +14,7 @@ from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.training import MarginClassifier
 from tf_wsoftmax.training import fit_resumable
 from tf_wsoftmax.training.fit_loop import StepCheckpoint
+from tf_wsoftmax.training.fit_loop import restore_checkpoint
 
 
 def pixel_problem(n=60, classes=3, seed=0):
@@ -50,6 +51,14 @@ def test_epoch_batches_follow_the_seeded_epoch_order_and_standardise():
         EpochBatches(images, labels, 0)
     with pytest.raises(ValueError, match="shapes"):
         EpochBatches(images, labels[:-1], 5)
+    with pytest.raises(ValueError, match="both"):
+        EpochBatches(images, labels, 5, mean=np.float32([0.5]))
+    with pytest.raises(ValueError, match="> 0"):
+        EpochBatches(images, labels, 5, mean=np.float32([0.5]), std=np.float32([0.0]))
+    with pytest.raises(ValueError, match="one per channel"):
+        ArrayBatches(images, labels, 5, mean=np.float32([0.5, 0.5]), std=np.float32([1.0, 1.0]))
+    with pytest.raises(ValueError, match="augment"):
+        EpochBatches(images.reshape(23, 4), labels, 5, augment=True)
 
 
 def test_augmentation_is_seeded_by_seed_epoch_and_batch():
@@ -107,6 +116,24 @@ def trained(log, epochs, per_epoch=8):
     return [entry for e in range(epochs) for entry in [x for x in log if x[0] == e][-per_epoch:] if entry[0] == e]
 
 
+class StopTraining(keras.callbacks.Callback):
+    """Stops training (as EarlyStopping does) at the end of the first epoch it sees."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+def test_a_callback_stop_holds_across_a_mid_epoch_resume(tmp_path):
+    images, labels = pixel_problem()
+    path = os.path.join(tmp_path, "fit.weights.h5")
+    with pytest.raises(KeyboardInterrupt):
+        fit_resumable(make_model(), EpochBatches(images, labels, 8), epochs=4, checkpoint_path=path,
+                      checkpoint_every=3, callbacks=[StopAfter(4)], verbose=0)
+    result = fit_resumable(make_model(), EpochBatches(images, labels, 8), epochs=4, checkpoint_path=path,
+                           checkpoint_every=3, callbacks=[StopTraining()], verbose=0)
+    assert result["resumed_from_step"] == 3 and result["step"] == 8  # the rest of epoch 0, then stopped
+
+
 def test_a_resumed_run_trains_on_the_batches_of_an_uninterrupted_one(tmp_path):
     images, labels = pixel_problem()
     mean, std = np.float32([0.4]), np.float32([0.25])
@@ -148,9 +175,16 @@ def test_a_non_finite_loss_is_an_error_before_it_is_checkpointed(tmp_path):
     model = make_model()
     model.compile(optimizer=keras.optimizers.SGD(1e30), metrics=["accuracy"])
     path = os.path.join(tmp_path, "fit.weights.h5")
-    with pytest.raises(FloatingPointError, match="Non-finite training loss"):
+    with pytest.raises(FloatingPointError, match="Non-finite"):
         fit_resumable(model, EpochBatches(images * 0 + 255, labels, 8), epochs=4, checkpoint_path=path,
                       checkpoint_every=1, verbose=0)
+    # Whatever was saved before the error is a finite state a restart can resume from.
+    if os.path.exists(path):
+        restored = make_model()
+        restore_checkpoint(restored, path)
+        for variable in restored.weights:
+            value = keras.ops.convert_to_numpy(variable.value)
+            assert value.dtype.kind != "f" or np.isfinite(value).all(), variable.path
     with pytest.raises(ValueError, match="must end with"):
         StepCheckpoint(os.path.join(tmp_path, "x.h5"))
 

@@ -115,3 +115,10 @@ def test_paired_difference_matches_the_paired_t_test():
         paired_difference([0.9], [0.8])
     with pytest.raises(ValueError, match="paired"):
         paired_difference([0.9, 0.8], [0.8])
+
+
+def test_identical_differences_are_not_called_resolved():
+    from tf_wsoftmax.eval import paired_difference
+
+    result = paired_difference([0.91, 0.92, 0.93], [0.90, 0.91, 0.92])
+    assert result["sd"] < 1e-12 and not result["resolved"]

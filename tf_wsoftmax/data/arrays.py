@@ -100,6 +100,25 @@ def _check_arrays(images, labels, batch_size):
     return images, labels.astype(np.int32)
 
 
+def _check_statistics(images, mean, std, augment=False):
+    """(mean, std) as float32 (C,) arrays, or (None, None); refuses half a pair, NaN, std <= 0, wrong C."""
+    if augment and images.ndim != 4:
+        raise ValueError(f"`augment` needs (N, H, W, C) images; got shape {images.shape}.")
+    if mean is None and std is None:
+        return None, None
+    if mean is None or std is None:
+        raise ValueError("Give both `mean` and `std` (per-channel statistics), or neither.")
+    mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+    channels = images.shape[-1]
+    if mean.shape != (channels,) or std.shape != (channels,):
+        raise ValueError(
+            f"`mean` and `std` must have shape ({channels},) (one per channel); got {mean.shape} and {std.shape}."
+        )
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise ValueError(f"`mean` must be finite and `std` finite and > 0. Received: mean={mean}, std={std}")
+    return mean, std
+
+
 class EpochBatches(keras.utils.PyDataset):
     """One epoch of shuffled, standardised (optionally augmented) batches, for `fit`.
 
@@ -131,7 +150,7 @@ class EpochBatches(keras.utils.PyDataset):
         self.images, self.labels = _check_arrays(images, labels, batch_size)
         self.batch_size = batch_size
         self.seed = seed
-        self.mean, self.std = mean, std
+        self.mean, self.std = _check_statistics(self.images, mean, std, augment)
         self.augment = augment
         self.batches_per_epoch = math.ceil(len(self.labels) / batch_size)
         if not 0 <= start_batch < self.batches_per_epoch:
@@ -187,7 +206,7 @@ class ArrayBatches(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.images, self.labels = _check_arrays(images, labels, batch_size)
         self.batch_size = batch_size
-        self.mean, self.std = mean, std
+        self.mean, self.std = _check_statistics(self.images, mean, std)
 
     def __len__(self):
         return math.ceil(len(self.labels) / self.batch_size)

@@ -18,7 +18,8 @@ def paired_difference(values, baseline, confidence=0.95):
 
     Returns:
         dict: "mean", "low", "high", "sd" (of the differences), "n", and
-        "resolved" (the interval excludes 0).
+        "resolved" (the interval excludes 0; False when every difference is
+        the same, sd = 0, where the t interval degenerates to a point).
 
     Raises:
         ValueError: shapes differ, fewer than 2 pairs, or a bad confidence.
@@ -35,6 +36,7 @@ def paired_difference(values, baseline, confidence=0.95):
     differences = values - baseline
     n = len(differences)
     mean, sd = float(differences.mean()), float(differences.std(ddof=1))
+    degenerate = sd <= 1e-9 * max(abs(mean), float(np.abs(values).max()), 1e-300)  # equal up to rounding
     half = float(stats.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n))
     return {"mean": mean, "low": mean - half, "high": mean + half, "sd": sd, "n": n,
-            "resolved": bool(mean - half > 0 or mean + half < 0)}
+            "resolved": bool(not degenerate and (mean - half > 0 or mean + half < 0))}

@@ -14,6 +14,7 @@ import math
 import os
 
 import keras
+import numpy as np
 
 CHECKPOINT_SUFFIX = ".weights.h5"
 
@@ -25,6 +26,17 @@ def _check_finite(logs, step):
             f"Non-finite training loss ({float(loss)}) at step {step}; stopping before checkpointing it. "
             "Lower the learning rate or check the data; a restart resumes from the last checkpoint."
         )
+
+
+def _check_finite_weights(model, step):
+    """Raises if a weight (or optimiser variable) is NaN or infinite: such a state is never saved."""
+    for variable in list(model.weights) + list(model.optimizer.variables if model.optimizer else []):
+        value = keras.ops.convert_to_numpy(variable.value)
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise FloatingPointError(
+                f"Non-finite values in {variable.path} at step {step}; stopping before checkpointing them. "
+                "Lower the learning rate or check the data; a restart resumes from the last checkpoint."
+            )
 
 
 def optimizer_step(model):
@@ -54,8 +66,9 @@ class StepCheckpoint(keras.callbacks.Callback):
     """Saves weights and optimiser state every `every` steps and at each epoch end.
 
     The file is written to `<name>.tmp.weights.h5` and renamed over `path`,
-    so a kill never leaves half a checkpoint. A non-finite training loss is
-    an error raised before saving. Steps are counted here (from
+    so a kill never leaves half a checkpoint. A non-finite training loss, or
+    a non-finite weight or optimiser variable, is an error raised before
+    saving (the last checkpoint stays the last finite state). Steps are counted here (from
     `initial_step`), so the weights are read only when saving (on JAX,
     reading them syncs the training state).
 
@@ -76,8 +89,9 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.step = initial_step
 
     def save(self, logs):
-        """Checks the loss is finite, then writes the checkpoint atomically."""
+        """Checks the loss and every weight are finite, then writes the checkpoint atomically."""
         _check_finite(logs, self.step)
+        _check_finite_weights(self.model, self.step)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         temporary = self.path[: -len(CHECKPOINT_SUFFIX)] + ".tmp" + CHECKPOINT_SUFFIX
         self.model.save_weights(temporary, overwrite=True)
@@ -130,7 +144,8 @@ def fit_resumable(model, batches, epochs, checkpoint_path=None, checkpoint_every
     the remaining epochs (Keras' `initial_epoch`). The learning-rate
     schedule and the heads' schedules count optimiser steps, restored with
     the weights. The first epoch after a mid-epoch resume reports the loss
-    and accuracy of its remaining batches only.
+    and accuracy of its remaining batches only, and callbacks see
+    `on_train_begin` / `on_train_end` once per `fit`.
 
     Args:
         model: a compiled, built model (e.g. `MarginClassifier`).
@@ -166,6 +181,6 @@ def fit_resumable(model, batches, epochs, checkpoint_path=None, checkpoint_every
     if epoch < epochs and done:
         fit(batches.resumed_at(epoch, done), epoch, epoch + 1)
         epoch += 1
-    if epoch < epochs:
+    if epoch < epochs and not getattr(model, "stop_training", False):  # a callback's stop (EarlyStopping) holds for the run
         fit(batches, epoch, epochs)
     return {"history": history, "step": optimizer_step(model), "resumed_from_step": resumed}

@@ -8,6 +8,7 @@ runs it on Keras-JAX on a GPU machine without TensorFlow.
 """
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -65,8 +66,8 @@ class PaperTablesConfig:
             raise ValueError(f"`dataset` must be 'mnist' or 'fashion_mnist'. Received: {self.dataset!r}")
         if not self.data_dir or not os.path.isdir(self.data_dir):
             raise ValueError(f"`data_dir` must be a folder of IDX files. Received: {self.data_dir!r}")
-        if not self.budget_seconds > 0:
-            raise ValueError(f"`budget_seconds` must be > 0. Received: {self.budget_seconds}")
+        if not (self.budget_seconds > 0 and math.isfinite(self.budget_seconds)):
+            raise ValueError(f"`budget_seconds` must be finite and > 0. Received: {self.budget_seconds}")
         if self.max_epochs < 1:
             raise ValueError(f"`max_epochs` must be >= 1. Received: {self.max_epochs}")
 
@@ -119,6 +120,35 @@ def size_epochs(timing, configs, budget_seconds, max_epochs):
     return epochs, fixed + epochs * per_epoch
 
 
+PLAN_FILE = "plan.json"
+
+
+def _plan(config, started):
+    """The epochs of this `runs_dir`: sized once from a timed epoch, then read back (`plan.json`).
+
+    A re-run (after a kill) reuses the plan, so it resumes the same run
+    folders instead of re-timing a finished timing run (which trains no step).
+    """
+    path = os.path.join(config.runs_dir, PLAN_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    timing = run_training(
+        config.base(1).with_loss("wsoftmax", alpha=1.0), os.path.join(config.runs_dir, "timing"), verbose=False
+    )
+    if not timing["steps_this_call"] or not timing["train_seconds_this_call"] > 0:
+        raise ValueError(
+            f"{config.runs_dir}/timing holds a finished timing run but no {PLAN_FILE}; remove that folder to re-time."
+        )
+    left = config.budget_seconds - (time.time() - started)
+    epochs, estimate = size_epochs(timing, run_configs(config, 1), left, 1 if config.tiny else config.max_epochs)
+    plan = {"epochs": epochs, "estimated_seconds": estimate,
+            "timing": {key: timing[key] for key in ("steps_this_call", "train_seconds_this_call", "seconds_this_call",
+                                                    "num_classes")}}
+    write_json(path, plan)
+    return plan
+
+
 def paper_tables(config, out_dir):
     """Times, sizes, trains and writes the tables (see the module docstring).
 
@@ -132,12 +162,8 @@ def paper_tables(config, out_dir):
     """
     started = time.time()
     os.makedirs(out_dir, exist_ok=True)
-    timing = run_training(
-        config.base(1).with_loss("wsoftmax", alpha=1.0), os.path.join(config.runs_dir, "timing"), verbose=False
-    )
-    configs = run_configs(config, 1)
-    left = config.budget_seconds - (time.time() - started)
-    epochs, estimate = size_epochs(timing, configs, left, 1 if config.tiny else config.max_epochs)
+    plan = _plan(config, started)
+    epochs, estimate, timing = plan["epochs"], plan["estimated_seconds"], plan["timing"]
     configs = run_configs(config, epochs)
     results = run_all(configs, os.path.join(config.runs_dir, f"epochs{epochs}"))
     table1 = [

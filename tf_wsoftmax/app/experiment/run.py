@@ -81,7 +81,7 @@ def check_checkpoint_backend(out_dir, backend):
     tensorflow_made = os.path.exists(os.path.join(folder, TF_CHECKPOINT_INDEX))
     fit_made = os.path.exists(os.path.join(folder, FIT_CHECKPOINT))
     if (backend == "tensorflow" and fit_made) or (backend != "tensorflow" and tensorflow_made):
-        made_by = "TensorFlow (TrainStep)" if tensorflow_made else "a non-TensorFlow backend (Keras fit)"
+        made_by = "a non-TensorFlow backend (Keras fit)" if backend == "tensorflow" else "TensorFlow (TrainStep)"
         raise ValueError(
             f"{out_dir} holds a checkpoint written by {made_by}; resume it on that backend "
             f"(--backend), or use another --out folder."
@@ -125,8 +125,8 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
     """
     started = time.time()
     backend = keras.backend.backend()
-    check_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # nothing written yet
-    if not overwrite:
+    resumes = check_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # writes nothing
+    if resumes:  # (a folder of another config is deleted under --overwrite: its checkpoint goes with it)
         check_checkpoint_backend(out_dir, backend)
     data = load_dataset(config.dataset, config.data_dir, config.classes, config.seed, config.download)
     (x_train, y_train), (x_test, y_test) = data.train, data.test
