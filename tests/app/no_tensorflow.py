@@ -2,7 +2,7 @@
 
 Usage: python tests/app/no_tensorflow.py <tf-wsoftmax arguments>
        python tests/app/no_tensorflow.py --each COMMANDS.json   (a JSON list of argument lists, one process)
-Other programs: put tests/app/without_tensorflow on PYTHONPATH (its sitecustomize blocks the import).
+Other programs: `environment()` (tests/app/without_tensorflow on PYTHONPATH and TF_WSOFTMAX_BLOCK_TENSORFLOW=1).
 """
 
 import json
@@ -16,11 +16,12 @@ WITHOUT_TENSORFLOW = os.path.join(HERE, "without_tensorflow")
 def environment(**extra):
     """os.environ for a child process on Keras-JAX in which TensorFlow cannot be imported."""
     path = os.environ.get("PYTHONPATH")
-    return dict(os.environ, KERAS_BACKEND="jax", MPLBACKEND="Agg",
+    return dict(os.environ, KERAS_BACKEND="jax", MPLBACKEND="Agg", TF_WSOFTMAX_BLOCK_TENSORFLOW="1",
                 PYTHONPATH=WITHOUT_TENSORFLOW + (os.pathsep + path if path else ""), **extra)
 
 
 if __name__ == "__main__":
+    os.environ["TF_WSOFTMAX_BLOCK_TENSORFLOW"] = "1"
     sys.path.insert(0, WITHOUT_TENSORFLOW)
     import sitecustomize  # noqa: F401  (installs the blocker if the site did not)
 

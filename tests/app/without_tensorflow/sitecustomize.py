@@ -1,6 +1,11 @@
-"""Put this folder on PYTHONPATH to make TensorFlow unimportable in a Python process (see no_tensorflow.py)."""
+"""Put this folder on PYTHONPATH, with TF_WSOFTMAX_BLOCK_TENSORFLOW=1, to make TensorFlow unimportable.
+
+Python imports `sitecustomize` at start-up; the variable keeps a plain import of this file (pytest's
+--doctest-modules collects it) from blocking TensorFlow in the importing process. See no_tensorflow.py.
+"""
 
 import importlib.abc
+import os
 import sys
 
 BLOCKED = ("tensorflow", "tensorflow_datasets", "tf_keras", "tensorboard")
@@ -15,4 +20,5 @@ class BlockTensorFlow(importlib.abc.MetaPathFinder):
         return None
 
 
-sys.meta_path.insert(0, BlockTensorFlow())
+if os.environ.get("TF_WSOFTMAX_BLOCK_TENSORFLOW") == "1":
+    sys.meta_path.insert(0, BlockTensorFlow())
