@@ -73,10 +73,7 @@ def test_every_experiment_command_runs_on_jax_without_tensorflow(tmp_path):
         tf_history = [json.loads(line) for line in f]
     assert [set(h) for h in jax_history] == [set(h) for h in tf_history]
 
-    # A finished JAX run continues on JAX; TensorFlow refuses its checkpoint with a clear error.
-    more = run_without_tensorflow(["train", *TINY[:-3], "--epochs", "3", "--quiet", "--loss", "wsoftmax",
-                                   "--out", os.path.join(tmp_path, "train")], tmp_path)
-    assert more.returncode == 0 and "resumed from step" in more.stdout, more.stderr[-2000:]
+    # TensorFlow refuses the JAX run's checkpoint with a clear error (resuming on JAX: test_fit_loop.py).
     try:
         run_training(TrainConfig(dataset="digits", classes=4, backbone="tiny", epochs=3, loss="wsoftmax"),
                      os.path.join(tmp_path, "train"), verbose=False)

@@ -49,7 +49,6 @@ def test_the_gpu_script_runs_tiny_here_and_writes_the_tables(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     with open(tmp_path / "again" / "paper_tables.json") as f:
         assert json.load(f)["table1"] == summary["table1"]
-    assert run_script(tmp_path, out, "--budget-minutes", "inf").returncode == 2
 
 
 def test_epochs_are_sized_to_the_budget(tmp_path):
