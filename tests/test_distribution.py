@@ -1,10 +1,5 @@
 """Class-sharded heads on 8 virtual CPU devices (JAX, in a subprocess) equal one device."""
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -18,14 +13,9 @@ from tf_wsoftmax.training import MarginClassifier
 
 @pytest.fixture(scope="module")
 def report():
-    from tests.backends.sharded_worker import ENVIRONMENT
+    from tests.backends.sharded_worker import run_worker
 
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.backends.sharded_worker"], env=dict(os.environ, **ENVIRONMENT),
-        capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+    return run_worker("tests.backends.sharded_worker")
 
 
 @pytest.mark.slow

@@ -1,24 +1,14 @@
 """Partial FC on a class-sharded head (8 virtual CPU devices, JAX, in a subprocess) equals one device."""
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 
 @pytest.fixture(scope="module")
 def report():
-    from tests.backends.sharded_worker import ENVIRONMENT
+    from tests.backends.sharded_worker import run_worker
 
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.backends.partial_fc_sharded_worker"], env=dict(os.environ, **ENVIRONMENT),
-        capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+    return run_worker("tests.backends.partial_fc_sharded_worker")
 
 
 @pytest.mark.slow

@@ -7,6 +7,8 @@ importing this module changes no environment).
 """
 
 import json
+import os
+import subprocess
 import sys
 
 import keras
@@ -20,6 +22,23 @@ from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.training import MarginClassifier
 
 ENVIRONMENT = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_ENABLE_X64": "1"}
+
+
+def run_worker(module):
+    """Runs `python -m module` with `ENVIRONMENT` and returns the JSON report it prints.
+
+    Args:
+        module: a worker module (this one, or another that prints a report).
+
+    Returns:
+        The parsed report.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", module], env=dict(os.environ, **ENVIRONMENT), capture_output=True, text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
 
 CLASSES = 16
 CASES = {

@@ -18,7 +18,6 @@ _LAZY = {
     "RecordIOReader": "tf_wsoftmax.data.recordio",
     "RecordIOWriter": "tf_wsoftmax.data.recordio",
     "VerificationFileError": "tf_wsoftmax.data.verification_bin",
-    "array_batches": "tf_wsoftmax.data.arrays",
     "augment_flip_crop": "tf_wsoftmax.data.pipelines",
     "channel_statistics": "tf_wsoftmax.data.arrays",
     "epoch_datasets": "tf_wsoftmax.data.pipelines",

@@ -58,6 +58,11 @@ def standardize_array(images, mean, std):
     return (scaled - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
 
 
+def _model_inputs(images, mean, std):
+    """`standardize_array` with the statistics, or the images as float32 without them."""
+    return standardize_array(images, mean, std) if mean is not None else images.astype(np.float32)
+
+
 def flip_crop(images, rng, padding=4):
     """Pad-and-crop plus horizontal flip of a batch (the CIFAR augmentation), in NumPy.
 
@@ -185,11 +190,7 @@ class EpochBatches(keras.utils.PyDataset):
         images = self.images[picked]
         if self.augment:
             images = flip_crop(images, np.random.default_rng([self.seed, self.epoch, batch]))
-        if self.mean is not None:
-            images = standardize_array(images, self.mean, self.std)
-        else:
-            images = images.astype(np.float32)
-        return images, self.labels[picked]
+        return _model_inputs(images, self.mean, self.std), self.labels[picked]
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -215,11 +216,5 @@ class ArrayBatches(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range [0, {len(self)})")
         window = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        images = self.images[window]
-        images = standardize_array(images, self.mean, self.std) if self.mean is not None else images.astype(np.float32)
-        return images, self.labels[window]
+        return _model_inputs(self.images[window], self.mean, self.std), self.labels[window]
 
-
-def array_batches(images, labels, batch_size=500, mean=None, std=None):
-    """`ArrayBatches(images, labels, batch_size, mean, std)`: iterable, and a `fit` validation set."""
-    return ArrayBatches(images, labels, batch_size, mean, std)

@@ -9,7 +9,7 @@ import time
 
 import keras
 
-from tf_wsoftmax.data import array_batches
+from tf_wsoftmax.data import ArrayBatches
 from tf_wsoftmax.data import channel_statistics
 from tf_wsoftmax.data import load_dataset
 from tf_wsoftmax.eval import angle_statistics
@@ -65,7 +65,7 @@ def write_json(path, payload):
 
 
 def _evaluate(backbone, head, images, labels, mean, std):
-    features, logits, labels = collect_features(backbone, head, array_batches(images, labels, 500, mean, std))
+    features, logits, labels = collect_features(backbone, head, ArrayBatches(images, labels, 500, mean, std))
     accuracy = float((logits.argmax(axis=-1) == labels).mean())
     return accuracy, angle_statistics(features, labels, keras.ops.convert_to_numpy(head.kernel))
 
@@ -233,5 +233,5 @@ def _train_with_fit(config, out_dir, backbone, head, feature_loss, optimizer, da
     batches = EpochBatches(x_train, y_train, config.batch_size, config.seed, mean, std, config.augment)
     return fit_resumable(
         model, batches, config.epochs, os.path.join(out_dir, "ckpt", FIT_CHECKPOINT), config.checkpoint_every,
-        validation_data=array_batches(x_test, y_test, 500, mean, std), on_epoch=log_epoch, verbose=2 if verbose else 0,
+        validation_data=ArrayBatches(x_test, y_test, 500, mean, std), on_epoch=log_epoch, verbose=2 if verbose else 0,
     )

@@ -6,7 +6,7 @@ import os
 
 import keras
 
-from tf_wsoftmax.data import array_batches
+from tf_wsoftmax.data import ArrayBatches
 from tf_wsoftmax.data import load_dataset
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.eval import plots
@@ -137,7 +137,7 @@ def features_2d(base, out_dir="runs/features_2d"):
     panels = []
     for loss in configs:
         pixels_to_features, head = classifier_parts(os.path.join(out_dir, loss, MODEL_FILE))
-        features, _, labels = collect_features(pixels_to_features, head, array_batches(*data.test))
+        features, _, labels = collect_features(pixels_to_features, head, ArrayBatches(*data.test))
         panels.append((f"{loss} ({100 * results[loss]['test_accuracy']:.1f}%)", features, labels))
     plots.plot_feature_scatter(panels, os.path.join(out_dir, "features_2d.png"))
     return {loss: results[loss]["test_accuracy"] for loss in configs}
