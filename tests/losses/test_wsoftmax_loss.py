@@ -105,19 +105,27 @@ def test_loss_needs_the_output_of_the_heads_latest_training_call(rng, bias_gradi
     assert int(head.iterations.numpy()) == 0  # nothing was trained
 
 
-def test_inference_calls_keep_nothing(rng):
-    """predict / evaluate / serving calls leave no tensor on the head (no hidden state)."""
+@pytest.mark.parametrize("bias_gradient", ["full", "stop"])
+def test_a_training_record_lives_for_one_loss_and_no_inference_call(rng, bias_gradient):
+    """predict / evaluate / serving calls leave nothing on the head, and clear a training call's record;
+    the record holds the features only where the margin needs them ("stop"), and one loss reads it once."""
     features = rng.normal(size=(8, 5)).astype("float32")
-    head = NormalizedDense(4, alpha=1.0)
+    head = NormalizedDense(4, alpha=1.0, bias_gradient=bias_gradient)
     model = keras.Sequential([keras.Input((5,)), head])
     model.predict(features, verbose=0)
     head(features)
-    head(features, training=False)
-    assert head._training_call is None
+    assert head._pending_training_call is None
     head(features, training=True)
-    assert head._training_call is not None  # kept for the loss of this training step ...
-    WSoftmaxLoss(head)(np.zeros(8, "int32"), head._training_call[0])
-    assert head._training_call is None  # ... which takes it
+    head(features, training=False)  # an inference call in between: the record is gone
+    assert head._pending_training_call is None
+    outputs = head(features, training=True)
+    output, kept = head._pending_training_call
+    assert output is outputs and (kept is None) == (bias_gradient == "full")
+    loss = WSoftmaxLoss(head)
+    loss(np.zeros(8, "int32"), outputs)
+    assert head._pending_training_call is None and int(head.iterations.numpy()) == 1  # read once, one step
+    loss(np.zeros(8, "int32"), outputs)  # read again: no record, the test-time cross-entropy, no step
+    assert int(head.iterations.numpy()) == 1
 
 
 @pytest.mark.parametrize("wrap", [False, True], ids=["eager", "tf.function"])

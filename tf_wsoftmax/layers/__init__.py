@@ -10,6 +10,7 @@ from tf_wsoftmax.layers.center_loss_layer import CenterLossLayer
 from tf_wsoftmax.layers.class_centers import ClassCenters
 from tf_wsoftmax.layers.contrastive_center_loss_layer import ContrastiveCenterLossLayer
 from tf_wsoftmax.layers.margin_head import MarginHead
+from tf_wsoftmax.layers.margin_head import TrainingLoss
 from tf_wsoftmax.layers.margin_head import TrainingPass
 from tf_wsoftmax.layers.normalized_dense import NormalizedDense
 
@@ -25,5 +26,6 @@ __all__ = [
     "MarginHead",
     "NormalizedDense",
     "SphereFaceDense",
+    "TrainingLoss",
     "TrainingPass",
 ]

@@ -33,6 +33,11 @@ class AdditiveMarginHead(MarginHead):
         if self.samples_classes:
             self.add_class_sampler()
 
+    @property
+    def margin_needs_features(self):
+        """False: the margin is a function of the test-time output s cos(t_j) alone."""
+        return False
+
     def target(self, cos_target):
         """The margin target as a function of cos(t_y)."""
         raise NotImplementedError

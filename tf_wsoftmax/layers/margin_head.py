@@ -22,6 +22,38 @@ Fields:
         None when the penalty is the kernel variable's own (no sampling).
 """
 
+TrainingLoss = collections.namedtuple("TrainingLoss", ["per_sample", "correct", "regularization"])
+TrainingLoss.__doc__ = """One training step of a head, scored (`MarginHead.training_loss`).
+
+What a training step hands the objective and the metrics: no (B, K) matrix.
+
+Fields:
+    per_sample: (B,) softmax cross-entropy of the training logits (float32,
+        float64 for float64 models).
+    correct: (B,) float32, 1 where the test-time logits' arg max is the label
+        (with class sampling: among the sampled classes), else 0.
+    regularization: as `TrainingPass.regularization`.
+"""
+
+
+def score_logits(logits, labels, regularization=None, test_logits=None):
+    """A `TrainingLoss` from (B, W) logits: per-sample cross-entropy and arg-max correctness.
+
+    Args:
+        logits: (B, W) logits the cross-entropy is taken of.
+        labels: validated int32 (B,) positions in [0, W).
+        regularization: passed through (see `TrainingLoss`).
+        test_logits: (B, W) logits whose arg max is scored. Defaults to `logits`.
+
+    Returns:
+        A `TrainingLoss`.
+    """
+    test_logits = logits if test_logits is None else test_logits
+    per_sample = ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, checks.compute_dtype(logits)))
+    predictions = keras.ops.cast(keras.ops.argmax(test_logits, axis=-1), "int32")
+    correct = keras.ops.cast(keras.ops.equal(predictions, labels), "float32")
+    return TrainingLoss(per_sample, correct, regularization)
+
 
 class MarginHead(keras.layers.Layer):
     """Base class of bias-free classifier heads with a label-aware training path.
@@ -35,9 +67,14 @@ class MarginHead(keras.layers.Layer):
     `call(inputs, labels=None, training=None)` returns the training logits
     when labels are given and `training` is true, and the test-time logits
     otherwise. A training call without labels (the forward pass of a stock
-    `fit` with `MarginLoss`) also keeps its (output, features) pair until a
-    `MarginLoss` takes it (`take_training_inputs`); inference calls
-    (`training` false or None: `predict`, `evaluate`, serving) keep nothing.
+    `fit` with `MarginLoss`) leaves a record for the loss of the same step:
+    its output and, where the margin needs them (`margin_needs_features`),
+    its features. The loss reads it once and clears it
+    (`take_training_inputs`), and every inference call (`training` false or
+    None: `predict`, `evaluate`, serving) clears it, so nothing survives into
+    another step. A Keras `Loss` receives only `(y_true, y_pred)`: this record
+    is how it learns that `y_pred` comes from a training call, and the
+    features that the margin of some heads needs beside the logits.
 
     Partial FC (An et al., ICCVW 2021): with `sample_rate` < 1 (heads with
     `supports_class_sampling`) each training step scores the features only
@@ -101,7 +138,7 @@ class MarginHead(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
-        self._training_call = None
+        self._pending_training_call = None
         self.sample_rate = SAMPLE_RATE.check(sample_rate)
         if sample_seed is not None and (
             not isinstance(sample_seed, int) or isinstance(sample_seed, bool) or not 0 <= sample_seed < 2**31
@@ -121,6 +158,17 @@ class MarginHead(keras.layers.Layer):
     def samples_classes(self):
         """Whether training steps score a sample of the classes (`sample_rate` < 1)."""
         return self.sample_rate < 1.0
+
+    @property
+    def margin_needs_features(self):
+        """Whether `margin_logits_from` needs the features beside the test-time logits.
+
+        True unless a subclass says otherwise (the additive heads' margin is a
+        function of the cosines alone; W-Softmax "full" of the logits and the
+        kernel alone). A stock `fit` keeps the features of a training call
+        for its loss only when this is True.
+        """
+        return True
 
     def _input_dim(self, input_shape):
         input_dim = input_shape[-1]
@@ -236,6 +284,23 @@ class MarginHead(keras.layers.Layer):
             self.iterations.assign_add(1)
         return result
 
+    def training_loss(self, inputs, labels):
+        """One training step of the head, scored: per-sample cross-entropy and correctness.
+
+        What every training path of `tf_wsoftmax.losses.compute_objective`
+        uses (`MarginClassifier`, `TrainStep`). Counts one step of the head's
+        schedule and, with class sampling, draws this step's classes.
+
+        Args:
+            inputs: (B, d) features.
+            labels: validated int32 (B,) class ids.
+
+        Returns:
+            A `TrainingLoss`.
+        """
+        head_pass = self.training_pass(inputs, labels)
+        return score_logits(head_pass.logits, head_pass.labels, head_pass.regularization, head_pass.test_logits)
+
     def _sampled_pass(self, inputs, labels, test_logits):
         classes, sampled_labels, valid = ops.sample_classes(
             labels, self.units, self.num_sampled, self.sample_seed_weight, self.iterations
@@ -307,20 +372,22 @@ class MarginHead(keras.layers.Layer):
         return result.logits, result.test_logits
 
     def take_training_inputs(self, outputs):
-        """The features of the training call that returned `outputs`, and forgets that call.
+        """Reads and clears the record of the training call that returned `outputs`.
 
         Args:
             outputs: a tensor the caller received as this head's output.
 
         Returns:
-            The (B, d) features, or None if no training call is pending
-            (`outputs` then comes from an inference call).
+            None when no training call is pending (`outputs` then comes from an
+            inference call); else `(features,)`: the call's (B, d) features, or
+            None in their place when the margin does not need them
+            (`margin_needs_features`).
 
         Raises:
             ValueError: a training call is pending but `outputs` is not its
                 output (e.g. a layer after the head changed it).
         """
-        pending, self._training_call = self._training_call, None
+        pending, self._pending_training_call = self._pending_training_call, None
         if pending is None:
             return None
         if pending[0] is not outputs:
@@ -329,14 +396,17 @@ class MarginHead(keras.layers.Layer):
                 "loss needs the head's raw output (no layer after the head), computed in the same "
                 "step (as `fit` does: `loss(y, model(x, training=True))`)."
             )
-        return pending[1]
+        return (pending[1],)
 
     def call(self, inputs, labels=None, training=None):
         if labels is not None and training:
+            self._pending_training_call = None
             return self.training_logits(inputs, labels)[0]
         outputs = self.test_logits(inputs)
-        if training:
-            self._training_call = (outputs, inputs)  # for `MarginLoss` in a stock `fit`
+        # A training call's record is for the loss of the same step; an inference call clears it.
+        self._pending_training_call = (
+            (outputs, inputs if self.margin_needs_features else None) if training else None
+        )
         return outputs
 
     def compute_output_shape(self, input_shape):

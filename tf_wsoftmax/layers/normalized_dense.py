@@ -170,6 +170,16 @@ class NormalizedDense(MarginHead):
             factor = keras.ops.cast(past_warmup >= 0.0, "float32")
         return alpha * factor
 
+    @property
+    def margin_needs_features(self):
+        """Only "stop" needs the features: its term alpha x . W_y passes its gradient to x alone.
+
+        The forward value and the "full" gradient follow from the test-time
+        logits z = x . W and the cosines W_y . W_j (Eq. 1, see
+        `ops.wsoftmax_logits_from_cosine_logits`).
+        """
+        return self.bias_gradient == "stop"
+
     def logits_with(self, inputs, kernel):
         return ops.normalized_logits(inputs, kernel)
 
@@ -184,9 +194,9 @@ class NormalizedDense(MarginHead):
         """
         kernel = self.kernel if kernel is None else kernel
         unit_kernel = keras.ops.cast(ops.normalize_kernel(keras.ops.convert_to_tensor(kernel)), test_logits.dtype)
+        features = None if inputs is None else keras.ops.cast(inputs, test_logits.dtype)
         logits = ops.wsoftmax_logits_from_cosine_logits(
-            test_logits, unit_kernel, labels, self.current_alpha(), self.bias_gradient,
-            keras.ops.cast(inputs, test_logits.dtype),
+            test_logits, unit_kernel, labels, self.current_alpha(), self.bias_gradient, features
         )
         return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(test_logits, -1))
 

@@ -2,8 +2,8 @@
 
 from tf_wsoftmax.losses.margin_loss import MarginLoss
 from tf_wsoftmax.losses.objective import SoftmaxCrossEntropy
-from tf_wsoftmax.losses.objective import head_logits
 from tf_wsoftmax.losses.objective import compute_objective
+from tf_wsoftmax.losses.objective import score_head
 from tf_wsoftmax.losses.objective import sparse_labels
 from tf_wsoftmax.losses.objective import sparse_labels_from_keras
 from tf_wsoftmax.losses.registry import LOSSES
@@ -22,8 +22,8 @@ __all__ = [
     "WSoftmaxLoss",
     "build_loss",
     "get_loss",
-    "head_logits",
     "compute_objective",
+    "score_head",
     "sparse_labels",
     "sparse_labels_from_keras",
 ]

@@ -5,7 +5,6 @@ import keras
 from tf_wsoftmax.layers import MarginHead
 from tf_wsoftmax.layers.traversal import all_layers
 from tf_wsoftmax.losses.objective import SoftmaxCrossEntropy
-from tf_wsoftmax.losses.objective import regularization
 from tf_wsoftmax.losses.objective import sparse_labels_from_keras
 
 
@@ -16,16 +15,23 @@ class MarginLoss(SoftmaxCrossEntropy):
     The model ends in a margin head (`NormalizedDense`, `CosFaceDense`,
     `ArcFaceDense`, `LSoftmaxDense`, `SphereFaceDense`) and takes images
     only. In a training step (`fit` calls the model with `training=True`)
-    the head keeps its features with its output; this loss takes them and
-    computes the head's training logits from its output, the features and
-    the labels (`MarginHead.training_pass`, the same function every
-    training path uses; one step of the head's schedule). With class
-    sampling (Partial FC) the cross-entropy is over the sampled classes and
-    the loss adds the sampled columns' kernel penalty; the model's forward
-    pass still computes the full (B, K) output, which only
-    `MarginClassifier` avoids. In evaluation the
-    head keeps nothing, and the loss is the cross-entropy of the test-time
-    logits, the `loss` that `MarginClassifier.evaluate` reports too.
+    the head leaves a record of the call for this loss: its output and, where
+    the margin needs them (W-Softmax "stop", L-Softmax, A-Softmax), its
+    features. The loss reads the record once, which clears it, and computes
+    the head's training logits from the output (and the features) and the
+    labels (`MarginHead.training_pass`, the function every training path
+    uses; one step of the head's schedule). Any inference call of the head
+    clears the record too, so nothing survives into `predict` or `evaluate`.
+    In evaluation the loss is the cross-entropy of the test-time logits, the
+    `loss` that `MarginClassifier.evaluate` reports too.
+
+    A class-sampling head (Partial FC) is refused here: a Keras loss is handed
+    no optimizer, so it cannot keep the unsampled columns and their momentum
+    unchanged. Train it with `MarginClassifier` or `TrainStep`.
+
+    After `keras.models.load_model` the loss is unbound (Keras rebuilds a
+    compiled loss without handing it the model): load with
+    `tf_wsoftmax.load_model`, which binds it.
 
     Keras computes the loss inside the same `GradientTape` as the forward
     pass, so gradients reach every weight the training logits depend on. The
@@ -33,8 +39,8 @@ class MarginLoss(SoftmaxCrossEntropy):
 
     Args:
         head: the `MarginHead` whose raw output is `y_pred`. May be None when
-            deserialising: bind it with `loss.bind(model)` (Keras rebuilds a
-            compiled loss in `load_model` without handing it the model).
+            deserialising: `tf_wsoftmax.load_model` binds it (or call
+            `loss.bind(model)`).
         reduction: Keras reduction. Defaults to "sum_over_batch_size".
         name: loss name. Defaults to "margin_loss".
         head_name: name of the head, kept in the config so that `bind` finds
@@ -99,8 +105,8 @@ class MarginLoss(SoftmaxCrossEntropy):
             raise RuntimeError(
                 f"`{type(self).__name__}` is not bound to a head"
                 + (f" (it looks for one named '{self.head_name}')" if self.head_name else "")
-                + ". Pass the head to the constructor, or call `loss.bind(model)` (after "
-                "`keras.models.load_model`: `model.loss.bind(model)`)."
+                + ". Pass the head to the constructor, load the model with `tf_wsoftmax.load_model` "
+                "(which binds it), or call `model.loss.bind(model)`."
             )
         if y_pred.shape[-1] is not None and y_pred.shape[-1] != self.head.units:
             raise ValueError(
@@ -108,15 +114,19 @@ class MarginLoss(SoftmaxCrossEntropy):
                 f"'{self.head.name}' has units={self.head.units}; y_pred must be that "
                 "head's raw output."
             )
-        features = self.head.take_training_inputs(y_pred)
-        if features is None:
+        record = self.head.take_training_inputs(y_pred)
+        if record is None:  # an inference call: the test-time cross-entropy
             return super().__call__(y_true, y_pred, sample_weight=sample_weight)
-        head_pass = self.head.training_pass(features, sparse_labels_from_keras(y_true, y_pred), test_logits=y_pred)
-        loss = super().__call__(head_pass.labels, head_pass.logits, sample_weight=sample_weight)
-        if head_pass.regularization is None:
-            return loss
-        # Class sampling: the penalty of the sampled columns (the variable carries none for Keras to add).
-        return loss + keras.ops.cast(regularization([head_pass.regularization]), loss.dtype)
+        if self.head.samples_classes:
+            raise ValueError(
+                f"`{self.head.name}` samples classes (sample_rate={self.head.sample_rate}), and a stock "
+                f"`compile(loss={type(self).__name__}(head))` cannot keep its unsampled columns and their "
+                "momentum unchanged (Keras hands a loss no optimizer). Train it with "
+                "`tf_wsoftmax.training.MarginClassifier` (its compile registers the kernel with a "
+                "`LazyColumnSGD`) or `TrainStep`."
+            )
+        head_pass = self.head.training_pass(record[0], sparse_labels_from_keras(y_true, y_pred), test_logits=y_pred)
+        return super().__call__(head_pass.labels, head_pass.logits, sample_weight=sample_weight)
 
     def get_config(self):
         config = super().get_config()

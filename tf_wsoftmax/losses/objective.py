@@ -3,22 +3,23 @@
     L = CE(training logits, y) + regularisation + lambda L_center
 
 Every entry point computes it here: `MarginClassifier.compute_loss` (Keras'
-own train and test steps, on every backend), `TrainStep` and `train()`
-(`tf.function` steps, `tf.distribute`), and, for a stock
+own train and test steps, on every backend), `TrainStep` (`tf.function`
+steps, `tf.distribute`), and, for a stock
 `compile(loss=MarginLoss(head))`, `MarginLoss` (its cross-entropy term, the
 part a Keras `Loss` owns; Keras adds the regularisation itself).
 
-One head pass gives both logits: the training logits for the loss and the
-test-time logits for the metrics (`MarginHead.training_pass`).
+One head pass per step gives the loss and the metrics: a training step
+hands them per-sample cross-entropies and per-sample correctness
+(`MarginHead.training_loss`, a `TrainingLoss`), never logits.
 
 Partial FC (a head with `sample_rate` < 1): the training step's logits are
 over the sampled classes and the labels are positions among them, so the
 cross-entropy is over the sampled classes, the kernel penalty covers the
-sampled columns (`TrainingPass.regularization`; the variable carries none),
-and the test-time logits returned for the training metrics are those of the
-sampled columns with the remapped labels ("logits" and "labels"): training
-accuracy is then accuracy among the sampled classes, which is higher than
-over all K, at no extra (B, d) x (d, K) product. Evaluation scores all K.
+sampled columns (`TrainingLoss.regularization`; the variable carries none),
+and the correctness is that of the sampled columns' test-time logits:
+training accuracy is then accuracy among the sampled classes, which is
+higher than over all K, at no extra (B, d) x (d, K) product. Evaluation
+scores all K.
 """
 
 import keras
@@ -26,7 +27,7 @@ import numpy as np
 
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers import MarginHead
-from tf_wsoftmax.layers import TrainingPass
+from tf_wsoftmax.layers.margin_head import score_logits
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 
@@ -102,28 +103,46 @@ class SoftmaxCrossEntropy(keras.losses.Loss):
         return ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(y_pred, checks.compute_dtype(y_pred)))
 
 
-def head_logits(head, features, labels=None, training=True, test_logits=None):
-    """One pass of the head: its logits, the labels they go with and its own penalty.
+class BatchMean(keras.losses.Loss):
+    """Keras' reduction of per-sample values: sample weights, "sum_over_batch_size" and the
+    `tf.distribute` scaling (each replica returns its share of the global mean).
+
+    Call arguments:
+        y_true: ignored.
+        y_pred: (B,) per-sample values.
+    """
+
+    def __init__(self, name="batch_mean", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return y_pred
+
+
+def score_head(head, features, labels, training=True, test_logits=None):
+    """One pass of the head, scored: per-sample cross-entropy, correctness and its own penalty.
 
     Args:
         head: a `MarginHead` or a plain classifier layer (`Dense`).
         features: (B, d).
-        labels: validated int32 (B,) class ids (needed when training a margin head).
+        labels: validated int32 (B,) class ids.
         training: Python bool.
-        test_logits: the head's output for `features` in this step, if the
-            caller already has it (the head is then not run again).
+        test_logits: the head's test-time output for `features` in this step,
+            if the caller already has it (evaluation: the head is then not
+            run again).
 
     Returns:
-        A `TrainingPass` (logits and test-time logits are the same tensor
-        for a plain layer or in evaluation). Training a margin head counts
-        one schedule step (and, with class sampling, draws its classes).
+        A `TrainingLoss`. Training a margin head counts one schedule step
+        (and, with class sampling, draws its classes); its cross-entropy is
+        that of the training logits, the correctness that of the test-time
+        logits of the same pass.
     """
     if training and isinstance(head, MarginHead):
-        return head.training_pass(features, labels, test_logits=test_logits)
+        return head.training_loss(features, labels)
     if test_logits is None:
-        test_logits = head(features, training=False) if isinstance(head, MarginHead) else head(features, training=training)
+        test_logits = head(features, training=False if isinstance(head, MarginHead) else training)
     penalty = head.detached_regularization() if isinstance(head, MarginHead) and not training else None
-    return TrainingPass(test_logits, test_logits, labels, penalty)
+    return score_logits(test_logits, labels, penalty)
 
 
 def regularization(losses):
@@ -145,10 +164,9 @@ def compute_objective(
     feature_loss=None,
     regularization_losses=(),
     training=True,
-    cross_entropy=None,
     test_logits=None,
 ):
-    """The objective of one step, and its test-time logits for the metrics.
+    """The objective of one step, and the per-sample correctness for the metrics.
 
     Training: CE of the head's training logits (the head gets the labels),
     plus the regularisation losses, plus the centre term lambda L_center;
@@ -175,23 +193,20 @@ def compute_objective(
         regularization_losses: the model's regularisation terms
             (`model.losses`).
         training: Python bool.
-        cross_entropy: the `keras.losses.Loss` of the CE term. Defaults to
-            `SoftmaxCrossEntropy()`.
-        test_logits: the head's output for `features` in this step, if the
-            caller has it (one head pass per step either way).
+        test_logits: evaluation: the head's output for `features` in this
+            step, if the caller has it.
 
     Returns:
         dict: "loss" (the total), "cross_entropy", "feature_loss" (the
-        centre term, 0 without one), "regularization", "logits" (test-time)
-        and "labels" (the labels of "logits": the class ids, or with class
-        sampling in training their positions among the sampled classes).
+        centre term, 0 without one), "regularization" and "correct" ((B,)
+        float32: the test-time arg max is the label; with class sampling in
+        training, among the sampled classes).
     """
     labels = sparse_labels(y, head.units, features if features is not None else test_logits)
-    head_pass = head_logits(head, features, labels, training, test_logits)
-    cross_entropy = cross_entropy or SoftmaxCrossEntropy()
-    ce = cross_entropy(head_pass.labels, head_pass.logits, sample_weight)
+    scored = score_head(head, features, labels, training, test_logits)
+    ce = BatchMean(dtype=checks.dtype_name(scored.per_sample))(labels, scored.per_sample, sample_weight)
     dtype = checks.dtype_name(ce)  # float32, or float64 for float64 models: every term in it
-    penalties = list(regularization_losses) + ([head_pass.regularization] if head_pass.regularization is not None else [])
+    penalties = list(regularization_losses) + ([scored.regularization] if scored.regularization is not None else [])
     regularization_term = keras.ops.cast(regularization(penalties), dtype)
     center_term = keras.ops.zeros((), dtype)
     if training and feature_loss is not None:
@@ -204,6 +219,5 @@ def compute_objective(
         "cross_entropy": ce,
         "feature_loss": center_term,
         "regularization": regularization_term,
-        "logits": head_pass.test_logits,
-        "labels": head_pass.labels,
+        "correct": scored.correct,
     }

@@ -16,6 +16,7 @@ _LAZY = {
     "classifier_logits": "tf_wsoftmax.training.forward",
     "evaluate_accuracy": "tf_wsoftmax.training.loop",
     "fit_resumable": "tf_wsoftmax.training.fit_loop",
+    "load_model": "tf_wsoftmax.training.saving",
     "paper_kernel_regularizer": "tf_wsoftmax.training.optimizer",
     "paper_learning_rate": "tf_wsoftmax.training.optimizer",
     "paper_optimizer": "tf_wsoftmax.training.optimizer",

@@ -1,7 +1,5 @@
 """Optimisers that leave a class matrix's untouched columns alone: Partial FC's sparse update."""
 
-import warnings
-
 import keras
 
 
@@ -125,22 +123,29 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
 def register_sampled_kernels(optimizer, heads):
     """Registers the kernels of the class-sampling heads with a `LazyColumns` optimizer.
 
-    With another optimizer a sampling head's unsampled columns still move
-    (momentum, decoupled weight decay), which this warns about.
+    A `keras.optimizers.LossScaleOptimizer` (what `compile` wraps the
+    optimizer in under a "mixed_float16" policy) is looked through: its inner
+    optimizer is registered.
 
     Args:
         optimizer: a Keras optimizer.
         heads: layers; those with `samples_classes` count.
+
+    Raises:
+        ValueError: a sampling head with an optimizer that is not `LazyColumns`
+            (its unsampled columns would still move through momentum or
+            weight decay).
     """
     kernels = [head.kernel for head in heads if getattr(head, "samples_classes", False) and head.kernel.trainable]
     if not kernels:
         return
-    if isinstance(optimizer, LazyColumns):
-        optimizer.lazy_columns(kernels)
-    else:
-        warnings.warn(
-            f"A class-sampling head trains with `{type(optimizer).__name__}`: unsampled columns still move "
-            "through momentum or weight decay. Use `tf_wsoftmax.training.LazyColumnSGD` to keep them (and "
-            "their momentum) unchanged.",
-            stacklevel=3,
+    inner = optimizer
+    while isinstance(inner, keras.optimizers.LossScaleOptimizer):
+        inner = inner.inner_optimizer
+    if not isinstance(inner, LazyColumns):
+        raise ValueError(
+            f"A class-sampling head trains with `{type(inner).__name__}`, whose momentum or weight decay "
+            "would still move the unsampled columns. Use `tf_wsoftmax.training.LazyColumnSGD` "
+            "(e.g. `paper_optimizer(lazy_columns=True)`) to keep them and their slots unchanged."
         )
+    inner.lazy_columns(kernels)

@@ -6,6 +6,10 @@ from tf_wsoftmax.losses import objective as objective_lib  # the module
 from tf_wsoftmax.training.lazy_columns import register_sampled_kernels
 
 
+# `compile(metrics=...)` names that mean the model's own accuracy metric.
+BUILT_IN_METRICS = ("accuracy", "acc", "sparse_categorical_accuracy")
+
+
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
 class MarginClassifier(keras.Model):
     """A backbone, a classifier head and an optional centre loss, trained by `fit`.
@@ -27,12 +31,13 @@ class MarginClassifier(keras.Model):
     (+ regularisation), the same quantity as a stock model compiled with
     `MarginLoss`.
 
-    With a class-sampling head (Partial FC, `sample_rate` < 1) the training
-    call computes no (B, K) logits: the step scores the sampled classes only
-    and the training metrics are over them (see
-    `tf_wsoftmax.losses.objective`). Compiling with a
-    `tf_wsoftmax.training.LazyColumnSGD` then registers the head's kernel, so
-    unsampled columns and their momentum do not move.
+    With a class-sampling head (Partial FC, `sample_rate` < 1) the step
+    scores the sampled classes only and the training metrics are over them
+    (see `tf_wsoftmax.losses.objective`). Compile it with a
+    `tf_wsoftmax.training.LazyColumnSGD` (also inside the
+    `LossScaleOptimizer` of a `mixed_float16` policy): compile registers the
+    head's kernel, so unsampled columns and their momentum do not move.
+    Another optimizer is refused.
 
     Compile it without a `loss` (the objective is fixed by the head).
     `serving_model()` returns backbone + head alone, without the centres,
@@ -60,7 +65,7 @@ class MarginClassifier(keras.Model):
         self.backbone = backbone
         self.head = head
         self.feature_loss = feature_loss
-        self.cross_entropy = objective_lib.SoftmaxCrossEntropy()
+        self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
         self.build(backbone.input_shape)
 
     def build(self, input_shape):
@@ -71,12 +76,19 @@ class MarginClassifier(keras.Model):
             self.feature_loss.build(features)
         self.built = True
 
-    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
         if loss is not None:
             raise ValueError(
                 "`MarginClassifier` computes its own loss from its head (softmax "
                 "cross-entropy on the training logits, plus the centre loss); compile "
                 f"it without `loss`. Received: loss={loss}"
+            )
+        others = [m for m in (metrics or []) if m not in BUILT_IN_METRICS]
+        if others:
+            raise ValueError(
+                "`MarginClassifier` reports `loss` and `accuracy` from its objective's one head pass "
+                "(no (B, K) logits reach compiled metrics); compute other metrics from `predict`. "
+                f"Received: metrics={metrics}"
             )
         super().compile(optimizer=optimizer, **kwargs)
         register_sampled_kernels(self.optimizer, [self.head])
@@ -90,15 +102,15 @@ class MarginClassifier(keras.Model):
 
     def call(self, inputs, training=None):
         features = self.backbone(inputs, training=training)
-        if training and getattr(self.head, "samples_classes", False):
-            return {"features": features}  # Partial FC: `compute_loss` scores the sampled classes only
-        logits = self.head(features, training=False)  # test-time logits; `compute_loss` adds the margin
         if training:
-            return {"logits": logits, "features": features}
-        return logits
+            return {"features": features}  # `compute_loss` runs the head once, with the labels
+        return self.head(features, training=False)  # test-time logits
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The objective (`tf_wsoftmax.losses.objective`) for Keras' train and test steps.
+
+        Also updates the model's `accuracy` metric with the per-sample
+        correctness of the same head pass.
 
         Args:
             x: the inputs (unused: the features come from this step's forward pass).
@@ -110,27 +122,17 @@ class MarginClassifier(keras.Model):
         Returns:
             The scalar loss.
         """
-        features, logits = (y_pred["features"], y_pred.get("logits")) if training else (None, y_pred)
+        features, logits = (y_pred["features"], None) if training else (None, y_pred)
         outputs = objective_lib.compute_objective(
             self.head, features, y, sample_weight, self.feature_loss, self.losses,
-            training=training, cross_entropy=self.cross_entropy, test_logits=logits,
+            training=training, test_logits=logits,
         )
-        if training:
-            # For `compute_metrics` of the same step (Keras hands it this dict): with class sampling,
-            # the sampled classes' test-time logits and the labels among them.
-            y_pred["metric_logits"], y_pred["metric_labels"] = outputs["logits"], outputs["labels"]
+        self.accuracy_tracker.update_state(outputs["correct"], sample_weight=sample_weight)
         return outputs["loss"]
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Keras' metrics on the test-time logits (the training output is a dict).
-
-        In training they are the logits and labels of this step's objective
-        (`compute_loss` puts them in the dict): every class, or with class
-        sampling the sampled classes (training accuracy among them).
-        """
-        if isinstance(y_pred, dict):
-            y, y_pred = y_pred["metric_labels"], y_pred["metric_logits"]
-        return super().compute_metrics(x, y, y_pred, sample_weight)
+        """The model's metrics: `loss` (Keras' tracker) and `accuracy` (updated in `compute_loss`)."""
+        return self.get_metrics_result()
 
     def serving_model(self, name="classifier"):
         """Backbone + head as a functional model (no centres), for `export`."""

@@ -17,8 +17,9 @@ class TrainStep:
     lambda * the centre loss, whose centres are updated in the same step.
     Train accuracy is measured on the test-time logits of the same head pass
     (with class sampling: among the sampled classes). A class-sampling head
-    (Partial FC) needs no strategy; with a `LazyColumnSGD` its unsampled
-    columns and their momentum stay unchanged.
+    (Partial FC) needs no strategy and a `LazyColumnSGD` (also inside a
+    `LossScaleOptimizer`), which keeps its unsampled columns and their
+    momentum unchanged; another optimizer is refused.
 
     Labels are range-checked in a separate plain `tf.function` before an XLA
     step, so the check also runs when `jit_compile=True` (XLA drops run-time
@@ -56,7 +57,6 @@ class TrainStep:
         self.optimizer = optimizer
         self.jit_compile = jit_compile
         self.feature_loss = feature_loss
-        self.cross_entropy = objective_lib.SoftmaxCrossEntropy()
         self.strategy = tf.distribute.get_strategy()
         # Built inside `strategy.scope()`: run every step through `strategy.run`.
         self.distributed = tf.distribute.has_strategy()
@@ -77,6 +77,8 @@ class TrainStep:
         else:
             self._step = tf.function(self._replica_step, jit_compile=jit_compile)
         self._check = tf.function(self._check_labels)
+        if head.built:
+            register_sampled_kernels(optimizer, [head])  # else at the first trace
 
     @property
     def trainable_variables(self):
@@ -99,8 +101,7 @@ class TrainStep:
     def _objective(self, images, labels, feature_loss):
         features = self.backbone(images, training=True)
         return objective_lib.compute_objective(
-            self.head, features, labels, None, feature_loss, self.backbone.losses + self.head.losses,
-            training=True, cross_entropy=self.cross_entropy,
+            self.head, features, labels, None, feature_loss, self.backbone.losses + self.head.losses, training=True
         )
 
     def _replica_step(self, images, labels):
@@ -111,12 +112,11 @@ class TrainStep:
         variables = self.trainable_variables
         register_sampled_kernels(self.optimizer, [self.head])  # at trace time: the head is built by now
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        predictions = tf.argmax(outputs["logits"], axis=-1, output_type=tf.int32)
         return {
             "loss": outputs["loss"],
             "cross_entropy": outputs["cross_entropy"],
             "feature_loss": outputs["feature_loss"],
-            "correct": tf.reduce_sum(tf.cast(tf.equal(predictions, outputs["labels"]), tf.float32)),
+            "correct": tf.reduce_sum(outputs["correct"]),
             "samples": tf.cast(tf.shape(labels)[0], tf.float32),
         }
 
