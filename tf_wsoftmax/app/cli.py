@@ -110,12 +110,12 @@ def _train(args):
 
     metrics = run_training(_train_config(args), args.out, verbose=not args.quiet, overwrite=args.overwrite)
     _print_warnings(metrics)
-    if metrics["resumed_from_step"] is not None:
-        print(f"resumed from step {metrics['resumed_from_step']} of the run in {args.out}")
+    if metrics["call"]["resumed_from_step"] is not None:
+        print(f"resumed from step {metrics['call']['resumed_from_step']} of the run in {args.out}")
     print(
         f"test_accuracy={metrics['test_accuracy']:.4f} train_accuracy={metrics['train_accuracy']:.4f} "
         f"mean_angle_test={metrics['mean_angle_test']:.2f} mean_angle_train={metrics['mean_angle_train']:.2f} "
-        f"fc_params={metrics['fc_params']} -> {args.out}/metrics.json, model {metrics['model']}"
+        f"fc_params={metrics['fc_params']} -> {args.out}/metrics.json, model {args.out}/{metrics['model']}"
     )
     return 0
 
@@ -205,7 +205,7 @@ def _train_faces(args):
         evaluate_every=args.evaluate_every,
     )
     metrics = run_face_training(config, args.out, verbose=not args.quiet, overwrite=args.overwrite)
-    print(f"steps={metrics['steps']} identities={metrics['identities']} embedder={metrics['embedder']}")
+    print(f"steps={metrics['steps']} identities={metrics['identities']} embedder={args.out}/{metrics['embedder']}")
     _print_warnings(metrics)
     return 0
 
@@ -660,7 +660,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError) as error:  # bad input, unreadable / unwritable files: one line
+    except (ValueError, OSError, FloatingPointError) as error:  # bad input, unreadable / unwritable files: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -1,9 +1,9 @@
-"""Dataset sources (NumPy), tf.data pipelines, NumPy batches for Keras `fit`, face packs.
+"""Dataset sources (NumPy), the batches every training run reads (`EpochBatches`, `FaceBatches`), face packs.
 
-Names load on first use (PEP 562): the sources (IDX, CIFAR, digits) and
-`EpochBatches` import no TensorFlow, so the experiment runner works on JAX
-where TensorFlow is not installed; the tf.data pipelines, RecordIO packs and
-face folders need TensorFlow.
+Names load on first use (PEP 562): the sources (IDX, CIFAR, digits), the
+batches, the pack reader and the fingerprints import no TensorFlow, so every
+run works on JAX where TensorFlow is not installed; `recordio_dataset` (a
+tf.data source) needs TensorFlow.
 """
 
 from tf_wsoftmax._lazy import lazy_attributes
@@ -13,21 +13,24 @@ _LAZY = {
     "DataFileError": "tf_wsoftmax.data.idx",
     "ArrayBatches": "tf_wsoftmax.data.arrays",
     "EpochBatches": "tf_wsoftmax.data.arrays",
+    "EpochWindows": "tf_wsoftmax.data.arrays",
+    "FaceBatches": "tf_wsoftmax.data.face_batches",
+    "array_fingerprint": "tf_wsoftmax.data.fingerprint",
+    "folder_face_batches": "tf_wsoftmax.data.face_batches",
+    "list_identity_folders": "tf_wsoftmax.data.identity_folders",
+    "pack_face_batches": "tf_wsoftmax.data.face_batches",
+    "pack_labels": "tf_wsoftmax.data.recordio",
     "LoadedDataset": "tf_wsoftmax.data.sources",
     "RecordIOError": "tf_wsoftmax.data.recordio",
     "RecordIOReader": "tf_wsoftmax.data.recordio",
     "RecordIOWriter": "tf_wsoftmax.data.recordio",
     "VerificationFileError": "tf_wsoftmax.data.verification_bin",
-    "augment_flip_crop": "tf_wsoftmax.data.pipelines",
     "channel_statistics": "tf_wsoftmax.data.arrays",
-    "epoch_datasets": "tf_wsoftmax.data.pipelines",
-    "eval_dataset": "tf_wsoftmax.data.pipelines",
     "load_cifar_dataset": "tf_wsoftmax.data.cifar",
     "load_digits_split": "tf_wsoftmax.data.digits",
     "load_dataset": "tf_wsoftmax.data.sources",
     "load_idx_dataset": "tf_wsoftmax.data.idx",
     "load_verification_bin": "tf_wsoftmax.data.verification_bin",
-    "make_normalizer": "tf_wsoftmax.data.pipelines",
     "pack_folder": "tf_wsoftmax.data.recordio",
     "read_idx": "tf_wsoftmax.data.idx",
     "recordio_dataset": "tf_wsoftmax.data.recordio",

@@ -124,15 +124,86 @@ def _check_statistics(images, mean, std, augment=False):
     return mean, std
 
 
-class EpochBatches(keras.utils.PyDataset):
-    """One epoch of shuffled, standardised (optionally augmented) batches, for `fit`.
+class EpochWindows(keras.utils.PyDataset):
+    """The epochs of a run as batches, in the order `epoch_order(N, seed, epoch)`, for `fit`.
 
-    Epoch e's order is `epoch_order(N, seed, e)`, the tf.data pipelines'
-    order. The epoch is set by `set_epoch` (the `EpochSetter` callback of
-    `tf_wsoftmax.training.fit_loop` calls it at each epoch's start, so the
-    order follows Keras' epoch index, also from `initial_epoch` on); batch
-    i of epoch e depends on (seed, e, i) only, so a resumed run sees the
-    batches an uninterrupted one sees. The last batch may be smaller.
+    The batch order of every training input (arrays, face packs, face
+    folders) and every backend. Epoch e's order is set by `set_epoch` (the
+    runner calls it at each epoch's start, so the order follows Keras' epoch
+    index, also from `initial_epoch` on); batch i of epoch e, its random
+    augmentation included, depends on (seed, e, i) only, so a resumed run
+    sees the batches an uninterrupted one sees, on every backend. `window`
+    gives a part of one epoch (the rest of an interrupted epoch, or the last
+    one of a run that stops inside an epoch). Subclasses implement `load`.
+
+    Args:
+        labels: (N,) integer class ids.
+        batch_size: batch size.
+        seed: the run's seed.
+        drop_remainder: leave out the last, smaller batch of each epoch.
+        epoch: the first epoch. Defaults to 0.
+        start_batch: skip this epoch's first batches. Defaults to 0.
+        stop_batch: end the epoch before this batch. Defaults to None (all).
+        **kwargs: `keras.utils.PyDataset` arguments (workers, ...).
+    """
+
+    def __init__(self, labels, batch_size, seed, drop_remainder=False, epoch=0, start_batch=0, stop_batch=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.labels = np.asarray(labels).astype(np.int32)
+        self.batch_size = batch_size
+        self.seed = seed
+        count = len(self.labels) // batch_size if drop_remainder else math.ceil(len(self.labels) / batch_size)
+        if count < 1:
+            raise ValueError(f"{len(self.labels)} examples are fewer than one batch of {batch_size}.")
+        self.batches_per_epoch = count
+        self._set_window(epoch, start_batch, stop_batch)
+
+    def _set_window(self, epoch, start_batch, stop_batch):
+        stop_batch = self.batches_per_epoch if stop_batch is None else stop_batch
+        if not 0 <= start_batch < stop_batch <= self.batches_per_epoch:
+            raise ValueError(
+                f"Need 0 <= start_batch < stop_batch <= {self.batches_per_epoch}. Received: start_batch={start_batch}, "
+                f"stop_batch={stop_batch}"
+            )
+        self.start_batch, self.stop_batch = start_batch, stop_batch
+        self.epoch = None
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch):
+        """Makes the batches those of `epoch` (another epoch is whole: its window is reset)."""
+        if epoch != self.epoch:
+            if self.epoch is not None:
+                self.start_batch, self.stop_batch = 0, self.batches_per_epoch
+            self.epoch = epoch
+            self._order = epoch_order(len(self.labels), self.seed, epoch)
+
+    def window(self, epoch, start_batch, stop_batch):
+        """A copy holding batches [start_batch, stop_batch) of `epoch`."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy._set_window(epoch, start_batch, stop_batch)
+        return copy
+
+    def __len__(self):
+        return self.stop_batch - self.start_batch
+
+    def load(self, picked, epoch, batch):
+        """The model inputs of the examples `picked` (indices), batch `batch` of `epoch`. Implemented by subclasses."""
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range [0, {len(self)})")
+        batch = index + self.start_batch
+        picked = self._order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        return self.load(picked, self.epoch, batch), self.labels[picked]
+
+
+class EpochBatches(EpochWindows):
+    """Shuffled, standardised (optionally augmented) batches of in-memory images, for `fit`.
+
+    See `EpochWindows` for the order and `window`. The last batch may be smaller.
 
     Args:
         images: (N, H, W, C) array (uint8 pixels or floats).
@@ -143,54 +214,21 @@ class EpochBatches(keras.utils.PyDataset):
             the images as float32 without standardising. Defaults to None.
         augment: `flip_crop` each batch (seeded with (seed, epoch, batch)).
             Defaults to False.
-        epoch: the first epoch. Defaults to 0.
-        start_batch: skip this epoch's first batches (resuming mid-epoch:
-            `len` is the number of batches left). Defaults to 0.
-        **kwargs: `keras.utils.PyDataset` arguments (workers, ...).
+        **kwargs: `EpochWindows` arguments (epoch, start_batch, stop_batch)
+            and `keras.utils.PyDataset` arguments.
     """
 
-    def __init__(self, images, labels, batch_size, seed=0, mean=None, std=None, augment=False, epoch=0,
-                 start_batch=0, **kwargs):
-        super().__init__(**kwargs)
-        self.images, self.labels = _check_arrays(images, labels, batch_size)
-        self.batch_size = batch_size
-        self.seed = seed
+    def __init__(self, images, labels, batch_size, seed=0, mean=None, std=None, augment=False, **kwargs):
+        self.images, labels = _check_arrays(images, labels, batch_size)
         self.mean, self.std = _check_statistics(self.images, mean, std, augment)
         self.augment = augment
-        self.batches_per_epoch = math.ceil(len(self.labels) / batch_size)
-        if not 0 <= start_batch < self.batches_per_epoch:
-            raise ValueError(f"`start_batch` must be in [0, {self.batches_per_epoch}). Received: {start_batch}")
-        self.start_batch = start_batch
-        self.epoch = None
-        self.set_epoch(epoch)
+        super().__init__(labels, batch_size, seed, **kwargs)
 
-    def set_epoch(self, epoch):
-        """Makes the batches those of `epoch` (a new epoch starts at its first batch)."""
-        if epoch != self.epoch:
-            if self.epoch is not None:
-                self.start_batch = 0
-            self.epoch = epoch
-            self._order = epoch_order(len(self.labels), self.seed, epoch)
-
-    def resumed_at(self, epoch, start_batch):
-        """A copy at `epoch` that starts with batch `start_batch` (the rest of an interrupted epoch)."""
-        return EpochBatches(
-            self.images, self.labels, self.batch_size, seed=self.seed, mean=self.mean, std=self.std,
-            augment=self.augment, epoch=epoch, start_batch=start_batch,
-        )
-
-    def __len__(self):
-        return self.batches_per_epoch - self.start_batch
-
-    def __getitem__(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch {index} out of range [0, {len(self)})")
-        batch = index + self.start_batch
-        picked = self._order[batch * self.batch_size : (batch + 1) * self.batch_size]
+    def load(self, picked, epoch, batch):
         images = self.images[picked]
         if self.augment:
-            images = flip_crop(images, np.random.default_rng([self.seed, self.epoch, batch]))
-        return _model_inputs(images, self.mean, self.std), self.labels[picked]
+            images = flip_crop(images, np.random.default_rng([self.seed, epoch, batch]))
+        return _model_inputs(images, self.mean, self.std)
 
 
 class ArrayBatches(keras.utils.PyDataset):

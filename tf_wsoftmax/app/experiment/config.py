@@ -4,7 +4,8 @@ import dataclasses
 
 from tf_wsoftmax.losses import LOSSES as LOSS_REGISTRY
 from tf_wsoftmax.losses import get_loss
-from tf_wsoftmax.models.specs import DEFAULT_BACKBONES  # noqa: F401  (re-exported)
+from tf_wsoftmax.models.specs import BACKBONES
+from tf_wsoftmax.models.specs import DEFAULT_BACKBONES
 
 LOSSES = tuple(LOSS_REGISTRY)
 
@@ -158,13 +159,54 @@ class TrainConfig:
 
     @property
     def softmax_epochs(self):
-        """Epochs of Algorithm 1's softmax phase (0 unless loss='wsoftmax')."""
+        """Epochs of Algorithm 1's softmax phase (0 unless loss='wsoftmax') for a new run."""
         if self.loss != "wsoftmax":
             return 0
         if self.pretrain_epochs is None:
             return max(1, self.epochs // 4) if self.epochs >= 2 else 0
         return self.pretrain_epochs
 
+    def softmax_steps(self, steps_per_epoch, saved=None):
+        """Steps of the softmax phase: decided when the run starts, then kept.
+
+        Args:
+            steps_per_epoch: batches per epoch.
+            saved: the identity of the run this call resumes, or None.
+
+        Returns:
+            `pretrain_epochs` x steps when given; else the saved run's value
+            (raising `epochs` on resume keeps the schedule already run); else
+            a quarter of `epochs` (`softmax_epochs`).
+        """
+        if self.pretrain_epochs is None and saved is not None and isinstance(saved.get("softmax_steps"), int):
+            return saved["softmax_steps"]
+        return self.softmax_epochs * steps_per_epoch
+
     @property
     def backbone_name(self):
         return self.backbone or DEFAULT_BACKBONES[self.dataset]
+
+    def resolved(self, softmax_steps):
+        """Every setting of the run with its defaults and presets filled in (the run's identity).
+
+        A setting left to its default and the same value typed out resolve
+        alike: the loss's hyperparameters (presets, then the registry's
+        defaults), the backbone and its feature width, and the softmax phase
+        in steps (`pretrain_epochs` is replaced by "softmax_steps").
+
+        Args:
+            softmax_steps: the run's softmax steps (`softmax_steps`).
+
+        Returns:
+            A JSON-able dict.
+        """
+        resolved = dataclasses.asdict(self)
+        loss_params = self.resolved_loss_params()
+        if "alpha_warmup_steps" in loss_params:
+            loss_params["alpha_warmup_steps"] = softmax_steps
+        del resolved["pretrain_epochs"]
+        resolved.update(
+            loss_params=loss_params, backbone=self.backbone_name, softmax_steps=softmax_steps,
+            feature_dim=self.feature_dim or BACKBONES[self.backbone_name].feature_dim,
+        )
+        return resolved

@@ -1,35 +1,35 @@
 """Face-embedding training on an InsightFace pack (`.rec`) or an aligned identity-folder tree."""
 
 import dataclasses
-import json
 import math
 import os
-import time
 
 import keras
+import numpy as np
 
 from tf_wsoftmax.app.experiment.config import check_loss_params
 from tf_wsoftmax.app.experiment.config import check_sgd_settings
+from tf_wsoftmax.app.experiment.run import TIMING_FILE
 from tf_wsoftmax.app.experiment.run import hardware_description
-from tf_wsoftmax.app.experiment.run import write_json
-from tf_wsoftmax.app.experiment.run_folder import folder_loop_config
-from tf_wsoftmax.app.experiment.run_folder import check_run_folder
-from tf_wsoftmax.app.experiment.run_folder import start_run_folder
-from tf_wsoftmax.data.face_folders import face_epoch_datasets
-from tf_wsoftmax.data.face_folders import list_identity_folders
-from tf_wsoftmax.data.recordio import face_pack_epoch_datasets
-from tf_wsoftmax.data.recordio import pack_labels
+from tf_wsoftmax.app.experiment.run import timing_record
+from tf_wsoftmax.data import folder_face_batches
+from tf_wsoftmax.data import pack_face_batches
 from tf_wsoftmax.eval import collapse_warning
 from tf_wsoftmax.eval import mean_pairwise_cosine
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.models import build_face_embedder
 from tf_wsoftmax.training import LazyColumnSGD
+from tf_wsoftmax.training import MarginClassifier
+from tf_wsoftmax.training import RunFolder
+from tf_wsoftmax.training import StepHook
+from tf_wsoftmax.training import fit_run
 from tf_wsoftmax.training import paper_kernel_regularizer
-from tf_wsoftmax.training import train
 
 EMBEDDER_FILE = "embedder.keras"
+METRICS_FILE = "metrics.json"
 VERIFICATION_FILE = "verification.json"
-RESUMABLE_KEYS = ("steps", "checkpoint_every", "jit_compile", "verification_bins", "evaluate_every")
+# How long it trains, how often it is saved and what is measured on the way, not what is trained.
+RESUMABLE_KEYS = ("steps", "checkpoint_every", "jit_compile", "verification_bins", "evaluate_every", "data")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,121 +126,152 @@ def face_learning_rate(config):
     )
 
 
-def run_face_training(config, out_dir, verbose=True, overwrite=False):
-    """Trains a face embedder with any loss of the library; resumable.
-
-    Writes checkpoints (out/ckpt), TensorBoard logs, `out/embedder.keras`
-    (the embedding model alone, for `tf-wsoftmax export` and `lfw`) and
-    `out/metrics.json`.
-
-    Returns:
-        The metrics dict.
-    """
-    check_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # nothing written yet
-    started = time.time()
-    labels, identities, data = training_data(config)
-    keras.utils.set_random_seed(config.seed)
-    embedder = build_face_embedder(
-        config.feature_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
-    )
-    params = dict(config.loss_params)
-    if config.loss == "wsoftmax":
-        params["alpha_warmup_steps"] = config.softmax_steps  # Algorithm 1 in the same run
-    head, feature_loss = build_loss(config.loss, identities, **params)
-    # Partial FC (`sample_rate` < 1 in loss_params): unsampled class columns keep value and momentum.
-    sgd = LazyColumnSGD if getattr(head, "samples_classes", False) else keras.optimizers.SGD
-    optimizer = sgd(face_learning_rate(config), momentum=config.momentum)
-    steps_per_epoch = len(labels) // config.batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(f"{len(labels)} images are fewer than one batch of {config.batch_size}.")
-    epochs = math.ceil(config.steps / steps_per_epoch)
-
-    start_run_folder(out_dir, dataclasses.asdict(config), RESUMABLE_KEYS, overwrite)  # everything checked
-    tracker = VerificationTracker(embedder, config, out_dir, verbose)
-    loop = folder_loop_config(
-        out_dir, epochs, config.checkpoint_every, config.jit_compile, verbose, max_steps=config.steps,
-        step_callback=tracker if config.verification_bins else None, step_callback_every=config.evaluate_every,
-    )
-    result = train(embedder, head, optimizer, data, loop, feature_loss=feature_loss)
-    embedder.save(os.path.join(out_dir, EMBEDDER_FILE))
-    if config.verification_bins and tracker.last_step != result["step"]:
-        tracker(result["step"])
-    last = result["history"][-1] if result["history"] else {}
-    sample, _ = next(iter(data(0)))
-    embeddings = keras.ops.convert_to_numpy(embedder(sample, training=False))
-    metrics = {
-        "warnings": [w for w in [collapse_warning(embeddings)] if w],
-        "embedding_mean_pairwise_cosine": mean_pairwise_cosine(embeddings),
-        "steps": result["step"],
-        "identities": identities,
-        "images": int(len(labels)),
-        "last_epoch": last,
-        "embedder": os.path.join(out_dir, EMBEDDER_FILE),
-        "seconds_this_call": round(time.time() - started, 1),
-        "hardware": hardware_description(),
-        "config": dataclasses.asdict(config),
-    }
-    if config.verification_bins:
-        metrics["verification"] = tracker.state
-    write_json(os.path.join(out_dir, "metrics.json"), metrics)
-    return metrics
-
-
-def training_data(config):
-    """(labels, number of identities, epoch -> dataset) from a `.rec` pack or identity folders."""
+def training_batches(config):
+    """(FaceBatches, number of identities, a description of the source) from a `.rec` pack or identity folders."""
     if config.data.endswith(".rec"):
         if config.min_images != 1:
             raise ValueError(
                 "`min_images` selects identity folders; a .rec pack is used as packed (tf-wsoftmax pack --min-images)."
             )
-        labels, identities = pack_labels(config.data, config.allow_sparse_labels)
-        data = face_pack_epoch_datasets(config.data, config.batch_size, config.image_size, config.seed)
+        batches, identities = pack_face_batches(
+            config.data, config.batch_size, config.image_size, config.seed, allow_sparse_labels=config.allow_sparse_labels
+        )
         source = "pack"
     else:
-        paths, labels, names = list_identity_folders(config.data, config.min_images)
-        identities = len(names)
-        data = face_epoch_datasets(paths, labels, config.batch_size, config.image_size, config.seed)
+        batches, identities = folder_face_batches(
+            config.data, config.batch_size, config.image_size, config.seed, min_images=config.min_images
+        )
         source = f"identity folder(s) with >= {config.min_images} images"
     if identities < 2:
         raise ValueError(f"{config.data} has {identities} {source}; a classifier needs at least 2 identities.")
-    return labels, identities, data
+    return batches, identities
 
 
-class VerificationTracker:
-    """Evaluates the `.bin` sets at a step; keeps the latest and best-so-far results (resumable).
+def face_identity(config, batches, identities, softmax_steps):
+    """The identity of a face run: the resolved config, the data's fingerprint and the backend."""
+    resolved = dataclasses.asdict(config)
+    params = build_loss_params(config, softmax_steps)
+    from tf_wsoftmax.losses import get_loss
 
-    Called by the training loop every `evaluate_every` steps (as InsightFace's
-    verification callback); returns the accuracies for TensorBoard
-    ("verification/<set>"). The state is kept in out/verification.json, so a
-    resumed run keeps its best-so-far.
+    resolved.update(
+        loss_params=get_loss(config.loss).resolve(params), softmax_steps=softmax_steps,
+        verification_bins=list(config.verification_bins),
+    )
+    del resolved["pretrain_steps"]
+    return {
+        **resolved,
+        "dataset": {"identities": identities, **batches.fingerprint()},
+        "backend": keras.backend.backend(),
+    }
+
+
+def build_loss_params(config, softmax_steps):
+    """The loss hyperparameters of the run (W-Softmax: the softmax phase as the head's warm-up)."""
+    params = dict(config.loss_params)
+    if config.loss == "wsoftmax":
+        params["alpha_warmup_steps"] = softmax_steps  # Algorithm 1 in the same run
+    return params
+
+
+def run_face_training(config, out_dir, verbose=True, overwrite=False):
+    """Trains a face embedder with any loss of the library; resumable, on every backend.
+
+    The run folder holds config.json (the identity), checkpoint.zip (the
+    whole run: `fit_run`) and what is derived from it: history.jsonl,
+    verification.json (every evaluation of the `.bin` sets, kept in the
+    checkpoint with the weights it measured), `embedder.keras` (the embedding
+    model alone, for `tf-wsoftmax export` and `lfw`), metrics.json and
+    timing.json.
+
+    Returns:
+        The metrics dict.
+    """
+    batches, identities = training_batches(config)
+    with RunFolder(out_dir) as folder:
+        saved = folder.saved_identity()
+        softmax_steps = config.softmax_steps
+        if config.pretrain_steps is None and saved is not None and isinstance(saved.get("softmax_steps"), int):
+            softmax_steps = saved["softmax_steps"]  # decided when the run started
+        identity = face_identity(config, batches, identities, softmax_steps)
+        folder.claim(identity, RESUMABLE_KEYS, overwrite)
+
+        keras.utils.set_random_seed(config.seed)
+        embedder = build_face_embedder(
+            config.feature_dim, config.image_size, config.backbone, paper_kernel_regularizer(config.weight_decay)
+        )
+        head, feature_loss = build_loss(config.loss, identities, **build_loss_params(config, softmax_steps))
+        # Partial FC (`sample_rate` < 1 in loss_params): unsampled class columns keep value and momentum.
+        sgd = LazyColumnSGD if getattr(head, "samples_classes", False) else keras.optimizers.SGD
+        model = MarginClassifier(embedder, head, feature_loss)
+        jit = config.jit_compile if keras.backend.backend() == "tensorflow" else "auto"
+        model.compile(optimizer=sgd(face_learning_rate(config), momentum=config.momentum), metrics=["accuracy"],
+                      jit_compile=jit)
+        hooks = []
+        if config.verification_bins and config.evaluate_every:
+            hooks.append(StepHook("verification", config.evaluate_every, verification_hook(embedder, config, verbose)))
+        epochs = math.ceil(config.steps / batches.batches_per_epoch)
+        state = fit_run(
+            model, batches, folder, epochs, identity, resumable=RESUMABLE_KEYS, max_steps=config.steps,
+            records=(METRICS_FILE, TIMING_FILE, EMBEDDER_FILE, VERIFICATION_FILE),
+            checkpoint_every=config.checkpoint_every, hooks=hooks, verbose=2 if verbose else 0,
+        )
+        folder.save_with(EMBEDDER_FILE, embedder.save)
+        rows = state["hooks"].get("verification", [])
+        if config.verification_bins and (not rows or rows[-1]["step"] != state["step"]):
+            rows = rows + [dict(verification_hook(embedder, config, verbose)(state["step"]), step=state["step"])]
+        sample = batches.window(0, 0, 1)[0][0]
+        embeddings = keras.ops.convert_to_numpy(embedder(sample, training=False))
+        metrics = {
+            "warnings": [w for w in [collapse_warning(embeddings)] if w],
+            "embedding_mean_pairwise_cosine": mean_pairwise_cosine(embeddings),
+            "steps": state["step"],
+            "identities": identities,
+            "images": int(len(batches.labels)),
+            "last_epoch": state["history"][-1] if state["history"] else {},
+            "embedder": EMBEDDER_FILE,
+            "hardware": hardware_description(),
+            "config": identity,
+        }
+        if config.verification_bins:
+            metrics["verification"] = verification_summary(rows)
+            folder.write_json(VERIFICATION_FILE, metrics["verification"])
+        folder.write_json(TIMING_FILE, timing_record(state))
+        folder.write_json(METRICS_FILE, metrics)
+    return metrics
+
+
+def verification_hook(embedder, config, verbose):
+    """`step -> {set: accuracy...}`: the `.bin` sets evaluated at a step (InsightFace's verification callback).
+
+    Prints one line per set when `verbose`: the set, its accuracy with its
+    std over the folds, and the best threshold.
     """
 
-    def __init__(self, embedder, config, out_dir, verbose):
-        self.embedder, self.config, self.verbose = embedder, config, verbose
-        self.path = os.path.join(out_dir, VERIFICATION_FILE)
-        self.state = {"history": [], "best": {}}
-        if os.path.exists(self.path):
-            with open(self.path) as f:
-                self.state = json.load(f)
-        self.last_step = None
-
-    def __call__(self, step):
+    def evaluate(step):
         from tf_wsoftmax.eval.verification import evaluate_bins
 
         results = evaluate_bins(
-            lambda batch: self.embedder(batch, training=False), self.config.verification_bins, self.config.image_size
+            lambda batch: embedder(batch, training=False), config.verification_bins, config.image_size
         )
-        row = {"step": step}
-        for name, metrics in results.items():
-            row[name] = {k: metrics[k] for k in ("accuracy_mean", "accuracy_std", "val_mean", "auc", "eer")}
-            best = self.state["best"].get(name)
-            if best is None or metrics["accuracy_mean"] > best["accuracy_mean"]:
-                self.state["best"][name] = {"accuracy_mean": metrics["accuracy_mean"], "step": step}
-        self.state["history"].append(row)
-        self.state["latest"] = row
-        write_json(self.path, self.state)
-        self.last_step = step
-        if self.verbose:
-            shown = ", ".join(f"{name} {100 * row[name]['accuracy_mean']:.2f}%" for name in results)
-            print(f"step {step}: verification {shown}")
-        return {f"verification/{name}": row[name]["accuracy_mean"] for name in results}
+        row = {
+            name: {**{k: float(m[k]) for k in ("accuracy_mean", "accuracy_std", "val_mean", "auc", "eer")},
+                   "threshold": float(np.mean(m["thresholds"]))}
+            for name, m in results.items()
+        }
+        if verbose:
+            for name, m in row.items():
+                print(f"[step {step}] {name}: accuracy {100 * m['accuracy_mean']:.2f} +- "
+                      f"{100 * m['accuracy_std']:.2f}%, threshold {m['threshold']:.4f}", flush=True)
+        return row
+
+    return evaluate
+
+
+def verification_summary(rows):
+    """verification.json: every evaluation, the latest and each set's best (derived from the checkpoint)."""
+    best = {}
+    for row in rows:
+        for name, metrics in row.items():
+            if name != "step" and (name not in best or metrics["accuracy_mean"] > best[name]["accuracy_mean"]):
+                best[name] = {"accuracy_mean": metrics["accuracy_mean"], "step": row["step"]}
+    return {"history": rows, "latest": rows[-1] if rows else None, "best": best}

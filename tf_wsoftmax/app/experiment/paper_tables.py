@@ -11,9 +11,13 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 
+import keras
+
 from tf_wsoftmax.app.experiment.config import TrainConfig
+from tf_wsoftmax.app.experiment.run import TIMING_FILE
 from tf_wsoftmax.app.experiment.run import hardware_description
 from tf_wsoftmax.app.experiment.run import run_training
 from tf_wsoftmax.app.experiment.run import write_json
@@ -97,13 +101,13 @@ def size_epochs(timing, configs, budget_seconds, max_epochs):
     """Epochs per run so that all runs fit the budget, from one timed epoch.
 
     The timed epoch's training time (compilation included, so an upper
-    bound) gives the seconds per step; its remaining time (loading,
+    bound) gives the seconds per epoch; its other time (loading, building,
     evaluation, saving) is charged once per run. A run on the first K
     classes has about K / classes of the steps.
 
     Args:
-        timing: metrics of the timing run (`train_seconds_this_call`,
-            `steps_this_call`, `seconds_this_call`, `num_classes`).
+        timing: the timing run's record: `train_seconds`, `other_seconds`,
+            `num_classes`.
         configs: the runs (name -> `TrainConfig`).
         budget_seconds: what is left of the budget.
         max_epochs: cap.
@@ -111,11 +115,10 @@ def size_epochs(timing, configs, budget_seconds, max_epochs):
     Returns:
         (epochs >= 1, the estimated seconds of all runs at that many epochs).
     """
-    seconds_per_epoch = timing["train_seconds_this_call"]
-    overhead = max(timing["seconds_this_call"] - seconds_per_epoch, 0.0)
+    seconds_per_epoch = timing["train_seconds"]
     fractions = [(c.classes or timing["num_classes"]) / timing["num_classes"] for c in configs.values()]
     per_epoch = seconds_per_epoch * sum(fractions)
-    fixed = overhead * len(configs)
+    fixed = timing["other_seconds"] * len(configs)
     epochs = int(max(1, min(max_epochs, math.floor((budget_seconds - fixed) / per_epoch))))
     return epochs, fixed + epochs * per_epoch
 
@@ -123,28 +126,42 @@ def size_epochs(timing, configs, budget_seconds, max_epochs):
 PLAN_FILE = "plan.json"
 
 
-def _plan(config, started):
-    """The epochs of this `runs_dir`: sized once from a timed epoch, then read back (`plan.json`).
+def plan_key(config):
+    """Everything the plan depends on: a plan made for another key is made again."""
+    base = config.base(1)
+    return {
+        "budget_seconds": config.budget_seconds, "tiny": config.tiny, "max_epochs": config.max_epochs,
+        "dataset": config.dataset, "backbone": base.backbone_name, "seed": config.seed,
+        "backend": keras.backend.backend(), "hardware": hardware_description(),
+    }
 
-    A re-run (after a kill) reuses the plan, so it resumes the same run
-    folders instead of re-timing a finished timing run (which trains no step).
+
+def _plan(config, started):
+    """The epochs of this `runs_dir`, sized from one timed epoch, and kept in `plan.json` under its key.
+
+    The timing run is an ordinary resumable run folder (`runs_dir/timing`),
+    whose timing.json (derived from its checkpoint) holds the seconds it
+    trained, so the plan can always be made again from it: a kill between
+    the timing run and `plan.json` loses nothing, and a plan of another key
+    (budget, `--tiny`, `--max-epochs`, dataset, backbone, backend, hardware)
+    is sized again without training again.
     """
     path = os.path.join(config.runs_dir, PLAN_FILE)
+    key = plan_key(config)
     if os.path.exists(path):
         with open(path) as f:
-            return json.load(f)
-    timing = run_training(
-        config.base(1).with_loss("wsoftmax", alpha=1.0), os.path.join(config.runs_dir, "timing"), verbose=False
-    )
-    if not timing["steps_this_call"] or not timing["train_seconds_this_call"] > 0:
-        raise ValueError(
-            f"{config.runs_dir}/timing holds a finished timing run but no {PLAN_FILE}; remove that folder to re-time."
-        )
+            plan = json.load(f)
+        if isinstance(plan, dict) and plan.get("key") == key:
+            return plan
+    timing_dir = os.path.join(config.runs_dir, "timing")
+    timing = run_training(config.base(1).with_loss("wsoftmax", alpha=1.0), timing_dir, verbose=False)
+    with open(os.path.join(timing_dir, TIMING_FILE)) as f:
+        seconds = json.load(f)
+    record = {"train_seconds": seconds["train_seconds"], "other_seconds": seconds.get("other_seconds", 0.0),
+              "steps": seconds["steps"], "num_classes": timing["num_classes"]}
     left = config.budget_seconds - (time.time() - started)
-    epochs, estimate = size_epochs(timing, run_configs(config, 1), left, 1 if config.tiny else config.max_epochs)
-    plan = {"epochs": epochs, "estimated_seconds": estimate,
-            "timing": {key: timing[key] for key in ("steps_this_call", "train_seconds_this_call", "seconds_this_call",
-                                                    "num_classes")}}
+    epochs, estimate = size_epochs(record, run_configs(config, 1), left, 1 if config.tiny else config.max_epochs)
+    plan = {"key": key, "epochs": epochs, "estimated_seconds": estimate, "timing": record}
     write_json(path, plan)
     return plan
 
@@ -164,6 +181,13 @@ def paper_tables(config, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     plan = _plan(config, started)
     epochs, estimate, timing = plan["epochs"], plan["estimated_seconds"], plan["timing"]
+    if estimate > config.budget_seconds:
+        print(
+            f"warning: the runs are estimated at {estimate / 60:.1f} min at {epochs} epoch(s) each, past the budget "
+            f"of {config.budget_seconds / 60:.1f} min (the timed epoch: {timing['train_seconds']:.1f} s); they run "
+            "anyway (re-run with a larger --budget-minutes, or --tiny).",
+            file=sys.stderr, flush=True,
+        )
     configs = run_configs(config, epochs)
     results = run_all(configs, os.path.join(config.runs_dir, f"epochs{epochs}"))
     table1 = [
@@ -185,8 +209,8 @@ def paper_tables(config, out_dir):
         "classes": DATASETS[config.dataset].num_classes,
         "backbone": configs["softmax"].backbone_name,
         "epochs": epochs,
-        "steps_per_epoch": timing["steps_this_call"],
-        "timing_epoch_seconds": timing["train_seconds_this_call"],
+        "steps_per_epoch": timing["steps"],
+        "timing_epoch_seconds": timing["train_seconds"],
         "estimated_seconds": round(estimate, 1),
         "seconds": round(time.time() - started, 1),
         "budget_seconds": config.budget_seconds,

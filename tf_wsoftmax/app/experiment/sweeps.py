@@ -1,7 +1,6 @@
 """The paper's sweeps: FC units (Fig. 4), alpha (Fig. 5), class count (Table 4), 2-D features."""
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -10,43 +9,30 @@ from tf_wsoftmax.data import ArrayBatches
 from tf_wsoftmax.data import load_dataset
 from tf_wsoftmax.eval import collect_features
 from tf_wsoftmax.eval import plots
-from tf_wsoftmax.app.experiment.run import METRICS_FILE
 from tf_wsoftmax.app.experiment.run import MODEL_FILE
 from tf_wsoftmax.app.experiment.run import run_training
 from tf_wsoftmax.app.experiment.run import write_json
-from tf_wsoftmax.app.experiment.run_folder import config_differences
 
 
 def run_all(configs, out_dir, verbose=False):
-    """Runs named configurations one after another, each in `out_dir/<name>`.
+    """Runs named configurations one after another, each in its run folder `out_dir/<name>`.
 
-    Runs with a metrics.json are done and are read back; an interrupted run
-    resumes from its checkpoint. So re-running a killed sweep loses nothing.
+    A finished run is read back (its metrics.json, without training), an
+    interrupted one resumes from its checkpoint, and a folder holding a run
+    of another config is refused (`run_training`). So re-running a killed
+    sweep loses nothing.
 
     Args:
         configs: dict name -> `TrainConfig`.
         out_dir: the sweep's folder.
-        verbose: progress bars.
+        verbose: progress lines.
 
     Returns:
         dict name -> metrics.
     """
     results = {}
     for name, config in configs.items():
-        run_dir = os.path.join(out_dir, name)
-        metrics_path = os.path.join(run_dir, METRICS_FILE)
-        if os.path.exists(metrics_path):
-            with open(metrics_path) as f:
-                results[name] = json.load(f)
-            differing = config_differences(results[name]["config"], dataclasses.asdict(config))
-            if differing:
-                raise ValueError(
-                    f"{run_dir} holds a finished run with a different config ({', '.join(differing)} "
-                    "differ); use another --out folder or remove that run."
-                )
-        else:
-            results[name] = run_training(config, run_dir, verbose=verbose)
-        m = results[name]
+        results[name] = m = run_training(config, os.path.join(out_dir, name), verbose=verbose)
         print(f"{name}: test {m['test_accuracy']:.4f} train {m['train_accuracy']:.4f} "
               f"angle {m['mean_angle_test']:.2f} fc_params {m['fc_params']}", flush=True)
     return results
