@@ -30,36 +30,32 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     assert METRIC_KEYS <= set(metrics)
     with open(os.path.join(out, "metrics.json")) as f:
         on_disk = json.load(f)
-    assert on_disk["config"]["loss_params"] == {"alpha": 1.0} and on_disk["config"]["pretrain_epochs"] == 1
+    assert on_disk == {key: value for key, value in metrics.items() if key != "call"}
+    assert on_disk["config"]["loss_params"]["alpha"] == 1.0 and on_disk["config"]["softmax_steps"] == 29
     assert metrics["test_accuracy"] > 0.8  # far above chance (0.1) after 2 epochs
     assert 0 <= metrics["mean_angle_test"] <= 180 and len(metrics["angles_test"]["per_class"]) == 10
     assert metrics["fc_params"] == 256 * 9 + 9 + 9 * 10
     steps_per_epoch = int(np.ceil(1437 / 50))
     assert metrics["steps"] == 2 * steps_per_epoch
     assert metrics["softmax_steps"] == steps_per_epoch  # Algorithm 1 inside the one run
-    assert metrics["resumed_from_step"] is None and metrics["warnings"] == []
+    assert metrics["call"]["resumed_from_step"] is None and metrics["warnings"] == []
     # The saved classifier takes raw pixels (standardisation inside) and gives the test-time logits.
     data = load_dataset("digits")
-    loaded = keras.models.load_model(metrics["model"])
+    loaded = keras.models.load_model(os.path.join(out, metrics["model"]))
     accuracy = np.mean(np.argmax(loaded.predict(data.test[0].astype("float32"), verbose=0), -1) == data.test[1])
     np.testing.assert_allclose(accuracy, metrics["test_accuracy"], atol=1e-9)
     # Asking for more epochs continues from the checkpoint instead of starting over.
-    more = run_training(TrainConfig(**{**on_disk["config"], "epochs": 3}), out, verbose=False)
-    assert more["steps"] == 3 * steps_per_epoch and more["resumed_from_step"] == 2 * steps_per_epoch
+    more = run_training(dataclasses.replace(config, epochs=3), out, verbose=False)
+    assert more["steps"] == 3 * steps_per_epoch and more["call"]["resumed_from_step"] == 2 * steps_per_epoch
     with open(os.path.join(out, "history.jsonl")) as f:
         assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3]
     # A different run in the same folder is refused, naming what differs; --overwrite starts over.
-    changes = (
-        {"loss_params": {"alpha": 0.5}}, {"seed": 7}, {"batch_size": 32},
-        {"loss": "softmax", "loss_params": {}, "pretrain_epochs": None},
-    )
+    changes = ({"loss_params": {"alpha": 0.5}}, {"seed": 7}, {"batch_size": 32}, {"loss": "softmax", "pretrain_epochs": None})
     for change in changes:
         with pytest.raises(ValueError, match=f"different config.*{next(iter(change))}"):
-            run_training(TrainConfig(**{**on_disk["config"], "epochs": 3, **change}), out, verbose=False)
-    fresh = run_training(
-        TrainConfig(**{**on_disk["config"], "loss_params": {"alpha": 0.5}}), out, verbose=False, overwrite=True
-    )
-    assert fresh["resumed_from_step"] is None and fresh["steps"] == 2 * steps_per_epoch
+            run_training(dataclasses.replace(config, epochs=3, **change), out, verbose=False)
+    fresh = run_training(dataclasses.replace(config, loss_params={"alpha": 0.5}), out, verbose=False, overwrite=True)
+    assert fresh["call"]["resumed_from_step"] is None and fresh["steps"] == 2 * steps_per_epoch
     with open(os.path.join(out, "history.jsonl")) as f:
         assert [json.loads(line)["epoch"] for line in f] == [1, 2]
 
@@ -159,9 +155,9 @@ def test_gradient_mode_sweep_writes_table_figure_and_refuses_a_changed_config(tm
     assert all(len(r["per_class_test"]) == 10 for r in records)
     assert os.path.getsize(tmp_path / "angles.png") > 1000
     assert "| stop alpha 1 |" in (tmp_path / "summary.md").read_text()
-    with pytest.raises(ValueError, match="different config.*epochs"):
+    with pytest.raises(ValueError, match="different config.*learning_rate"):
         gradient_modes.gradient_mode_sweep(
-            dataclasses.replace(base, epochs=3), alphas=(0.0, 1.0), seeds=(0,), out_dir=str(tmp_path)
+            dataclasses.replace(base, learning_rate=0.02), alphas=(0.0, 1.0), seeds=(0,), out_dir=str(tmp_path)
         )
 
 @pytest.mark.slow

@@ -166,6 +166,17 @@ def _plan(config, started):
     return plan
 
 
+def over_budget_warning(plan, budget_seconds):
+    """What to say before the runs start when even their sized length is past the budget (else None)."""
+    if plan["estimated_seconds"] <= budget_seconds:
+        return None
+    return (
+        f"the runs are estimated at {plan['estimated_seconds'] / 60:.1f} min at {plan['epochs']} epoch(s) each, past "
+        f"the budget of {budget_seconds / 60:.1f} min (the timed epoch took {plan['timing']['train_seconds']:.1f} s); "
+        "they run anyway: give a larger --budget-minutes, or --tiny."
+    )
+
+
 def paper_tables(config, out_dir):
     """Times, sizes, trains and writes the tables (see the module docstring).
 
@@ -181,13 +192,9 @@ def paper_tables(config, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     plan = _plan(config, started)
     epochs, estimate, timing = plan["epochs"], plan["estimated_seconds"], plan["timing"]
-    if estimate > config.budget_seconds:
-        print(
-            f"warning: the runs are estimated at {estimate / 60:.1f} min at {epochs} epoch(s) each, past the budget "
-            f"of {config.budget_seconds / 60:.1f} min (the timed epoch: {timing['train_seconds']:.1f} s); they run "
-            "anyway (re-run with a larger --budget-minutes, or --tiny).",
-            file=sys.stderr, flush=True,
-        )
+    warning = over_budget_warning(plan, config.budget_seconds)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     configs = run_configs(config, epochs)
     results = run_all(configs, os.path.join(config.runs_dir, f"epochs{epochs}"))
     table1 = [
