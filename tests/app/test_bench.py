@@ -71,10 +71,10 @@ def test_tensorflow_records_name_backend_and_device():
 
 def test_bench_input_reports_the_pipeline_next_to_the_train_step(tmp_path, capsys):
     from tests.data.test_recordio import make_faces
-    from tf_wsoftmax.data import recordio
+    from tf_wsoftmax.data import folder_packer
 
     make_faces(tmp_path / "src", counts=(6, 6))
-    recordio.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
+    folder_packer.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
     out = tmp_path / "input.json"
     assert cli.main(["bench", "input", "--data", str(tmp_path / "p.rec"), "--batch", "4", "--image-size", "32",
                      "--backbone", "small", "--max-images", "8", "--json", str(out)]) == 0

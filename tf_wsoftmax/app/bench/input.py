@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_wsoftmax.data.recordio import face_pack_epoch_datasets
-from tf_wsoftmax.data.recordio import pack_labels
-from tf_wsoftmax.data.recordio import recordio_dataset
+from tf_wsoftmax.data.face_pack import pack_labels
+from tf_wsoftmax.data.face_pack_dataset import face_pack_epoch_datasets
+from tf_wsoftmax.data.face_pack_dataset import recordio_dataset
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.models import build_face_embedder
 from tf_wsoftmax.training import TrainStep
