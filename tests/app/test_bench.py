@@ -111,3 +111,26 @@ def test_bench_heads_samples_only_the_heads_that_can(capsys):
     assert float(row.split("|")[12]) > 0  # x rate 1
     with pytest.raises(ValueError, match="sample_rate"):
         heads.time_heads(["wsoftmax"], 50, 8, 4, sample_rate=0.0)
+
+
+def test_heads_that_cannot_sample_are_not_applicable_rows_at_a_rate_below_1():
+    """The non-sampling heads are n/a rows at rate 0.2 (never silently absent), after that setting's rows."""
+    base = dict(backend="tensorflow", device="cpu", jit_compile=False, classes=50, dim=8, batch=4, dtype="float32")
+    timed = [("matmul_floor", 1.0), ("wsoftmax", 1.0), ("lsoftmax", 1.0), ("center", 1.0), ("wsoftmax", 0.2)]
+    records = [dict(base, loss=name, sample_rate=rate, min_ms=1.0, median_ms=2.0) for name, rate in timed]
+    table = heads.markdown(records)
+    lines = table.splitlines()
+    rows = [line for line in lines if line.startswith("| ")][1:]
+    assert not heads.samples("lsoftmax") and not heads.samples("center") and heads.samples("wsoftmax")
+    assert [row.split("|")[1].strip() for row in rows] == [name for name, _ in timed] + ["lsoftmax", "center"]
+    for row in rows[-2:]:
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        assert cells[8] == "0.2" and cells[9:13] == ["n/a"] * 4 and cells[14:] == ["n/a", "n/a"]
+    assert lines[-1].startswith("n/a: not applicable; the loss does not sample classes")
+    # Asked for explicitly (e.g. only rate 0.2 was run): every requested head that cannot sample.
+    only_sampled = [r for r in records if r["sample_rate"] == 0.2 or r["loss"] == "matmul_floor"]
+    table = heads.markdown(only_sampled, ["matmul_floor", "wsoftmax", "softmax"])
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert [row.split("|")[1].strip() for row in rows] == ["matmul_floor", "wsoftmax", "softmax"]
+    assert "| 0.2 | n/a | n/a |" in rows[-1]
+    assert "n/a" not in heads.markdown(records[:4])  # every head at rate 1: no n/a row, no key
