@@ -134,3 +134,11 @@ def test_heads_that_cannot_sample_are_not_applicable_rows_at_a_rate_below_1():
     assert [row.split("|")[1].strip() for row in rows] == ["matmul_floor", "wsoftmax", "softmax"]
     assert "| 0.2 | n/a | n/a |" in rows[-1]
     assert "n/a" not in heads.markdown(records[:4])  # every head at rate 1: no n/a row, no key
+
+
+def test_bench_memory_names_the_flag_that_gives_a_cpu_virtual_devices():
+    from tf_wsoftmax.app.bench import memory
+
+    with pytest.raises(ValueError, match=r"1 device cannot be split into 8 model shards .*"
+                                         r"XLA_FLAGS=--xla_force_host_platform_device_count=8"):
+        memory.analyse_step("wsoftmax", 16, 4, 8, model_shards=8, devices=["the one CPU"])
