@@ -47,9 +47,8 @@ def _image_sizes(bins, path, max_pixels, max_total_pixels):
     sizes, total = [], 0
     for index, data in enumerate(bins):
         where = f"{path}: image {index} (pair {index // 2})"
-        if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1:
-            data = data.tobytes()
-        if not isinstance(data, (bytes, bytearray)):
+        is_array = isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1  # newer scripts
+        if not (is_array or isinstance(data, (bytes, bytearray))):
             raise VerificationFileError(f"{where} is a {type(data).__name__}, not encoded image bytes")
         size = encoded_size(data)
         if size is None:
