@@ -78,20 +78,23 @@ def set_names(paths):
     return [stem if counts[stem] == 1 else path for stem, path in zip(stems, paths)]
 
 
-def evaluate_bins(embed, paths, image_size, batch_size=64, flip_fusion=True, far_target=1e-3):
+def evaluate_bins(embed, paths, image_size, batch_size=64, flip_fusion=True, far_target=1e-3,
+                  max_total_pixels=None):
     """`evaluate_pairs` for each `.bin` file; returns {set name: metrics} (names from `set_names`).
 
     Every argument and every path is checked before the first set is read.
     Errors of a set (a fold with fewer than 2 pairs, one kind of pair only)
-    name its file.
+    name its file. `max_total_pixels`: the decoded pixels one set may hold
+    (`load_verification_bin`); None keeps its default (`MAX_SET_PIXELS`).
     """
+    from tf_wsoftmax.data.verification_bin import MAX_SET_PIXELS
     from tf_wsoftmax.data.verification_bin import load_verification_bin
 
     check_far_target(far_target)
     names = set_names(paths)
     results = {}
     for name, path in zip(names, paths):
-        images, issame = load_verification_bin(path)
+        images, issame = load_verification_bin(path, max_total_pixels=max_total_pixels or MAX_SET_PIXELS)
         results[name] = evaluate_pairs(
             embed, images, issame, image_size, batch_size, flip_fusion, far_target, source=path
         )
