@@ -10,13 +10,17 @@ Columns: test accuracy mean +- std over seeds (std with ddof 1); with --paired R
 difference to that row over the seeds both have, with its 95 % Student-t interval
 (`tf_wsoftmax.eval.paired_difference`); Eq. 14 (mean angle of a feature to its own class vector,
 test and train, degrees); the mean pairwise cosine of the class vectors W (`weights_mean_pairwise_cosine`).
+Every metrics.json is checked (valid JSON, every key, finite values, accuracies as fractions in
+[0, 1]); a bad one is an error naming it. A run folder without metrics.json (unfinished or failed)
+is listed under the table and counted in its row's seeds cell ("4 (1 missing)"), never dropped.
 """
 
 import argparse
-import glob
 import json
+import math
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -30,31 +34,124 @@ def describe_loss(config):
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "-"
 
 
-def load_rows(folder):
-    """{row: {seed: metrics}} from folder/<row>_s<seed>/metrics.json, checking each row's configs agree."""
-    rows = {}
-    for path in sorted(glob.glob(os.path.join(folder, "*", "metrics.json"))):
-        match = SEEDED_FOLDER.match(os.path.basename(os.path.dirname(path)))
-        if match is None:
-            continue
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite(value):
+    return _is_number(value) and math.isfinite(value)
+
+
+# The fields a run's metrics.json must hold: dotted key -> (what it must be, check).
+REQUIRED = {
+    "config": ("an object", lambda v: isinstance(v, dict)),
+    "config.seed": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "config.loss": ("a string", lambda v: isinstance(v, str)),
+    "config.epochs": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "test_accuracy": ("a finite fraction in [0, 1] (not percent)", lambda v: _finite(v) and 0 <= v <= 1),
+    "hardware": ("a string", lambda v: isinstance(v, str)),
+    "angles_test.intra_mean": ("a finite angle in degrees", _finite),
+    "angles_train.intra_mean": ("a finite angle in degrees", _finite),
+    "angles_test.weights_mean_pairwise_cosine": ("a finite cosine in [-1, 1]", lambda v: _finite(v) and -1 <= v <= 1),
+}
+
+
+def _describe(value):
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        return f"a {'list' if isinstance(value, list) else 'object'}"
+    return repr(value)
+
+
+def read_metrics(path):
+    """A run's metrics.json, checked: every field `summarize` uses is there and has a sane value.
+
+    Args:
+        path: the metrics.json.
+
+    Returns:
+        The metrics dict.
+
+    Raises:
+        ValueError: invalid JSON, not an object, a missing key, or a value
+            of the wrong type, null, NaN / Inf, or out of range (e.g. a
+            percent-scale accuracy); the message names the file and the key.
+    """
+    try:
         with open(path) as f:
             metrics = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{path}: expected a JSON object of run metrics, found {_describe(metrics)}")
+    for key, (expected, check) in REQUIRED.items():
+        value = metrics
+        for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise ValueError(f"{path}: missing key {key!r}")
+            value = value[part]
+        if not check(value):
+            raise ValueError(f"{path}: {key!r} must be {expected}; found {_describe(value)}")
+    params = metrics["config"].get("loss_params")
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"{path}: 'config.loss_params' must be an object; found {_describe(params)}")
+    return metrics
+
+
+def load_rows(folder):
+    """Reads folder/<row>_s<seed>/metrics.json, checking each file and that each row's configs agree.
+
+    Args:
+        folder: the study's folder.
+
+    Returns:
+        (rows, missing): rows is {row: {seed: metrics}}; missing is {row:
+        [run folders without metrics.json]} (unfinished or failed runs: shown
+        in the table, never dropped silently).
+
+    Raises:
+        ValueError: no runs at all, a bad metrics.json (naming it), a seed
+            that differs from its folder's name, or a row mixing configurations.
+    """
+    rows, missing = {}, {}
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        match = SEEDED_FOLDER.match(name)
+        if match is None or not os.path.isdir(os.path.join(folder, name)):
+            continue
+        path = os.path.join(folder, name, "metrics.json")
+        if not os.path.exists(path):
+            missing.setdefault(match["row"], []).append(name)
+            continue
+        metrics = read_metrics(path)
         seed = metrics["config"]["seed"]  # pair by the seed the run used, not by the folder name
         if int(match["seed"]) != seed or seed in rows.get(match["row"], {}):
             raise ValueError(f"{path}: seed {seed} does not match its folder name, or row {match['row']!r} has it twice")
         rows.setdefault(match["row"], {})[seed] = metrics
     if not rows:
-        raise ValueError(f"No <row>_s<seed>/metrics.json runs in {folder}")
+        absent = f" ({sum(len(v) for v in missing.values())} run folders without metrics.json)" if missing else ""
+        raise ValueError(f"No <row>_s<seed>/metrics.json runs in {folder}{absent}")
     for row, runs in rows.items():
         configs = {json.dumps({k: v for k, v in m["config"].items() if k not in IGNORED_KEYS}, sort_keys=True)
                    for m in runs.values()}
         if len(configs) > 1:
             raise ValueError(f"Row {row!r} mixes configurations (beyond the seed): {sorted(configs)}")
-    return rows
+    return rows, missing
 
 
-def summarize(rows, paired=None):
-    """One record per row: means, stds and (with `paired`) the paired difference of the test accuracy."""
+def summarize(rows, paired=None, missing=None):
+    """One record per row: means, stds and (with `paired`) the paired difference of the test accuracy.
+
+    Args:
+        rows: {row: {seed: metrics}} from `load_rows`.
+        paired: the row every other row is differenced against, seed by seed.
+        missing: {row: [run folders without metrics.json]} from `load_rows`:
+            listed in each record ("missing"); a row with no finished run
+            gets a record with no seeds.
+
+    Returns:
+        The list of records, in row order.
+    """
     from tf_wsoftmax.eval import paired_difference
 
     if paired is not None and paired not in rows:
@@ -90,7 +187,10 @@ def summarize(rows, paired=None):
                     [100 * runs[s]["test_accuracy"] for s in shared],
                     [100 * rows[paired][s]["test_accuracy"] for s in shared],
                 )
+        record["missing"] = list((missing or {}).get(row, []))
         records.append(record)
+    for row in sorted(set(missing or {}) - set(rows)):
+        records.append({"row": row, "seeds": [], "missing": list(missing[row])})
     return records
 
 
@@ -102,7 +202,11 @@ def format_table(records, paired=None):
     head += " Eq. 14 test (deg) | Eq. 14 train (deg) | mean pairwise cos W |"
     lines = [head, "|" + "---|" * head.count(" |")]
     for r in records:
-        cells = [r["row"], r["loss"], r["hyperparameters"], str(r["epochs"]), str(len(r["seeds"])),
+        seeds = str(len(r["seeds"])) + (f" ({len(r['missing'])} missing)" if r.get("missing") else "")
+        if not r["seeds"]:  # every run of the row lacks its metrics.json
+            lines.append("| " + " | ".join([r["row"], "-", "-", "-", seeds] + ["missing"] * (head.count(" |") - 5)) + " |")
+            continue
+        cells = [r["row"], r["loss"], r["hyperparameters"], str(r["epochs"]), seeds,
                  f"{r['test_accuracy']['mean']:.2f} +- {r['test_accuracy']['std']:.2f}"]
         if paired:
             d = r.get("paired_difference")
@@ -115,21 +219,32 @@ def format_table(records, paired=None):
     return "\n".join(lines)
 
 
-def main():
+def main(argv=None):
+    """The command: prints the table (and the runs without metrics.json); returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder")
     parser.add_argument("--paired", help="row to difference every other row against, seed by seed")
     parser.add_argument("--json")
-    args = parser.parse_args()
-    records = summarize(load_rows(args.folder), args.paired)
+    args = parser.parse_args(argv)
+    try:
+        rows, missing = load_rows(args.folder)
+        records = summarize(rows, args.paired, missing)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(format_table(records, args.paired))
+    absent = [name for r in records for name in r["missing"]]
+    if absent:
+        print(f"\nmissing: {len(absent)} run folder(s) without metrics.json, not counted: {', '.join(absent)}")
     if args.paired:
+        hardware = next(r["hardware"] for r in records if r["seeds"])
         print(f"\n* the 95 % interval excludes 0 (resolved at this many seeds). Seeds: "
-              f"{sorted({s for r in records for s in r['seeds']})}. Hardware: {records[0]['hardware']}")
+              f"{sorted({s for r in records for s in r['seeds']})}. Hardware: {hardware}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=2, default=float)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -71,10 +71,10 @@ def test_tensorflow_records_name_backend_and_device():
 
 def test_bench_input_reports_the_pipeline_next_to_the_train_step(tmp_path, capsys):
     from tests.data.test_recordio import make_faces
-    from tf_wsoftmax.data import recordio
+    from tf_wsoftmax.data import folder_packer
 
     make_faces(tmp_path / "src", counts=(6, 6))
-    recordio.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
+    folder_packer.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
     out = tmp_path / "input.json"
     assert cli.main(["bench", "input", "--data", str(tmp_path / "p.rec"), "--batch", "4", "--image-size", "32",
                      "--backbone", "small", "--max-images", "8", "--json", str(out)]) == 0
@@ -111,3 +111,34 @@ def test_bench_heads_samples_only_the_heads_that_can(capsys):
     assert float(row.split("|")[12]) > 0  # x rate 1
     with pytest.raises(ValueError, match="sample_rate"):
         heads.time_heads(["wsoftmax"], 50, 8, 4, sample_rate=0.0)
+
+
+def test_heads_that_cannot_sample_are_not_applicable_rows_at_a_rate_below_1():
+    """The non-sampling heads are n/a rows at rate 0.2 (never silently absent), after that setting's rows."""
+    base = dict(backend="tensorflow", device="cpu", jit_compile=False, classes=50, dim=8, batch=4, dtype="float32")
+    timed = [("matmul_floor", 1.0), ("wsoftmax", 1.0), ("lsoftmax", 1.0), ("center", 1.0), ("wsoftmax", 0.2)]
+    records = [dict(base, loss=name, sample_rate=rate, min_ms=1.0, median_ms=2.0) for name, rate in timed]
+    table = heads.markdown(records)
+    lines = table.splitlines()
+    rows = [line for line in lines if line.startswith("| ")][1:]
+    assert not heads.samples("lsoftmax") and not heads.samples("center") and heads.samples("wsoftmax")
+    assert [row.split("|")[1].strip() for row in rows] == [name for name, _ in timed] + ["lsoftmax", "center"]
+    for row in rows[-2:]:
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        assert cells[8] == "0.2" and cells[9:13] == ["n/a"] * 4 and cells[14:] == ["n/a", "n/a"]
+    assert lines[-1].startswith("n/a: not applicable; the loss does not sample classes")
+    # Asked for explicitly (e.g. only rate 0.2 was run): every requested head that cannot sample.
+    only_sampled = [r for r in records if r["sample_rate"] == 0.2 or r["loss"] == "matmul_floor"]
+    table = heads.markdown(only_sampled, ["matmul_floor", "wsoftmax", "softmax"])
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert [row.split("|")[1].strip() for row in rows] == ["matmul_floor", "wsoftmax", "softmax"]
+    assert "| 0.2 | n/a | n/a |" in rows[-1]
+    assert "n/a" not in heads.markdown(records[:4])  # every head at rate 1: no n/a row, no key
+
+
+def test_bench_memory_names_the_flag_that_gives_a_cpu_virtual_devices():
+    from tf_wsoftmax.app.bench import memory
+
+    with pytest.raises(ValueError, match=r"1 device cannot be split into 8 model shards .*"
+                                         r"XLA_FLAGS=--xla_force_host_platform_device_count=8"):
+        memory.analyse_step("wsoftmax", 16, 4, 8, model_shards=8, devices=["the one CPU"])

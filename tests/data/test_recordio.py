@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tf_wsoftmax.data import recordio
+from tf_wsoftmax.data import face_pack
+from tf_wsoftmax.data import face_pack_dataset
+from tf_wsoftmax.data import folder_packer
+from tf_wsoftmax.data import recordio_codec
 
 
 def png_bytes(seed, size=(7, 5)):
@@ -19,18 +22,18 @@ def png_bytes(seed, size=(7, 5)):
 
 def test_record_layout_is_dmlc_recordio():
     """magic, (flag << 29 | length), data, zero padding to 4 bytes; IRHeader 'IfQQ' in front."""
-    payload = recordio.pack_payload(recordio.IRHeader(0, 3.0, 7, 0), b"abcde")
+    payload = recordio_codec.pack_payload(recordio_codec.IRHeader(0, 3.0, 7, 0), b"abcde")
     assert payload[:24] == struct.pack("<IfQQ", 0, 3.0, 7, 0) and payload[24:] == b"abcde"
-    record = recordio.encode_record(payload)
+    record = recordio_codec.encode_record(payload)
     assert record[:4] == bytes.fromhex("0a23d7ce")  # 0xced7230a little-endian
     assert struct.unpack("<I", record[4:8])[0] == len(payload) == 29
     assert record[8:37] == payload and record[37:] == b"\0\0\0" and len(record) % 4 == 0
 
 
 def test_payload_holding_the_magic_is_split_and_rejoined(tmp_path):
-    magic = struct.pack("<I", recordio.MAGIC)
+    magic = struct.pack("<I", recordio_codec.MAGIC)
     payload = b"abcd" + magic + b"efgh" + magic + b"ij"
-    record = recordio.encode_record(payload)
+    record = recordio_codec.encode_record(payload)
     flags = []
     position = 0
     while position < len(record):
@@ -39,16 +42,16 @@ def test_payload_holding_the_magic_is_split_and_rejoined(tmp_path):
         length = word & (2**29 - 1)
         position += 8 + length + (-length % 4)
     assert flags == [1, 2, 3]
-    with recordio.RecordIOWriter(str(tmp_path / "m.rec")) as writer:
+    with face_pack.RecordIOWriter(str(tmp_path / "m.rec")) as writer:
         writer.write(0, payload)
         writer.write(1, b"tail")
-    with recordio.RecordIOReader(str(tmp_path / "m.rec")) as reader:
+    with face_pack.RecordIOReader(str(tmp_path / "m.rec")) as reader:
         assert reader.read(0) == payload and reader.read(1) == b"tail"
 
 
 def test_multi_label_header_round_trips():
-    payload = recordio.pack_payload(recordio.IRHeader(0, (5.0, 9.0, 1.5)), b"img")
-    header, data = recordio.unpack_payload(payload)
+    payload = recordio_codec.pack_payload(recordio_codec.IRHeader(0, (5.0, 9.0, 1.5)), b"img")
+    header, data = recordio_codec.unpack_payload(payload)
     assert header.flag == 3 and header.label == (5.0, 9.0, 1.5) and data == b"img"
 
 
@@ -67,9 +70,9 @@ def make_faces(root, counts=(3, 1, 2)):
 
 def test_pack_reads_back_bit_exactly_with_labels_and_header_record(tmp_path):
     expected = make_faces(tmp_path / "src")
-    summary = recordio.pack_folder(str(tmp_path / "src"), str(tmp_path / "train.rec"))
+    summary = folder_packer.pack_folder(str(tmp_path / "src"), str(tmp_path / "train.rec"))
     assert summary["images"] == 6 and summary["identities"] == 3
-    with recordio.RecordIOReader(str(tmp_path / "train.rec")) as reader:
+    with face_pack.RecordIOReader(str(tmp_path / "train.rec")) as reader:
         header, _ = reader.read_image(0)
         assert header.flag == 2 and header.label == (7.0, 10.0)  # images 1..6, identities 7..9
         keys, labels, ranges = reader.image_keys_and_labels()
@@ -78,7 +81,7 @@ def test_pack_reads_back_bit_exactly_with_labels_and_header_record(tmp_path):
         assert len(reader) == 10
     import tensorflow as tf
 
-    records = list(recordio.recordio_dataset(str(tmp_path / "train.rec")))
+    records = list(face_pack_dataset.recordio_dataset(str(tmp_path / "train.rec")))
     for (image, label), (expected_label, pixels) in zip(records, expected):
         assert image.dtype == tf.uint8 and int(label) == expected_label
         np.testing.assert_array_equal(image.numpy(), pixels)
@@ -87,50 +90,50 @@ def test_pack_reads_back_bit_exactly_with_labels_and_header_record(tmp_path):
 
 def test_shuffled_shards_cover_every_image_once(tmp_path):
     make_faces(tmp_path / "src", counts=(4, 3, 5))
-    recordio.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
+    folder_packer.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
     rec = str(tmp_path / "p.rec")
-    stored = [key for key, _, _ in recordio.image_records(rec)]
-    first = [key for key, _, _ in recordio.image_records(rec, shuffle_seed=3)]
-    again = [key for key, _, _ in recordio.image_records(rec, shuffle_seed=3)]
-    other_epoch = [key for key, _, _ in recordio.image_records(rec, shuffle_seed=3, epoch=1)]
+    stored = [key for key, _, _ in face_pack_dataset.image_records(rec)]
+    first = [key for key, _, _ in face_pack_dataset.image_records(rec, shuffle_seed=3)]
+    again = [key for key, _, _ in face_pack_dataset.image_records(rec, shuffle_seed=3)]
+    other_epoch = [key for key, _, _ in face_pack_dataset.image_records(rec, shuffle_seed=3, epoch=1)]
     assert first == again and first != stored and sorted(first) == stored and other_epoch != first
-    shards = [[k for k, _, _ in recordio.image_records(rec, 3, num_shards=3, shard_index=i)] for i in range(3)]
+    shards = [[k for k, _, _ in face_pack_dataset.image_records(rec, 3, num_shards=3, shard_index=i)] for i in range(3)]
     assert sorted(sum(shards, [])) == stored and all(len(s) == 4 for s in shards)
 
 
 def test_missing_index_and_corrupt_or_truncated_packs_name_the_record_and_offset(tmp_path):
     make_faces(tmp_path / "src")
     rec = tmp_path / "train.rec"
-    recordio.pack_folder(str(tmp_path / "src"), str(rec))
-    index = recordio.read_index(str(tmp_path / "train.idx"))
+    folder_packer.pack_folder(str(tmp_path / "src"), str(rec))
+    index = face_pack.read_index(str(tmp_path / "train.idx"))
     data = rec.read_bytes()
 
     (tmp_path / "train.idx").rename(tmp_path / "saved.idx")
     with pytest.raises(FileNotFoundError, match=r"train\.idx not found"):
-        recordio.RecordIOReader(str(rec))
+        face_pack.RecordIOReader(str(rec))
     (tmp_path / "saved.idx").rename(tmp_path / "train.idx")
 
     corrupt = bytearray(data)
     corrupt[index[3]] ^= 0xFF  # the magic of record 3
     rec.write_bytes(bytes(corrupt))
-    with pytest.raises(recordio.RecordIOError, match=f"record 3 at byte {index[3]}: bad magic"):
-        list(recordio.image_records(str(rec)))
+    with pytest.raises(recordio_codec.RecordIOError, match=f"record 3 at byte {index[3]}: bad magic"):
+        list(face_pack_dataset.image_records(str(rec)))
 
     rec.write_bytes(data[: index[4] + 20])  # cut inside record 4
-    with recordio.RecordIOReader(str(rec)) as reader:
-        with pytest.raises(recordio.RecordIOError, match=f"record 4 at byte {index[4]}: truncated"):
+    with face_pack.RecordIOReader(str(rec)) as reader:
+        with pytest.raises(recordio_codec.RecordIOError, match=f"record 4 at byte {index[4]}: truncated"):
             reader.read(4)
 
     not_image = bytearray(data)
     not_image[index[2] + 8 + 24:index[2] + 8 + 28] = b"GIF8"
     rec.write_bytes(bytes(not_image))
-    with pytest.raises(recordio.RecordIOError, match=f"record 2 at byte {index[2]}: .* not a JPEG or PNG"):
-        list(recordio.image_records(str(rec)))
+    with pytest.raises(recordio_codec.RecordIOError, match=f"record 2 at byte {index[2]}: .* not a JPEG or PNG"):
+        list(face_pack_dataset.image_records(str(rec)))
 
 
 def test_writer_refuses_unsorted_labels(tmp_path):
     with pytest.raises(ValueError, match="sorted by label"):
-        recordio.write_face_pack(str(tmp_path / "x.rec"), [(0, b"a"), (2, b"b")])
+        face_pack.write_face_pack(str(tmp_path / "x.rec"), [(0, b"a"), (2, b"b")])
 
 
 def test_pack_command_writes_rec_and_idx(tmp_path, capsys):

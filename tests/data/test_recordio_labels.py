@@ -9,18 +9,20 @@ import pytest
 from PIL import Image
 
 from tests.data.test_recordio import png_bytes
-from tf_wsoftmax.data import recordio
-from tf_wsoftmax.data.recordio import IRHeader
-from tf_wsoftmax.data.recordio import RecordIOError
-from tf_wsoftmax.data.recordio import RecordIOWarning
-from tf_wsoftmax.data.recordio import pack_payload
+from tf_wsoftmax.data import face_pack
+from tf_wsoftmax.data import face_pack_dataset
+from tf_wsoftmax.data import folder_packer
+from tf_wsoftmax.data.face_pack import RecordIOWarning
+from tf_wsoftmax.data.recordio_codec import IRHeader
+from tf_wsoftmax.data.recordio_codec import RecordIOError
+from tf_wsoftmax.data.recordio_codec import pack_payload
 
 
 def write_pack(path, labels, ranges=None, keys_in_index=None):
     """A pack of PNGs with the given header labels; `ranges` adds InsightFace's header and identity
     records (as face2rec2 writes them, whatever they say)."""
     path = str(path)
-    with recordio.RecordIOWriter(path) as writer:
+    with face_pack.RecordIOWriter(path) as writer:
         first_image = 1 if ranges is not None else 0
         image_end = first_image + len(labels)
         if ranges is not None:
@@ -33,7 +35,7 @@ def write_pack(path, labels, ranges=None, keys_in_index=None):
 
 
 def read(path):
-    with recordio.RecordIOReader(path) as reader:
+    with face_pack.RecordIOReader(path) as reader:
         return reader.image_keys_and_labels()
 
 
@@ -44,7 +46,7 @@ def test_interleaved_face2rec2_pack_keeps_each_images_label(tmp_path):
         keys, labels, _ = read(path)
     assert keys.tolist() == [1, 2, 3, 4, 5, 6] and labels.tolist() == [0, 0, 1, 1, 0, 0]
     with pytest.warns(RecordIOWarning):
-        assert recordio.pack_labels(path)[1] == 2
+        assert face_pack.pack_labels(path)[1] == 2
 
 
 def test_gapped_overlapping_and_out_of_bound_ranges_warn_and_never_invent_labels(tmp_path):
@@ -68,7 +70,7 @@ def test_gapped_overlapping_and_out_of_bound_ranges_warn_and_never_invent_labels
 
 def test_header_claiming_more_records_than_the_index_is_an_error_without_allocating(tmp_path):
     path = str(tmp_path / "claims.rec")
-    with recordio.RecordIOWriter(path) as writer:
+    with face_pack.RecordIOWriter(path) as writer:
         writer.write(0, pack_payload(IRHeader(2, (1e8, 1e8 + 5)), b""))
         writer.write(1, pack_payload(IRHeader(0, 0.0), png_bytes(0)[1]))
     with pytest.raises(RecordIOError, match="claims images 1..99999999 .* the .idx lists 2 records"):
@@ -82,10 +84,10 @@ def test_fractional_negative_and_sparse_labels(tmp_path):
         read(write_pack(tmp_path / "negative.rec", [0, -1]))
     huge = write_pack(tmp_path / "huge.rec", [0, 1, 3e6])
     with pytest.raises(RecordIOError, match="a head would need 3000001 classes for 3 images"):
-        recordio.pack_labels(huge)
+        face_pack.pack_labels(huge)
     with pytest.warns(RecordIOWarning, match="2999998 classes have no images"):
-        assert recordio.pack_labels(huge, allow_sparse_labels=True)[1] == 3000001
-    assert recordio.pack_labels(write_pack(tmp_path / "plain.rec", [1, 0, 1]))[1] == 2
+        assert face_pack.pack_labels(huge, allow_sparse_labels=True)[1] == 3000001
+    assert face_pack.pack_labels(write_pack(tmp_path / "plain.rec", [1, 0, 1]))[1] == 2
 
 
 def test_index_with_duplicate_keys_or_no_record_is_an_error(tmp_path):
@@ -93,10 +95,10 @@ def test_index_with_duplicate_keys_or_no_record_is_an_error(tmp_path):
     idx = tmp_path / "dup.idx"
     idx.write_text(idx.read_text() + "1\t0\n")
     with pytest.raises(RecordIOError, match="key 1 is listed twice"):
-        recordio.RecordIOReader(path)
+        face_pack.RecordIOReader(path)
     idx.write_text("")
     with pytest.raises(RecordIOError, match="lists no record"):
-        recordio.RecordIOReader(path)
+        face_pack.RecordIOReader(path)
 
 
 def jpeg_bytes(seed, quality, size=(40, 32)):
@@ -113,10 +115,10 @@ def test_pack_jpeg_pixels_equal_pil(tmp_path, quality):
     """TensorFlow's fast DCT differs from PIL / OpenCV / MXNet; the pack reader decodes as they do."""
     encoded = [jpeg_bytes(seed, quality) for seed in range(3)]
     path = str(tmp_path / "jpeg.rec")
-    with recordio.RecordIOWriter(path) as writer:
+    with face_pack.RecordIOWriter(path) as writer:
         for key, data in enumerate(encoded):
             writer.write(key, pack_payload(IRHeader(0, float(key)), data))
-    images = [image.numpy() for image, _ in recordio.recordio_dataset(path)]
+    images = [image.numpy() for image, _ in face_pack_dataset.recordio_dataset(path)]
     for image, data in zip(images, encoded):
         np.testing.assert_array_equal(image, np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
 
@@ -125,11 +127,11 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path):
     from tests.data.test_verification_bin import png_header_only
 
     path = str(tmp_path / "big.rec")
-    with recordio.RecordIOWriter(path) as writer:
+    with face_pack.RecordIOWriter(path) as writer:
         writer.write(0, pack_payload(IRHeader(0, 0.0), png_bytes(0)[1]))
         writer.write(1, pack_payload(IRHeader(0, 1.0), png_header_only(16000, 16000)))
     with pytest.raises(RecordIOError, match="record 1 at byte .*16000 x 16000 = 256000000 pixels"):
-        list(recordio.image_records(path))
+        list(face_pack_dataset.image_records(path))
 
 
 def test_pack_validates_first_never_overwrites_and_never_destroys(tmp_path):
@@ -137,20 +139,20 @@ def test_pack_validates_first_never_overwrites_and_never_destroys(tmp_path):
 
     make_faces(tmp_path / "src", counts=(2, 1))
     rec = str(tmp_path / "train.rec")
-    recordio.pack_folder(str(tmp_path / "src"), rec)
+    folder_packer.pack_folder(str(tmp_path / "src"), rec)
     before = (tmp_path / "train.rec").read_bytes(), (tmp_path / "train.idx").read_bytes()
     with pytest.raises(FileExistsError, match="overwrite"):
-        recordio.pack_folder(str(tmp_path / "src"), rec)
+        folder_packer.pack_folder(str(tmp_path / "src"), rec)
     gif = tmp_path / "src" / "person_1" / "zz.png"  # named .png, holds a GIF: found only by reading it
     buffer = io.BytesIO()
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(buffer, format="GIF")
     gif.write_bytes(buffer.getvalue())
     with pytest.raises(ValueError, match="zz.png: packs hold JPEG or PNG"):
-        recordio.pack_folder(str(tmp_path / "src"), rec, overwrite=True)
+        folder_packer.pack_folder(str(tmp_path / "src"), rec, overwrite=True)
     assert ((tmp_path / "train.rec").read_bytes(), (tmp_path / "train.idx").read_bytes()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src", "train.idx", "train.rec"]  # no partial files
     gif.unlink()
     (tmp_path / "src" / "person_2").mkdir()
     (tmp_path / "src" / "person_2" / "a.png").write_bytes(png_bytes(9)[1])
-    assert recordio.pack_folder(str(tmp_path / "src"), rec, overwrite=True)["identities"] == 3
-    assert recordio.pack_labels(rec)[1] == 3
+    assert folder_packer.pack_folder(str(tmp_path / "src"), rec, overwrite=True)["identities"] == 3
+    assert face_pack.pack_labels(rec)[1] == 3

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 
 import keras
 import numpy as np
@@ -11,7 +12,8 @@ from tests.data.test_recordio import png_bytes
 from tf_wsoftmax.data.verification_bin import VerificationFileError
 from tf_wsoftmax.data.verification_bin import load_verification_bin
 from tf_wsoftmax.data.verification_bin import write_verification_bin
-from tf_wsoftmax.eval.verification import contiguous_folds
+from tf_wsoftmax.eval.verification_metrics import contiguous_folds
+from tf_wsoftmax.eval.verification_metrics import verification_metrics
 
 
 def hand_built_set(pairs=20, size=(12, 12)):
@@ -152,13 +154,80 @@ def test_sets_with_one_file_name_in_two_folders_are_two_rows():
     from tf_wsoftmax.eval.verification import set_names
 
     assert set_names(["d1/lfw.bin", "d2/lfw.bin", "x/cfp_fp.bin"]) == ["d1/lfw.bin", "d2/lfw.bin", "cfp_fp"]
-    with pytest.raises(ValueError, match="more than once: a/lfw.bin"):
+    with pytest.raises(ValueError, match="more than once: a/lfw.bin$"):
         set_names(["a/lfw.bin", "a/lfw.bin"])
 
 
-def test_metrics_refuse_what_they_cannot_measure():
-    from tf_wsoftmax.eval.lfw import verification_metrics
+def test_one_file_under_two_spellings_or_links_is_given_twice(tmp_path, monkeypatch):
+    """Paths are compared as files (device and inode; the resolved path for files that do not exist)."""
+    import os
 
+    from tf_wsoftmax.eval.verification import set_names
+
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("d1")
+    _, encoded, issame = hand_built_set(pairs=2)
+    write_verification_bin("d1/lfw.bin", encoded, issame)
+    os.symlink(os.path.abspath("d1/lfw.bin"), "link.bin")
+    os.link("d1/lfw.bin", "hard.bin")
+    for twice in (["d1/lfw.bin", "./d1/lfw.bin"], ["d1/lfw.bin", str(tmp_path / "d1" / "lfw.bin")],
+                  ["d1/lfw.bin", "d1/../d1/lfw.bin"], ["link.bin", "d1/lfw.bin"], ["hard.bin", "d1/lfw.bin"],
+                  ["gone/x.bin", "gone/../gone/x.bin"]):
+        with pytest.raises(ValueError, match=re.escape(f"more than once: {twice[0]} and {twice[1]} are the same file")):
+            set_names(twice)
+    write_verification_bin("d1/other.bin", encoded, issame)  # same content, another file: two sets
+    assert set_names(["d1/lfw.bin", "d1/other.bin"]) == ["lfw", "other"]
+
+
+def test_verify_errors_name_the_set(tmp_path):
+    from tf_wsoftmax.eval.verification import evaluate_bins
+
+    def embed(batch):
+        return np.asarray(batch).reshape(len(batch), -1)[:, :8]
+
+    _, encoded, issame = hand_built_set(pairs=10)  # 10 folds of 1 pair
+    write_verification_bin(tmp_path / "small.bin", encoded, issame)
+    with pytest.raises(ValueError, match=r"small.bin: every fold needs at least 2 pairs"):
+        evaluate_bins(embed, [str(tmp_path / "small.bin")], image_size=12, flip_fusion=False)
+    _, encoded, _ = hand_built_set(pairs=20)
+    write_verification_bin(tmp_path / "same.bin", encoded, [True] * 20)
+    with pytest.raises(ValueError, match=r"same.bin: the set needs both same and different pairs"):
+        evaluate_bins(embed, [str(tmp_path / "same.bin")], image_size=12, flip_fusion=False)
+    with pytest.raises(ValueError, match="far_target"):  # refused before any set is read
+        evaluate_bins(embed, [str(tmp_path / "absent.bin")], image_size=12, far_target=0.0)
+
+
+def test_lfw_errors_name_the_pairs_file(tmp_path):
+    import tensorflow as tf
+
+    from tests.app.test_faces import make_identities
+    from tests.app.test_faces import write_pairs
+    from tf_wsoftmax.eval import lfw
+
+    make_identities(tmp_path / "aligned")
+    write_pairs(tmp_path / "pairs.txt")
+    with pytest.raises(ValueError, match=r"pairs.txt: the pair scores are not all finite"):
+        lfw.evaluate_lfw(lambda batch: tf.fill((tf.shape(batch)[0], 4), float("nan")), str(tmp_path / "pairs.txt"),
+                         str(tmp_path / "aligned"), image_size=32, flip_fusion=False)
+
+
+def test_lfw_and_bin_verification_share_one_metrics_module_without_an_import_cycle():
+    """Each of the two modules imports the shared metrics at the top; neither imports the other."""
+    import ast
+    import pathlib
+
+    import tf_wsoftmax.eval as package
+
+    folder = pathlib.Path(package.__file__).parent
+    for name, other in (("lfw", "verification"), ("verification", "lfw")):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert f"tf_wsoftmax.eval.{other}" not in imported, name
+        top = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+        assert "tf_wsoftmax.eval.verification_metrics" in top, name
+
+
+def test_metrics_refuse_what_they_cannot_measure():
     same = np.arange(40) % 2 == 0
     folds = contiguous_folds(40)
     scores = np.where(same, 0.9, 0.1)

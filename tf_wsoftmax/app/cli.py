@@ -281,11 +281,11 @@ def _verify(args):
 
 
 def _pack(args):
-    from tf_wsoftmax.data import recordio
+    from tf_wsoftmax.data.folder_packer import pack_folder
 
     if not args.out.endswith(".rec"):
         raise ValueError(f"the pack's name must end in .rec (its index goes beside it as .idx): {args.out}")
-    summary = recordio.pack_folder(args.src, args.out, min_images=args.min_images, overwrite=args.overwrite)
+    summary = pack_folder(args.src, args.out, min_images=args.min_images, overwrite=args.overwrite)
     print(f"{args.out}: {summary['images']} images of {summary['identities']} identities (index beside it as .idx)")
     return 0
 

@@ -3,6 +3,7 @@
 import dataclasses
 import math
 import time
+import typing
 
 import keras
 import numpy as np
@@ -17,14 +18,21 @@ from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import paper_optimizer
 
 
+def default_softmax_epochs(epochs):
+    """Algorithm 1's softmax phase when none is given: a quarter of the epochs (at least 1, none for 1 epoch)."""
+    return max(1, epochs // 4) if epochs >= 2 else 0
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
     """Settings of the digits demo.
 
     Args:
-        epochs: total epochs of each run.
+        epochs: total epochs of each run. Defaults to 20.
         pretrain_epochs: W-Softmax run only: epochs of softmax (alpha = 0)
-            before the W-Softmax refinement (the paper's Algorithm 1).
+            before the W-Softmax refinement (the paper's Algorithm 1), in
+            [0, epochs]. Defaults to None: a quarter of `epochs`, as `train`
+            does (`default_softmax_epochs`; 5 of 20).
         alpha: W-Softmax weight bias of the refinement.
         bias_gradient: W-Softmax backward mode, "stop" or "full".
         feature_dim: width of the feature layer.
@@ -33,7 +41,7 @@ class DemoConfig:
     """
 
     epochs: int = 20
-    pretrain_epochs: int = 5
+    pretrain_epochs: typing.Optional[int] = None
     alpha: float = 1.0
     bias_gradient: str = "stop"
     feature_dim: int = 9
@@ -41,13 +49,48 @@ class DemoConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if not 0 <= self.pretrain_epochs <= self.epochs:
+        if not self.epochs >= 1:
+            raise ValueError(f"`epochs` must be >= 1. Received: epochs={self.epochs}")
+        if self.pretrain_epochs is not None and not 0 <= self.pretrain_epochs <= self.epochs:
             raise ValueError(
                 f"`pretrain_epochs` must be in [0, epochs={self.epochs}]. "
                 f"Received: pretrain_epochs={self.pretrain_epochs}"
             )
         if self.alpha < 0:
             raise ValueError(f"`alpha` must be >= 0. Received: alpha={self.alpha}")
+
+    @property
+    def softmax_epochs(self):
+        """Epochs of the W-Softmax run's softmax phase: `pretrain_epochs`, or a quarter of `epochs`."""
+        return default_softmax_epochs(self.epochs) if self.pretrain_epochs is None else self.pretrain_epochs
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Prints one line per epoch: the run, the epoch, its phase, the training loss and accuracy.
+
+    Args:
+        run: the run's name ("softmax", "wsoftmax").
+        epochs: the number of epochs.
+        softmax_epochs: epochs of Algorithm 1's softmax phase (0 for none).
+        write: the function that prints a line. Defaults to `print`.
+    """
+
+    def __init__(self, run, epochs, softmax_epochs=0, write=print):
+        super().__init__()
+        self.run = run
+        self.epochs = epochs
+        self.softmax_epochs = softmax_epochs
+        self.write = write
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        phase = ""
+        if self.run == "wsoftmax":
+            phase = " (softmax phase)" if epoch < self.softmax_epochs else " (W-Softmax)"
+        self.write(
+            f"{self.run} epoch {epoch + 1}/{self.epochs}{phase}: loss {logs.get('loss', float('nan')):.4f}, "
+            f"train accuracy {logs.get('accuracy', float('nan')):.4f}"
+        )
 
 
 def _evaluate(backbone, head, model, images, labels):
@@ -58,14 +101,26 @@ def _evaluate(backbone, head, model, images, labels):
     return accuracy, float(np.nanmean(angles))
 
 
-def _fit(model, optimizer, loss, data, config):
+def _fit(model, optimizer, loss, data, config, callbacks):
     (x_train, y_train) = data
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
-    model.fit(x_train, y_train, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0)
+    model.fit(x_train, y_train, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0,
+              callbacks=callbacks)
 
 
-def run_one(loss_name, config, train, test):
-    """Trains one model ("softmax" or "wsoftmax") and returns its metrics."""
+def run_one(loss_name, config, train, test, log=True):
+    """Trains one model ("softmax" or "wsoftmax") and returns its metrics.
+
+    Args:
+        loss_name: "softmax" or "wsoftmax".
+        config: a `DemoConfig`.
+        train, test: (images, labels) of each split.
+        log: print one line per epoch (`EpochLog`). Defaults to True.
+
+    Returns:
+        dict: loss, test / train accuracy, mean Eq. 14 angle test / train
+        (degrees), seconds.
+    """
     keras.utils.set_random_seed(config.seed)
     backbone = build_small_cnn(
         feature_dim=config.feature_dim, kernel_regularizer=paper_kernel_regularizer()
@@ -81,12 +136,13 @@ def run_one(loss_name, config, train, test):
             10,
             alpha=config.alpha,
             bias_gradient=config.bias_gradient,
-            alpha_warmup_steps=config.pretrain_epochs * steps_per_epoch,
+            alpha_warmup_steps=config.softmax_epochs * steps_per_epoch,
             name="head",
         )
         loss = WSoftmaxLoss(head)
     model = classifier(backbone, head)
-    _fit(model, paper_optimizer(), loss, train, config)
+    callbacks = [EpochLog(loss_name, config.epochs, config.softmax_epochs)] if log else []
+    _fit(model, paper_optimizer(), loss, train, config, callbacks)
     train_accuracy, train_angle = _evaluate(backbone, head, model, *train)
     test_accuracy, test_angle = _evaluate(backbone, head, model, *test)
     return {
@@ -99,25 +155,33 @@ def run_one(loss_name, config, train, test):
     }
 
 
-def run_digits_demo(config=DemoConfig()):
+def run_digits_demo(config=DemoConfig(), log=True):
     """Trains the same CNN with softmax and with W-Softmax on digits.
 
     Args:
         config: a `DemoConfig`.
+        log: print one line per epoch. Defaults to True.
 
     Returns:
         A list of two metric dicts (softmax, wsoftmax).
     """
     train, test = load_digits_split(seed=config.seed)
-    return [run_one(name, config, train, test) for name in ("softmax", "wsoftmax")]
+    return [run_one(name, config, train, test, log) for name in ("softmax", "wsoftmax")]
+
+
+# The key printed under the table.
+ANGLE_KEY = (
+    "Angle columns: the mean angle between each feature and its own class vector W_y (Eq. 14), in "
+    "degrees, on test and train images; lower means tighter classes."
+)
 
 
 def format_results(results, config):
-    """Renders the demo results as a Markdown table."""
+    """Renders the demo results as a Markdown table, with a one-line key to the angle columns under it."""
     lines = [
         f"digits (sklearn, {config.epochs} epochs, batch {config.batch_size}, "
         f"W-Softmax alpha={config.alpha} ({config.bias_gradient} bias gradient) after "
-        f"{config.pretrain_epochs} softmax epochs, seed {config.seed})",
+        f"{config.softmax_epochs} softmax epochs, seed {config.seed})",
         "| loss | test acc | train acc | mean intra-class angle test (deg) | train (deg) | time (s) |",
         "|---|---|---|---|---|---|",
     ]
@@ -126,4 +190,5 @@ def format_results(results, config):
             f"| {r['loss']} | {r['test_accuracy']:.4f} | {r['train_accuracy']:.4f} | "
             f"{r['mean_angle_test']:.2f} | {r['mean_angle_train']:.2f} | {r['seconds']:.0f} |"
         )
+    lines.append(ANGLE_KEY)
     return "\n".join(lines)

@@ -1,4 +1,10 @@
-"""Reader for the CIFAR-10 / CIFAR-100 "python version" pickle folders."""
+"""Reader for the CIFAR-10 / CIFAR-100 "python version" pickle folders.
+
+The batches are pickles (Python 2's, protocol 2); they are read with the
+restricted unpickler of `tf_wsoftmax.data.safe_pickle`, which builds a dict of
+byte-string keys, byte strings, lists of ints and uint8 (or integer label)
+arrays and nothing callable, so a crafted `data_batch_1` cannot run code.
+"""
 
 import os
 import pickle
@@ -6,6 +12,11 @@ import pickle
 import numpy as np
 
 from tf_wsoftmax.data.idx import DataFileError
+from tf_wsoftmax.data.safe_pickle import RestrictedPickleError
+from tf_wsoftmax.data.safe_pickle import load_data_pickle
+
+# What a batch may hold: uint8 pixels; labels as lists of ints or (newer writers) integer arrays.
+_BATCH_DTYPES = ("uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64")
 
 CIFAR_LAYOUTS = {
     "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels"),
@@ -15,8 +26,9 @@ CIFAR_LAYOUTS = {
 
 def _read_batch(path, label_key):
     try:
-        with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+        batch = load_data_pickle(path, allowed_dtypes=_BATCH_DTYPES, allow_dicts=True)
+    except RestrictedPickleError as error:
+        raise DataFileError(f"Refusing CIFAR batch {error}") from None
     except (OSError, EOFError, pickle.UnpicklingError, ValueError) as error:
         raise DataFileError(f"Cannot read CIFAR batch {path}: {error}") from error
     if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:

@@ -65,12 +65,18 @@ def stated_pixels(data):
     )
 
 
-def assert_jpeg_or_png(data):
-    """An assertion that `data` holds JPEG or PNG bytes (what the serving signature accepts)."""
+def assert_jpeg_or_png(data, where=None):
+    """An assertion that `data` holds JPEG or PNG bytes (what the serving signature accepts).
+
+    Args:
+        data: a scalar string tensor.
+        where: what the message names (a string or a string tensor, e.g.
+            "item 3 of `images`"). Defaults to None.
+    """
     is_png = tf.logical_and(tf.strings.length(data) >= 24, tf.strings.substr(data, 0, 8, unit="BYTE") == _PNG)
     is_jpeg = tf.strings.substr(data, 0, 3, unit="BYTE") == _JPEG
-    return tf.debugging.assert_equal(
-        tf.logical_or(is_png, is_jpeg), True, message="`images` must hold JPEG or PNG bytes"
+    return tf.debugging.Assert(
+        tf.logical_or(is_png, is_jpeg), ["`images` must hold JPEG or PNG bytes"] + ([] if where is None else [where])
     )
 
 

@@ -1,42 +1,18 @@
 """Verification on InsightFace's `.bin` sets: the metrics of the LFW command for any pair set."""
 
-import numpy as np
+import collections
+import os
 
-from tf_wsoftmax.eval.lfw import cosine_scores
-from tf_wsoftmax.eval.lfw import verification_metrics
-
-
-def embed_dataset(embed, dataset, batch_size=64, flip_fusion=True):
-    """Embeds a dataset of standardised images, batch by batch.
-
-    Args:
-        embed: function from a float32 batch (B, S, S, 3) to (B, d) embeddings.
-        dataset: `tf.data.Dataset` of single standardised images.
-        batch_size: embedding batch size.
-        flip_fusion: add the embedding of the mirrored image (as InsightFace's
-            and our LFW evaluation do).
-
-    Returns:
-        (N, d) float array.
-    """
-    import tensorflow as tf
-
-    embeddings = []
-    for batch in dataset.batch(batch_size):
-        vectors = np.asarray(embed(batch))
-        if flip_fusion:
-            vectors = vectors + np.asarray(embed(tf.reverse(batch, axis=[2])))
-        embeddings.append(vectors)
-    return np.concatenate(embeddings) if embeddings else np.zeros((0, 0))
+from tf_wsoftmax.eval.verification_metrics import check_far_target
+from tf_wsoftmax.eval.verification_metrics import contiguous_folds
+from tf_wsoftmax.eval.verification_metrics import cosine_scores
+from tf_wsoftmax.eval.verification_metrics import embed_dataset
+from tf_wsoftmax.eval.verification_metrics import verification_metrics
 
 
-def contiguous_folds(num_pairs, folds=10):
-    """InsightFace's fold of each pair: `folds` contiguous blocks (sklearn KFold without shuffling)."""
-    sizes = np.full(folds, num_pairs // folds) + (np.arange(folds) < num_pairs % folds)
-    return np.repeat(np.arange(folds), sizes)
-
-
-def evaluate_pairs(embed, images, issame, image_size, batch_size=64, flip_fusion=True, far_target=1e-3, folds=10):
+def evaluate_pairs(
+    embed, images, issame, image_size, batch_size=64, flip_fusion=True, far_target=1e-3, folds=10, source=None
+):
     """10-fold verification metrics of image pairs (images 2i and 2i + 1 form pair i).
 
     Args:
@@ -46,6 +22,7 @@ def evaluate_pairs(embed, images, issame, image_size, batch_size=64, flip_fusion
         image_size: the model's input side.
         batch_size, flip_fusion, far_target: see `embed_dataset` / `verification_metrics`.
         folds: number of contiguous folds. Defaults to 10.
+        source: the file the pairs come from, named in errors. Defaults to None.
 
     Returns:
         `verification_metrics` plus "pairs".
@@ -61,37 +38,66 @@ def evaluate_pairs(embed, images, issame, image_size, batch_size=64, flip_fusion
     dataset = tf.data.Dataset.from_tensor_slices(images).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     table = embed_dataset(embed, dataset, batch_size, flip_fusion)
     scores = cosine_scores(table[0::2], table[1::2])
-    metrics = verification_metrics(scores, issame, contiguous_folds(len(issame), folds), far_target)
+    metrics = verification_metrics(scores, issame, contiguous_folds(len(issame), folds), far_target, source)
     return dict(metrics, pairs=len(issame))
+
+
+def _file_identity(path):
+    """What makes two spellings of a path the same file: (device, inode) if it exists, else its real path."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (stat.st_dev, stat.st_ino)
 
 
 def set_names(paths):
     """A unique display name per path: the file name without extension, or the path itself where
     two paths share a file name (d1/lfw.bin and d2/lfw.bin are two sets, not one).
 
-    Raises:
-        ValueError: the same path given twice.
-    """
-    import collections
-    import os
+    Args:
+        paths: the `.bin` files.
 
+    Returns:
+        One name per path, in order.
+
+    Raises:
+        ValueError: one file given twice, however spelt (`d1/lfw.bin ./d1/lfw.bin`, a symbolic or
+            hard link to it), naming both spellings.
+    """
     paths = [os.fspath(p) for p in paths]
-    repeated = [p for p, n in collections.Counter(paths).items() if n > 1]
-    if repeated:
-        raise ValueError(f"verification set given more than once: {', '.join(repeated)}")
+    first = {}
+    for path in paths:
+        identity = _file_identity(path)
+        if identity in first:
+            same = "" if first[identity] == path else f" and {path} are the same file"
+            raise ValueError(f"verification set given more than once: {first[identity]}{same}")
+        first[identity] = path
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     counts = collections.Counter(stems)
     return [stem if counts[stem] == 1 else path for stem, path in zip(stems, paths)]
 
 
-def evaluate_bins(embed, paths, image_size, batch_size=64, flip_fusion=True, far_target=1e-3):
-    """`evaluate_pairs` for each `.bin` file; returns {set name: metrics} (names from `set_names`)."""
+def evaluate_bins(embed, paths, image_size, batch_size=64, flip_fusion=True, far_target=1e-3,
+                  max_total_pixels=None):
+    """`evaluate_pairs` for each `.bin` file; returns {set name: metrics} (names from `set_names`).
+
+    Every argument and every path is checked before the first set is read.
+    Errors of a set (a fold with fewer than 2 pairs, one kind of pair only)
+    name its file. `max_total_pixels`: the decoded pixels one set may hold
+    (`load_verification_bin`); None keeps its default (`MAX_SET_PIXELS`).
+    """
+    from tf_wsoftmax.data.verification_bin import MAX_SET_PIXELS
     from tf_wsoftmax.data.verification_bin import load_verification_bin
 
+    check_far_target(far_target)
+    names = set_names(paths)
     results = {}
-    for name, path in zip(set_names(paths), paths):
-        images, issame = load_verification_bin(path)
-        results[name] = evaluate_pairs(embed, images, issame, image_size, batch_size, flip_fusion, far_target)
+    for name, path in zip(names, paths):
+        images, issame = load_verification_bin(path, max_total_pixels=max_total_pixels or MAX_SET_PIXELS)
+        results[name] = evaluate_pairs(
+            embed, images, issame, image_size, batch_size, flip_fusion, far_target, source=path
+        )
     return results
 
 

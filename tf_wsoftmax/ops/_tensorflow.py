@@ -4,12 +4,35 @@ Imported only when Keras runs on the TensorFlow backend (see `_backend`), so
 the ops import and run without TensorFlow on JAX. What is here keeps the
 TensorFlow graph of every op what it was before the ops moved to
 `keras.ops`: run-time `tf.debugging` assertions (they raise eagerly and in
-`tf.function`), `tf.gather(batch_dims=1)` for the target logit, and an XLA
-gradient for the W_y column gather.
+`tf.function`; left out of functions XLA compiles, which would drop them
+with a warning each), `tf.gather(batch_dims=1)` for the target logit, and an
+XLA gradient for the W_y column gather.
 """
 
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util
+
+
+def compiled_by_xla():
+    """True while tracing a function that XLA compiles (`tf.function(jit_compile=True)`).
+
+    TensorFlow has no public way to ask (see docs/private_apis.md).
+    """
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def _checked(tensor, make_assertions):
+    """`tensor` with the assertions `make_assertions()` builds as control dependencies.
+
+    Under XLA the assertions are not built: XLA compiles `Assert` out (logging
+    "Ignoring Assert operator" once per assertion), so they would check
+    nothing there. Callers that need a check under XLA run it outside the
+    compiled function (`TrainStep` checks the labels in a plain `tf.function`).
+    """
+    if compiled_by_xla():
+        return tensor
+    with tf.control_dependencies(make_assertions()):
+        return tf.identity(tensor)
 
 
 def assert_labels(labels, num_classes, batch_like, name, shown_classes):
@@ -25,7 +48,7 @@ def assert_labels(labels, num_classes, batch_like, name, shown_classes):
     Returns:
         `labels`, with the assertions as control dependencies.
     """
-    assertions = [
+    return _checked(labels, lambda: [
         tf.debugging.assert_equal(
             tf.shape(labels)[0],
             tf.shape(batch_like)[0],
@@ -39,34 +62,27 @@ def assert_labels(labels, num_classes, batch_like, name, shown_classes):
             tf.cast(num_classes, tf.int32),
             message=f"`{name}` must be in [0, num_classes={shown_classes}); found a label >= num_classes",
         ),
-    ]
-    with tf.control_dependencies(assertions):
-        return tf.identity(labels)
+    ])
 
 
 def assert_dims_equal(tensor, dim_a, dim_b, message):
     """Returns `tensor` with a run-time assertion that `dim_a == dim_b`."""
-    with tf.control_dependencies([tf.debugging.assert_equal(dim_a, dim_b, message=message)]):
-        return tf.identity(tensor)
+    return _checked(tensor, lambda: [tf.debugging.assert_equal(dim_a, dim_b, message=message)])
 
 
 def assert_non_negative_scalar(value, name):
     """Returns the float scalar `value` with run-time finite and >= 0 assertions."""
-    assertions = [
+    return _checked(value, lambda: [
         tf.debugging.assert_all_finite(value, message=f"`{name}` must be finite"),
         tf.debugging.assert_non_negative(value, message=f"`{name}` must be >= 0"),
-    ]
-    with tf.control_dependencies(assertions):
-        return tf.identity(value)
+    ])
 
 
 def assert_whole_numbers(values, name):
     """Returns float `values` cast to int32, with a run-time check that they are whole."""
-    whole = tf.debugging.assert_equal(
+    return tf.cast(_checked(values, lambda: [tf.debugging.assert_equal(
         values, tf.round(values), message=f"`{name}` must hold integer class ids; found a fractional label"
-    )
-    with tf.control_dependencies([whole]):
-        return tf.cast(values, tf.int32)
+    )]), tf.int32)
 
 
 def matmul(a, b, transpose_a, transpose_b):
@@ -112,7 +128,7 @@ def _gather_columns_scatter_gradient(matrix, labels):
 
 def take_columns(matrix, labels):
     """Columns `labels` of a (d, K) matrix, with the faster gradient where XLA compiles it."""
-    if control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()):
+    if compiled_by_xla():
         return _gather_columns_scatter_gradient(matrix, labels)
     return tf.gather(matrix, labels, axis=1)
 

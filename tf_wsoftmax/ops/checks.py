@@ -7,8 +7,10 @@ negative alpha tensor) are checked where the values are known:
 
 - TensorFlow: ``tf.debugging`` assertions, which raise
   ``tf.errors.InvalidArgumentError`` eagerly and inside ``tf.function``. XLA
-  compiles assertions out; the ops then rely on TensorFlow's sparse
-  cross-entropy, whose XLA kernel returns NaN for an out-of-range label.
+  compiles assertions out (logging a warning for each), so they are not built
+  in functions XLA compiles; the ops then rely on TensorFlow's sparse
+  cross-entropy, whose XLA kernel returns NaN for an out-of-range label, and
+  `TrainStep` checks the labels in a plain ``tf.function`` before its XLA step.
 - JAX (and other backends): concrete values are checked with NumPy and raise
   ``ValueError``. Inside ``jax.jit`` nothing can raise, so the ops return NaN
   in the rows of an invalid label (`label_errors` + `_backend.mark_invalid`)

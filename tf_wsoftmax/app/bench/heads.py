@@ -264,23 +264,56 @@ def _rate(record):
     return record.get("sample_rate", 1.0)
 
 
-def markdown(records):
+def _not_applicable(records, requested):
+    """{(setting, rate): [heads]}: at each sample rate below 1, the requested heads that cannot sample.
+
+    `requested` lists the heads asked for; by default, the heads recorded
+    in the same setting at any rate (e.g. at rate 1 next to rate 0.2).
+    """
+    timed = {(_group(r), _rate(r), r["loss"]) for r in records}
+    missing = {}
+    for record in records:
+        setting, rate = _group(record), _rate(record)
+        if rate == 1.0 or (setting, rate) in missing:
+            continue
+        names = requested if requested is not None else [r["loss"] for r in records if _group(r) == setting]
+        missing[(setting, rate)] = [
+            name for name in dict.fromkeys(names)
+            if name != FLOOR and not samples(name) and (setting, rate, name) not in timed
+        ]
+    return {key: names for key, names in missing.items() if names}
+
+
+def markdown(records, requested=None):
     """Markdown table: each head's min and median, its ratio to normalised softmax and to its floor.
 
     The floor of a head is the `matmul_floor` record of the same setting
     times the head's products over 3 (`FLOOR_PRODUCTS`; 3 when not listed);
     it is the full (B, d) x (d, K) product whatever the sample rate. "x rate
     1" is a head's median over its own median at sample rate 1 (same setting).
+    At a sample rate below 1, the heads that cannot sample classes get a
+    row of "n/a" (not applicable) after that setting's rows, and a key
+    under the table says why.
+
+    Args:
+        records: `time_heads` records.
+        requested: the heads asked for (their n/a rows). Defaults to None:
+            the heads recorded in the same setting at any rate.
+
+    Returns:
+        The table as a string.
     """
     baseline = {_group(r) + (_rate(r),): r["median_ms"] for r in records if r["loss"] == "normalized_softmax"}
     floor = {_group(r): r for r in records if r["loss"] == FLOOR}
     full = {_group(r) + (r["loss"],): r["median_ms"] for r in records if _rate(r) == 1.0}
+    not_applicable = _not_applicable(records, requested)
+    last = {(_group(r), _rate(r)): index for index, r in enumerate(records)}
     lines = [
         "| loss | backend | device | jit | K | d | B | dtype | rate | min ms | median ms | x rate 1 | "
         "x normalised softmax | products | x floor (min) | x floor (median) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in records:
+    for index, r in enumerate(records):
         base, bare = baseline.get(_group(r) + (_rate(r),)), floor.get(_group(r))
         ratio = f"{r['median_ms'] / base:.2f}" if base else "-"
         at_one = full.get(_group(r) + (r["loss"],))
@@ -296,5 +329,19 @@ def markdown(records):
             f"| {r['loss']} | {r.get('backend', 'tensorflow')} | {r.get('device', '-')} | {r['jit_compile']} | "
             f"{r['classes']} | {r['dim']} | {r['batch']} | {r['dtype']} | {_rate(r):g} | {r['min_ms']:.2f} | "
             f"{r['median_ms']:.2f} | {versus_rate_one} | {ratio} | {products} | {floor_min} | {floor_median} |"
+        )
+        key = (_group(r), _rate(r))
+        if last[key] == index:
+            for name in not_applicable.get(key, []):
+                lines.append(
+                    f"| {name} | {r.get('backend', 'tensorflow')} | {r.get('device', '-')} | {r['jit_compile']} | "
+                    f"{r['classes']} | {r['dim']} | {r['batch']} | {r['dtype']} | {_rate(r):g} | n/a | n/a | n/a | "
+                    f"n/a | {FLOOR_PRODUCTS.get(name, 3)} | n/a | n/a |"
+                )
+    if not_applicable:
+        lines.append("")
+        lines.append(
+            "n/a: not applicable; the loss does not sample classes (Partial FC's `sample_rate` is an option of "
+            "the normalised margin heads), so it has no time at a sample rate below 1."
         )
     return "\n".join(lines)

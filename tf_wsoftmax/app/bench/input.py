@@ -1,14 +1,15 @@
 """Input throughput of a RecordIO pack against the train step it feeds (`tf-wsoftmax bench input`)."""
 
+import itertools
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_wsoftmax.data.recordio import face_pack_epoch_datasets
-from tf_wsoftmax.data.recordio import pack_labels
-from tf_wsoftmax.data.recordio import recordio_dataset
+
+from tf_wsoftmax.data.face_batches import pack_face_batches
+from tf_wsoftmax.data.face_pack_dataset import recordio_dataset
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.models import build_face_embedder
 from tf_wsoftmax.training import TrainStep
@@ -45,23 +46,24 @@ def train_step_images_per_second(backbone_name, image_size, batch, classes, repe
 
 
 def bench_input(rec_path, batch=128, image_size=112, backbone="mobilenet_v3_small", max_images=2000):
-    """Decoded images/s of the raw pack reader and of the training pipeline, next to the train step's.
+    """Decoded images/s of the raw pack reader and of the training input, next to the train step's.
 
     Returns:
         A record: pack, images, decoded_images_per_s (recordio_dataset: read
-        and decode), pipeline_images_per_s (the training input: shuffle,
-        decode, resize, flip, standardise, batch), train_step_images_per_s,
-        and whether the pipeline keeps the step fed.
+        and decode in tf.data), pipeline_images_per_s (the training input,
+        `FaceBatches` in one thread: shuffle, decode, resize, flip,
+        standardise, batch), train_step_images_per_s, and whether the input
+        keeps the step fed.
     """
-    labels, identities = pack_labels(rec_path)
+    batches, identities = pack_face_batches(rec_path, batch, image_size, seed=0)
     decoded = images_per_second(recordio_dataset(rec_path), max_images, batched=False)
     pipeline = images_per_second(
-        face_pack_epoch_datasets(rec_path, batch, image_size, seed=0)(0).repeat(), max_images, batched=True
+        (batches[i % len(batches)] for i in itertools.count()), max_images, batched=True
     )
     step = train_step_images_per_second(backbone, image_size, batch, identities)
     return {
         "pack": rec_path,
-        "images": int(len(labels)),
+        "images": int(len(batches.labels)),
         "identities": identities,
         "batch": batch,
         "image_size": image_size,

@@ -138,7 +138,12 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     sample_rate = SAMPLE_RATE.check(sample_rate)
     devices = list(jax.devices() if devices is None else devices)
     if len(devices) % model_shards:
-        raise ValueError(f"{len(devices)} devices cannot be split into {model_shards} model shards.")
+        raise ValueError(
+            f"{len(devices)} device{'' if len(devices) == 1 else 's'} cannot be split into {model_shards} model "
+            f"shards (the devices must be a multiple of the shards). On a CPU, give JAX virtual devices: start "
+            f"the process with XLA_FLAGS=--xla_force_host_platform_device_count={model_shards} (or a multiple) "
+            "in its environment."
+        )
     data_shards = len(devices) // model_shards
     if classes % model_shards or batch % data_shards:
         raise ValueError(f"K={classes} and B={batch} must divide by the shards ({model_shards} model, {data_shards} data).")

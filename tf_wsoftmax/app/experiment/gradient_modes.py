@@ -107,12 +107,24 @@ def gradient_mode_sweep(
     write_json(os.path.join(out_dir, "summary.json"), records)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(format_table(records) + "\n")
-    plot_modes(records, alphas, os.path.join(out_dir, "angles.png"), title=f"{base.dataset}: Eq. 14 per class")
+    plot_modes(records, alphas, os.path.join(out_dir, "angles.png"),
+               subtitle=f"{base.dataset} test images, mean over seeds {', '.join(str(s) for s in seeds)}")
     return records
 
 
-def plot_modes(records, alphas, path, title=""):
-    """The Fig. 5 analogue: one panel per mode, bars per alpha (alpha 0 in each)."""
+def plot_modes(records, alphas, path, title=plots.ANGLE_BARS_TITLE + ", by gradient mode", subtitle=None):
+    """The Fig. 5 analogue: one panel per mode, bars per alpha (alpha 0 in each), legends under the panels.
+
+    Args:
+        records: the sweep's summary records (with "per_class_test").
+        alphas: the alpha values of the sweep.
+        path: output PNG path.
+        title: figure title (what is plotted).
+        subtitle: caption line (the data and the seeds). Defaults to None.
+
+    Returns:
+        The matplotlib `Figure`.
+    """
     by_row = {r["row"]: r["per_class_test"] for r in records}
     baseline = {"alpha 0": by_row[BASELINE_ROW]}
     panels = []
@@ -123,7 +135,7 @@ def plot_modes(records, alphas, path, title=""):
             panels.append((f'trainable W, bias_gradient="{mode}"', series))
     if f"fixed simplex alpha {max(alphas):g}" in by_row:
         panels.append(("fixed simplex W", {f"alpha {a:g}": by_row[f"fixed simplex alpha {a:g}"] for a in alphas}))
-    plots.plot_angle_bar_panels(panels or [("trainable W", baseline)], path, title=title)
+    return plots.plot_angle_bar_panels(panels or [("trainable W", baseline)], path, title=title, subtitle=subtitle)
 
 
 def format_table(records):
