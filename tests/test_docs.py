@@ -49,3 +49,57 @@ def test_example_runs(name, block, tmp_path, monkeypatch):
     exec(compile(block, name, "exec"), {})
     if "runs/ckpt" in block:  # a resumable example must also run a second time
         exec(compile(block, name + " (again)", "exec"), {})
+
+
+MENTIONED = re.compile(r"\b(?:tf_wsoftmax|tw)(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+FROM_IMPORT = re.compile(r"from (tf_wsoftmax(?:\.[a-z_]+)*) import (?:\(([^)]*)\)|([A-Za-z0-9_, ]+))")
+
+
+def mentioned_names(text):
+    """`tf_wsoftmax.x.y` / `tw.x.y` in the text and the names of its `from tf_wsoftmax... import` lines."""
+    names = {name.replace("tw.", "tf_wsoftmax.", 1) if name.startswith("tw.") else name
+             for name in MENTIONED.findall(text)}
+    for module, grouped, inline in FROM_IMPORT.findall(text):
+        imported = [name.split(" as ")[0].strip() for name in (grouped or inline).replace("\n", " ").split(",")]
+        names |= {f"{module}.{name}" for name in imported if name}
+    return names
+
+
+def resolves(dotted):
+    """Whether `a.b.c` is a module or an attribute reached from `tf_wsoftmax` as `import tf_wsoftmax` allows."""
+    import importlib
+
+    parts = dotted.split(".")
+    value = importlib.import_module(parts[0])
+    for index, part in enumerate(parts[1:], start=1):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            try:
+                value = importlib.import_module(".".join(parts[: index + 1]))
+            except ImportError:
+                return False
+    return True
+
+
+def test_every_module_and_name_the_docs_mention_exists():
+    """The docs' `tf_wsoftmax.x.y` / `tw.x.y` names and `from tf_wsoftmax... import` lines all resolve;
+    the subpackages also resolve as attributes after a bare `import tf_wsoftmax as tw` (PEP 562)."""
+    missing = sorted(
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in DOCUMENTS + sorted((ROOT / "experiments").glob("*.py"))
+        for name in mentioned_names(path.read_text())
+        if not resolves(name)
+    )
+    assert missing == []
+
+
+def test_the_subpackages_resolve_after_a_bare_import_without_starting_keras():
+    code = (
+        "import sys\nimport tf_wsoftmax as tw\nassert 'keras' not in sys.modules\n"
+        "for name in ('layers', 'losses', 'training', 'ops', 'data', 'eval', 'models', 'export', 'theory', "
+        "'distribution'):\n    getattr(tw, name)\n"
+        "assert tw.layers.NormalizedDense and tw.losses.WSoftmaxLoss and tw.training.TrainStep and tw.load_model\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -50,7 +50,7 @@ def test_short_digits_run_writes_metrics_and_resumes(tmp_path):
     with open(os.path.join(out, "history.jsonl")) as f:
         assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3]
     # A different run in the same folder is refused, naming what differs; --overwrite starts over.
-    changes = ({"loss_params": {"alpha": 0.5}}, {"seed": 7}, {"batch_size": 32}, {"loss": "softmax", "pretrain_epochs": None})
+    changes = ({"loss_params": {"alpha": 0.5}}, {"seed": 7}, {"batch_size": 32}, {"loss": "softmax", "loss_params": {}, "pretrain_epochs": None})
     for change in changes:
         with pytest.raises(ValueError, match=f"different config.*{next(iter(change))}"):
             run_training(dataclasses.replace(config, epochs=3, **change), out, verbose=False)

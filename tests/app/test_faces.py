@@ -16,8 +16,8 @@ from PIL import Image
 from tf_wsoftmax.app import cli
 from tf_wsoftmax.data import face_align
 from tf_wsoftmax.data.idx import DataFileError
-from tf_wsoftmax.data.face_folders import face_epoch_datasets
-from tf_wsoftmax.data.face_folders import list_identity_folders
+from tf_wsoftmax.data import folder_face_batches
+from tf_wsoftmax.data import list_identity_folders
 from tf_wsoftmax.eval import lfw
 from tf_wsoftmax.export import export_embedder
 from tf_wsoftmax.export import grpc_request
@@ -147,12 +147,17 @@ def test_identity_folder_dataset(tmp_path):
     paths, labels, names = list_identity_folders(str(tmp_path))
     assert names == [f"person{i}" for i in range(4)] and len(paths) == 24
     assert list(np.bincount(labels)) == [6, 6, 6, 6]
-    batches = list(face_epoch_datasets(paths, labels, batch_size=5, image_size=32)(0))
-    assert len(batches) == 4  # 24 // 5, remainder dropped
-    images = batches[0][0].numpy()
+    batches, identities = folder_face_batches(str(tmp_path), batch_size=5, image_size=32)
+    assert len(batches) == 4 and identities == 4  # 24 // 5, remainder dropped
+    images = batches[0][0]
     assert images.shape == (5, 32, 32, 3) and -1.0 <= images.min() and images.max() < 1.0
-    again = list(face_epoch_datasets(paths, labels, batch_size=5, image_size=32)(0))
-    np.testing.assert_array_equal(batches[1][0].numpy(), again[1][0].numpy())
+    # The same (seed, epoch, batch) gives the same batch; each image is its file, resized, maybe flipped.
+    again, _ = folder_face_batches(str(tmp_path), batch_size=5, image_size=32)
+    np.testing.assert_array_equal(batches[1][0], again[1][0])
+    first = batches._order[0]
+    decoded = np.asarray(Image.open(paths[first]).convert("RGB").resize((32, 32), Image.BILINEAR), np.float32)
+    expected = (decoded - 127.5) / 128
+    assert np.array_equal(images[0], expected) or np.array_equal(images[0], expected[:, ::-1])
     with pytest.raises(FileNotFoundError):
         list_identity_folders(str(tmp_path / "missing"))
     # A file that is not an image is named before training, not inside the pipeline.
@@ -372,15 +377,19 @@ def test_train_faces_from_a_pack_with_verification_sets_during_training(tmp_path
             "--image-size", "32", "--feature-dim", "8", "--batch-size", "8", "--steps", "10",
             "--learning-rate", "0.05", "--bin", str(tmp_path / "val.bin"), "--evaluate-every", "4", "--quiet"]
     assert cli.main(args) == 0
-    assert "steps=10 identities=4" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "steps=10 identities=4" in printed
+    assert [line.split("]")[0] for line in printed.splitlines() if "val: accuracy" in line] == [
+        "[step 4", "[step 8", "[step 10"]  # one line per evaluation, with its threshold
+    assert "threshold" in printed
     with open(os.path.join(out, "metrics.json")) as f:
         metrics = json.load(f)
     history = metrics["verification"]["history"]
     assert [row["step"] for row in history] == [4, 8, 10]  # every 4 steps and at the end
     best = metrics["verification"]["best"]["val"]
     assert best["accuracy_mean"] == max(row["val"]["accuracy_mean"] for row in history)
-    logs = list((tmp_path / "run" / "logs").rglob("events.out.tfevents.*"))
-    assert logs
+    with open(os.path.join(out, "verification.json")) as f:
+        assert json.load(f) == metrics["verification"]  # derived from the checkpoint, written beside it
     assert cli.main(["verify", "--model", os.path.join(out, "embedder.keras"), "--bin", str(tmp_path / "val.bin")]) == 0
     assert "| val |" in capsys.readouterr().out
     other = ["--out", str(tmp_path / "other"), "--min-images", "2"]
@@ -403,12 +412,12 @@ def test_a_refused_run_leaves_nothing_in_its_folder(tmp_path, capsys):
 
 
 def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
-    from tf_wsoftmax.app.experiment.run_folder import start_run_folder
+    from tf_wsoftmax.training import RunFolder
 
     blocker = tmp_path / "file"
     blocker.write_text("a file where the run folder should go")
     with pytest.raises(OSError, match="cannot write the run folder .*file/run"):
-        start_run_folder(str(blocker / "run"), {"a": 1})
+        RunFolder(str(blocker / "run")).open()
 
 
 def test_align_refuses_impossible_confidences_and_other_settings_on_resume(tmp_path):

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.app.no_tensorflow import environment
-from tests.data.test_sources import make_idx_folder
+from tests.data_files import make_idx_folder
 from tf_wsoftmax.app.experiment.paper_tables import PaperTablesConfig
 from tf_wsoftmax.app.experiment.paper_tables import TABLE1_ROWS
 from tf_wsoftmax.app.experiment.paper_tables import run_configs
@@ -63,12 +63,12 @@ def test_the_plan_is_keyed_and_made_again_from_the_timing_run(tmp_path, capsys):
     config = PaperTablesConfig(data_dir=str(tmp_path / "data"), runs_dir=str(tmp_path / "runs"), tiny=True,
                                budget_seconds=600.0)
     plan = paper_tables._plan(config, started=0.0 + __import__("time").time())
-    timing_checkpoint = tmp_path / "runs" / "timing" / "checkpoint.zip"
+    timing_checkpoint = tmp_path / "runs" / "timing_tiny" / "checkpoint.zip"
     trained = timing_checkpoint.stat().st_mtime_ns
     os.remove(tmp_path / "runs" / "plan.json")  # killed before the plan was written
     again = paper_tables._plan(config, started=__import__("time").time())
     assert again["timing"] == plan["timing"] and timing_checkpoint.stat().st_mtime_ns == trained
-    other = dataclasses.replace(config, budget_seconds=1.0, tiny=False, max_epochs=3)
+    other = dataclasses.replace(config, budget_seconds=1.0, max_epochs=3)
     replanned = paper_tables._plan(other, started=__import__("time").time())
     assert replanned["key"] != plan["key"] and replanned["timing"] == plan["timing"]
     assert timing_checkpoint.stat().st_mtime_ns == trained  # sized again, not trained again

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests import reference
+from tests.backends.backend_utils import BACKEND
 from tests.backends.backend_utils import float64
 from tests.backends.backend_utils import traced
 from tests.backends.backend_utils import value_and_gradients
@@ -227,6 +228,41 @@ def test_unsampled_columns_and_their_momentum_do_not_move(rng, case):
     np.testing.assert_array_equal(kernel_2[:, left], kernel_1[:, left])
     np.testing.assert_array_equal(momentum_2[:, left], momentum_1[:, left])
     assert np.all(np.abs(kernel_2[:, second] - kernel_1[:, second]).sum(0) > 0)
+
+
+def momentum_slot(optimizer):
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return next(np.asarray(v) for v in inner.variables if v.path.endswith("head_kernel_momentum"))
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("path", ["fit", "train_step"])
+def test_unsampled_columns_stay_frozen_on_every_training_path_and_policy(rng, policy, path):
+    """`MarginClassifier.fit` (under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer)
+    and TrainStep: two steps; the columns step 2 did not sample keep step 1's value and momentum."""
+    if path == "train_step" and BACKEND != "tensorflow":
+        pytest.skip("TrainStep is TensorFlow")
+    keras.config.set_dtype_policy(policy)
+    x = rng.normal(size=(16, 6)).astype("float32")
+    y = rng.integers(0, 64, 16).astype("int32")
+    model = classifier(lambda: NormalizedDense(64, alpha=ALPHA, sample_rate=0.2, sample_seed=SEED, name="head"))
+    if path == "fit":
+        train = lambda xs, ys: model.fit(xs, ys, batch_size=8, epochs=1, verbose=0, shuffle=False)  # noqa: E731
+    else:
+        from tf_wsoftmax.training import TrainStep
+
+        step = TrainStep(model.backbone, model.head, model.optimizer)
+        train = lambda xs, ys: step(xs, ys)  # noqa: E731
+    if policy == "mixed_float16":
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    train(x[:8], y[:8])
+    kernel_1, momentum_1 = np.asarray(model.head.kernel), momentum_slot(model.optimizer)
+    train(x[8:], y[8:])
+    left = np.setdiff1d(np.arange(64), sampled_columns(model, y[8:], 1))
+    moved = np.setdiff1d(sampled_columns(model, y[:8], 0), sampled_columns(model, y[8:], 1))
+    assert len(moved) > 0 and np.all(np.abs(momentum_1[:, moved]).sum(0) > 0)  # they had momentum to move by
+    np.testing.assert_array_equal(np.asarray(model.head.kernel)[:, left], kernel_1[:, left])
+    np.testing.assert_array_equal(momentum_slot(model.optimizer)[:, left], momentum_1[:, left])
 
 
 def test_an_optimizer_that_would_move_unsampled_columns_is_refused_on_every_path(rng):

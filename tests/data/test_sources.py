@@ -1,37 +1,13 @@
 """Dataset sources and pipelines, on files the tests write themselves."""
 
-import gzip
 import os
 import pickle
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from tests.data_files import make_idx_folder
 from tf_wsoftmax import data
-
-
-def write_idx(path, array):
-    """Writes `array` (uint8) as an IDX file, gzipped if the name ends in .gz."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    payload = header + array.astype(np.uint8).tobytes()
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "wb") as f:
-        f.write(payload)
-
-
-def make_idx_folder(folder, n_train=30, n_test=12, gz=True, classes=10):
-    rng = np.random.default_rng(0)
-    os.makedirs(folder, exist_ok=True)
-    arrays = {}
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        labels = (np.arange(n) % classes).astype(np.uint8)
-        suffix = ".gz" if gz else ""
-        write_idx(os.path.join(folder, f"{split}-images-idx3-ubyte{suffix}"), images)
-        write_idx(os.path.join(folder, f"{split}-labels-idx1-ubyte{suffix}"), labels)
-        arrays[split] = (images, labels)
-    return arrays
 
 
 def make_cifar_folder(root, name, n_per_batch=8):
@@ -123,47 +99,6 @@ def test_digits_are_embedded():
     loaded = data.load_dataset("digits")
     assert loaded.train[0].dtype == np.uint8 and loaded.train[0].shape[1:] == (8, 8, 1)
     assert len(loaded.train[1]) + len(loaded.test[1]) == 1797
-
-
-def test_epoch_datasets_are_reproducible_and_augment(rng):
-    images = rng.integers(0, 256, size=(20, 8, 8, 3), dtype=np.uint8)
-    labels = np.arange(20, dtype=np.int32)
-    normalize = data.make_normalizer(*data.channel_statistics(images))
-    make = data.epoch_datasets(images, labels, batch_size=6, seed=5, normalize=normalize, augment=True)
-    first = [(x.numpy(), y.numpy()) for x, y in make(3)]
-    again = [(x.numpy(), y.numpy()) for x, y in make(3)]
-    for (a, b), (c, d) in zip(first, again):
-        np.testing.assert_array_equal(a, c)
-        np.testing.assert_array_equal(b, d)
-    assert sorted(np.concatenate([y for _, y in first])) == list(range(20))
-    assert first[0][0].dtype == np.float32 and first[0][0].shape == (6, 8, 8, 3)
-    other = np.concatenate([y for _, y in make(4)])
-    assert not np.array_equal(other, np.concatenate([y for _, y in first]))
-    # Augmentation changes images but keeps them a crop/flip of the padded original.
-    plain = data.epoch_datasets(images, labels, 20, seed=5, normalize=normalize)(3)
-    augmented = data.epoch_datasets(images, labels, 20, seed=5, normalize=normalize, augment=True)(3)
-    assert not np.allclose(next(iter(plain))[0].numpy(), next(iter(augmented))[0].numpy())
-
-
-def test_augment_is_a_flip_of_a_shifted_crop():
-    image = tf.reshape(tf.range(16 * 16 * 1, dtype=tf.float32), (16, 16, 1))
-    out = data.augment_flip_crop(image, tf.constant([1, 2], tf.int64)).numpy()[..., 0]
-    source = np.pad(image.numpy()[..., 0], 4)
-    found = any(
-        np.array_equal(candidate, out)
-        for dy in range(9)
-        for dx in range(9)
-        for candidate in (source[dy : dy + 16, dx : dx + 16], source[dy : dy + 16, dx : dx + 16][:, ::-1])
-    )
-    assert found
-
-
-def test_normalizer_standardises(rng):
-    images = rng.integers(0, 256, size=(50, 4, 4, 3), dtype=np.uint8)
-    normalize = data.make_normalizer(*data.channel_statistics(images))
-    out = normalize(tf.constant(images)).numpy()
-    np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
-    np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1.0, atol=1e-4)
 
 
 def test_offline_download_fails_in_seconds_naming_the_host(tmp_path, monkeypatch):

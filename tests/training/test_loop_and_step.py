@@ -1,19 +1,14 @@
-import glob
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests import helpers
-from tf_wsoftmax.data import epoch_datasets
 from tf_wsoftmax.layers import NormalizedDense
-from tf_wsoftmax.training import LoopConfig
 from tf_wsoftmax.training import TrainStep
 from tf_wsoftmax.training import paper_kernel_regularizer
 from tf_wsoftmax.training import paper_learning_rate
 from tf_wsoftmax.training import paper_optimizer
-from tf_wsoftmax.training import train
 
 
 def test_paper_learning_rate_staircase():
@@ -66,83 +61,45 @@ def test_train_step_with_plain_dense_head(rng):
     assert losses[-1] < losses[0]
 
 
-def _run(tmp_path, data_fn, epochs, seed=0):
-    keras.utils.set_random_seed(seed)
-    backbone = helpers.tiny_backbone()
-    # Algorithm 1: softmax for 7 steps, then W-Softmax (the switch falls
-    # between the killed run's last checkpoint and the end).
-    head = NormalizedDense(4, alpha=1.0, alpha_warmup_steps=7)
-    optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
-    config = LoopConfig(
-        epochs=epochs,
-        checkpoint_dir=str(tmp_path / "ckpt"),
-        checkpoint_every=3,
-        log_dir=str(tmp_path / "logs"),
-        verbose=False,
-    )
-    result = train(backbone, head, optimizer, data_fn, config)
-    return result, backbone, head, optimizer
+@pytest.mark.parametrize("head_kind", ["wsoftmax", "partial_fc", "center"])
+def test_steps_of_train_step_equal_steps_of_fit(rng, head_kind):
+    """TrainStep is a thin wrapper over fit's objective and optimizer: 6 steps of each, from the same
+    start, give the same weights, optimizer slots and schedule counters (the warm-up ends at step 3)."""
+    from tf_wsoftmax.losses import build_loss
+    from tf_wsoftmax.training import LazyColumnSGD
+    from tf_wsoftmax.training import MarginClassifier
+    from tf_wsoftmax.training.checkpoint import run_variables
 
+    x, y = helpers.toy_batch(rng, n=24)
 
-class _Crash(Exception):
-    pass
+    def parts():
+        keras.utils.set_random_seed(0)
+        backbone = helpers.tiny_backbone(regularizer=paper_kernel_regularizer())
+        if head_kind == "partial_fc":
+            head, centres = NormalizedDense(4, alpha=1.0, alpha_warmup_steps=3, sample_rate=0.5, sample_seed=3), None
+        else:
+            params = dict(alpha=1.0, alpha_warmup_steps=3) if head_kind == "wsoftmax" else {}
+            head, centres = build_loss(head_kind, 4, **params)
+        optimizer = (LazyColumnSGD if head_kind == "partial_fc" else keras.optimizers.SGD)(
+            paper_learning_rate(0.05, 4, 0.5), momentum=0.9)
+        return backbone, head, centres, optimizer
 
+    backbone, head, centres, optimizer = parts()
+    model = MarginClassifier(backbone, head, centres)
+    model.compile(optimizer=optimizer, metrics=["accuracy"])
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
 
-def test_killed_run_resumes_to_the_same_weights(tmp_path, rng):
-    """A run that dies mid-epoch (no clean-up, like a kill) and is restarted
-    from fresh objects ends with the same step count, weights and epoch
-    metrics as a run that was never interrupted."""
-    x, y = helpers.toy_batch(rng, n=40)
-    data_fn = epoch_datasets(x, y, batch_size=8, seed=3)  # 5 steps per epoch
-
-    reference, ref_backbone, ref_head, _ = _run(tmp_path / "straight", data_fn, epochs=3)
-    assert reference["step"] == 15
-
-    crash_at = 8  # epoch 2, third batch; last checkpoint at step 6
-
-    def crashing(epoch):
-        counter = {"n": 0}
-
-        def bomb(images, labels):
-            counter["n"] += 1
-            if epoch * 5 + counter["n"] > crash_at:
-                raise _Crash()
-            return images, labels
-
-        return data_fn(epoch).map(
-            lambda a, b: tf.numpy_function(bomb, [a, b], [a.dtype, b.dtype], stateful=True)
-        ).apply(tf.data.experimental.assert_cardinality(5))
-
-    with pytest.raises(Exception):
-        _run(tmp_path / "killed", crashing, epochs=3, seed=0)
-    assert tf.train.latest_checkpoint(str(tmp_path / "killed" / "ckpt")).endswith("-6")
-
-    # Fresh objects with a different init: everything must come from the checkpoint.
-    resumed, backbone, head, optimizer = _run(tmp_path / "killed", data_fn, epochs=3, seed=99)
-    assert resumed["step"] == 15 and int(optimizer.iterations.numpy()) == 15
-    assert int(head.iterations.numpy()) == 15 and float(head.current_alpha()) == 1.0
-    assert [h["epoch"] for h in resumed["history"]] == [2, 3]
-    for a, b in zip(resumed["history"], reference["history"][1:]):
-        np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
-        np.testing.assert_allclose(a["accuracy"], b["accuracy"], rtol=1e-6)
-    helpers.assert_weights_close(
-        backbone.get_weights() + head.get_weights(),
-        ref_backbone.get_weights() + ref_head.get_weights(),
-        atol=1e-5,
-    )
-    assert glob.glob(str(tmp_path / "straight" / "logs" / "events.out.tfevents.*"))
-
-
-def test_finished_run_restarts_as_a_no_op(tmp_path, rng):
-    x, y = helpers.toy_batch(rng, n=16)
-    data_fn = epoch_datasets(x, y, batch_size=8)
-    first, *_ = _run(tmp_path, data_fn, epochs=2)
-    again, *_ = _run(tmp_path, data_fn, epochs=2)
-    assert first["step"] == again["step"] == 4 and again["history"] == []
-
-
-def test_infinite_dataset_is_rejected(tmp_path, rng):
-    x, y = helpers.toy_batch(rng)
-    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
-    with pytest.raises(ValueError, match="finite"):
-        _run(tmp_path, data, epochs=1)
+    backbone_2, head_2, centres_2, optimizer_2 = parts()
+    twin = MarginClassifier(backbone_2, head_2, centres_2)  # the same variables, for the comparison
+    twin.compile(optimizer=optimizer_2, metrics=["accuracy"])
+    step = TrainStep(backbone_2, head_2, optimizer_2, feature_loss=centres_2)
+    for start in range(0, 24, 4):
+        step(x[start : start + 4], y[start : start + 4])
+    assert int(optimizer_2.iterations.numpy()) == 6
+    if head_kind != "center":
+        assert int(head_2.iterations.numpy()) == 6 and float(head_2.current_alpha()) == 1.0
+    fitted = run_variables(model)[: -len(model.metrics_variables)]  # weights, centres, counters, slots
+    stepped = run_variables(twin)[: -len(twin.metrics_variables)]
+    assert [tuple(v.shape) for v in fitted] == [tuple(v.shape) for v in stepped] and len(fitted) > 10
+    for a, b in zip(fitted, stepped):
+        np.testing.assert_allclose(np.asarray(b.numpy()), np.asarray(a.numpy()), rtol=1e-5, atol=1e-6, err_msg=a.path)

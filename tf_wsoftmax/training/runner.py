@@ -153,7 +153,8 @@ def run_state(folder, identity=None, resumable=(), records=()):
     path = folder.file(CHECKPOINT_FILE)
     if not os.path.exists(path):
         # The history is derived from a checkpoint, so it exists only after one was written.
-        recorded = [name for name in (HISTORY_FILE, *records) if os.path.exists(folder.file(name))]
+        ours = folder.written()
+        recorded = [name for name in (HISTORY_FILE, *records) if name in ours and os.path.exists(folder.file(name))]
         if recorded:
             raise RunFolderError(
                 f"{folder.path} holds a run ({', '.join(recorded)}) but its checkpoint {path} is missing. "

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-
 from tf_wsoftmax.data.face_batches import pack_face_batches
 from tf_wsoftmax.data.face_pack_dataset import recordio_dataset
 from tf_wsoftmax.losses import build_loss

@@ -208,7 +208,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
                       jit_compile=jit)
         hooks = []
         if config.verification_bins and config.evaluate_every:
-            hooks.append(StepHook("verification", config.evaluate_every, verification_hook(embedder, config, verbose)))
+            hooks.append(StepHook("verification", config.evaluate_every, verification_hook(embedder, config)))
         epochs = math.ceil(config.steps / batches.batches_per_epoch)
         state = fit_run(
             model, batches, folder, epochs, identity, resumable=RESUMABLE_KEYS, max_steps=config.steps,
@@ -218,7 +218,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
         folder.save_with(EMBEDDER_FILE, embedder.save)
         rows = state["hooks"].get("verification", [])
         if config.verification_bins and (not rows or rows[-1]["step"] != state["step"]):
-            rows = rows + [dict(verification_hook(embedder, config, verbose)(state["step"]), step=state["step"])]
+            rows = rows + [dict(verification_hook(embedder, config)(state["step"]), step=state["step"])]
         sample = batches.window(0, 0, 1)[0][0]
         embeddings = keras.ops.convert_to_numpy(embedder(sample, training=False))
         metrics = {
@@ -240,11 +240,12 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
     return metrics
 
 
-def verification_hook(embedder, config, verbose):
+def verification_hook(embedder, config):
     """`step -> {set: accuracy...}`: the `.bin` sets evaluated at a step (InsightFace's verification callback).
 
-    Prints one line per set when `verbose`: the set, its accuracy with its
-    std over the folds, and the best threshold.
+    Prints one line per set, as InsightFace does (also with --quiet: they are
+    results, not progress): the step, the set, its accuracy with its std over
+    the folds, and the mean of the folds' thresholds.
     """
 
     def evaluate(step):
@@ -258,10 +259,9 @@ def verification_hook(embedder, config, verbose):
                    "threshold": float(np.mean(m["thresholds"]))}
             for name, m in results.items()
         }
-        if verbose:
-            for name, m in row.items():
-                print(f"[step {step}] {name}: accuracy {100 * m['accuracy_mean']:.2f} +- "
-                      f"{100 * m['accuracy_std']:.2f}%, threshold {m['threshold']:.4f}", flush=True)
+        for name, m in row.items():
+            print(f"[step {step}] {name}: accuracy {100 * m['accuracy_mean']:.2f} +- "
+                  f"{100 * m['accuracy_std']:.2f}%, threshold {m['threshold']:.4f}", flush=True)
         return row
 
     return evaluate

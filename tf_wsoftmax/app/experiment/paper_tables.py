@@ -139,7 +139,7 @@ def plan_key(config):
 def _plan(config, started):
     """The epochs of this `runs_dir`, sized from one timed epoch, and kept in `plan.json` under its key.
 
-    The timing run is an ordinary resumable run folder (`runs_dir/timing`),
+    The timing run is an ordinary resumable run folder (`runs_dir/timing_<backbone>`),
     whose timing.json (derived from its checkpoint) holds the seconds it
     trained, so the plan can always be made again from it: a kill between
     the timing run and `plan.json` loses nothing, and a plan of another key
@@ -153,7 +153,7 @@ def _plan(config, started):
             plan = json.load(f)
         if isinstance(plan, dict) and plan.get("key") == key:
             return plan
-    timing_dir = os.path.join(config.runs_dir, "timing")
+    timing_dir = os.path.join(config.runs_dir, f"timing_{key['backbone']}")
     timing = run_training(config.base(1).with_loss("wsoftmax", alpha=1.0), timing_dir, verbose=False)
     with open(os.path.join(timing_dir, TIMING_FILE)) as f:
         seconds = json.load(f)
