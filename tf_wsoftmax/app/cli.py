@@ -184,6 +184,7 @@ def _train_faces(args):
     from tf_wsoftmax.app.experiment.faces import FaceTrainConfig
     from tf_wsoftmax.app.experiment.faces import run_face_training
 
+    _check_backend(args)
     config = FaceTrainConfig(
         data=args.data,
         loss=args.loss,
@@ -515,6 +516,7 @@ def _add_face_commands(commands):
     faces.add_argument("--seed", type=int, default=0)
     faces.add_argument("--checkpoint-every", type=_positive_int, default=1000)
     faces.add_argument("--jit", action="store_true")
+    faces.add_argument("--backend", choices=["tensorflow", "jax"], help="Keras backend (default: KERAS_BACKEND)")
     faces.add_argument("--quiet", action="store_true")
     faces.add_argument("--overwrite", action="store_true", help="delete a run with a different config in --out first")
     faces.set_defaults(func=_train_faces)

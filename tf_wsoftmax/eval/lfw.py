@@ -7,7 +7,7 @@ import numpy as np
 
 from tf_wsoftmax.eval.verification_metrics import check_far_target
 from tf_wsoftmax.eval.verification_metrics import cosine_scores
-from tf_wsoftmax.eval.verification_metrics import embed_dataset
+from tf_wsoftmax.eval.verification_metrics import embed_faces
 from tf_wsoftmax.eval.verification_metrics import verification_metrics
 
 
@@ -137,19 +137,22 @@ def evaluate_lfw(embed, pairs_path, root, batch_size=64, image_size=160, flip_fu
     Returns:
         The metrics dict, plus "pairs" and "images" counts.
     """
-    import tensorflow as tf
-
-    from tf_wsoftmax.data.face_folders import decode_face
-    from tf_wsoftmax.data.face_folders import standardize_face
+    from tf_wsoftmax.data.face_batches import resize_face
+    from tf_wsoftmax.data.images import decode_image
 
     check_far_target(far_target)
     pairs = parse_pairs(pairs_path)
     paths = pair_paths(pairs, root)
-    dataset = tf.data.Dataset.from_tensor_slices(paths).map(
-        lambda p: standardize_face(decode_face(p, image_size)), num_parallel_calls=tf.data.AUTOTUNE
-    )
+
+    def load(indices):
+        faces = []
+        for i in indices:
+            with open(paths[i], "rb") as f:
+                faces.append(resize_face(decode_image(f.read(), paths[i]), image_size))
+        return np.stack(faces)
+
     index = {path: row for row, path in enumerate(paths)}
-    table = embed_dataset(embed, dataset, batch_size, flip_fusion)
+    table = embed_faces(embed, load, len(paths), batch_size, flip_fusion)
     first = table[[index[image_path(root, *p.first)] for p in pairs]]
     second = table[[index[image_path(root, *p.second)] for p in pairs]]
     scores = cosine_scores(first, second)

@@ -3,10 +3,12 @@
 import collections
 import os
 
+import numpy as np
+
 from tf_wsoftmax.eval.verification_metrics import check_far_target
 from tf_wsoftmax.eval.verification_metrics import contiguous_folds
 from tf_wsoftmax.eval.verification_metrics import cosine_scores
-from tf_wsoftmax.eval.verification_metrics import embed_dataset
+from tf_wsoftmax.eval.verification_metrics import embed_faces
 from tf_wsoftmax.eval.verification_metrics import verification_metrics
 
 
@@ -16,27 +18,24 @@ def evaluate_pairs(
     """10-fold verification metrics of image pairs (images 2i and 2i + 1 form pair i).
 
     Args:
-        embed: as `embed_dataset`.
-        images: uint8 (2N, H, W, 3), resized here to the model's side `image_size`.
+        embed: as `embed_faces`.
+        images: uint8 (2N, H, W, 3), resized here to the model's side `image_size`
+            (PIL's antialiased bilinear filter, as training reads faces).
         issame: bool (N,).
         image_size: the model's input side.
-        batch_size, flip_fusion, far_target: see `embed_dataset` / `verification_metrics`.
+        batch_size, flip_fusion, far_target: see `embed_faces` / `verification_metrics`.
         folds: number of contiguous folds. Defaults to 10.
         source: the file the pairs come from, named in errors. Defaults to None.
 
     Returns:
         `verification_metrics` plus "pairs".
     """
-    import tensorflow as tf
+    from tf_wsoftmax.data.face_batches import resize_face
 
-    from tf_wsoftmax.data.face_folders import standardize_face
+    def load(indices):
+        return np.stack([resize_face(images[i], image_size) for i in indices])
 
-    def prepare(image):
-        resized = tf.image.resize(image, (image_size, image_size), antialias=True)
-        return standardize_face(tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8))
-
-    dataset = tf.data.Dataset.from_tensor_slices(images).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    table = embed_dataset(embed, dataset, batch_size, flip_fusion)
+    table = embed_faces(embed, load, len(images), batch_size, flip_fusion)
     scores = cosine_scores(table[0::2], table[1::2])
     metrics = verification_metrics(scores, issame, contiguous_folds(len(issame), folds), far_target, source)
     return dict(metrics, pairs=len(issame))

@@ -11,26 +11,29 @@ import os
 import numpy as np
 
 
-def embed_dataset(embed, dataset, batch_size=64, flip_fusion=True):
-    """Embeds a dataset of standardised images, batch by batch.
+def embed_faces(embed, load, count, batch_size=64, flip_fusion=True):
+    """Embeds `count` faces, batch by batch, in NumPy (every backend).
 
     Args:
-        embed: function from a float32 batch (B, S, S, 3) to (B, d) embeddings.
-        dataset: `tf.data.Dataset` of single standardised images.
+        embed: function from a float32 batch (B, S, S, 3), standardised as
+            (x - 127.5) / 128, to (B, d) embeddings.
+        load: `indices -> uint8 (B, S, S, 3)` faces (decoded and resized).
+        count: the number of faces.
         batch_size: embedding batch size.
         flip_fusion: add the embedding of the mirrored image (as InsightFace's
-            and our LFW evaluation do).
+            verification does).
 
     Returns:
-        (N, d) float array.
+        (count, d) float array.
     """
-    import tensorflow as tf
+    from tf_wsoftmax.data.face_batches import standardize_faces
 
     embeddings = []
-    for batch in dataset.batch(batch_size):
+    for start in range(0, count, batch_size):
+        batch = standardize_faces(load(np.arange(start, min(start + batch_size, count))))
         vectors = np.asarray(embed(batch))
         if flip_fusion:
-            vectors = vectors + np.asarray(embed(tf.reverse(batch, axis=[2])))
+            vectors = vectors + np.asarray(embed(np.ascontiguousarray(batch[:, :, ::-1])))
         embeddings.append(vectors)
     return np.concatenate(embeddings) if embeddings else np.zeros((0, 0))
 
