@@ -1,4 +1,4 @@
-"""Partial FC through TensorFlow's `TrainStep`, the resumable `train()` loop and `train-faces`."""
+"""Partial FC through TensorFlow's `TrainStep` and `train-faces` (resuming its draws: tests/app/test_run_kills.py)."""
 
 import os
 
@@ -11,10 +11,8 @@ from tf_wsoftmax import ops
 from tf_wsoftmax.app import cli
 from tf_wsoftmax.layers import NormalizedDense
 from tf_wsoftmax.training import LazyColumnSGD
-from tf_wsoftmax.training import LoopConfig
 from tf_wsoftmax.training import TrainStep
 from tf_wsoftmax.training import paper_kernel_regularizer
-from tf_wsoftmax.training import train
 
 
 def parts(seed=0):
@@ -53,22 +51,6 @@ def test_train_step_refuses_sampling_under_a_strategy():
         backbone, head, optimizer = parts()
         with pytest.raises(ValueError, match="not supported by `TrainStep` under a tf.distribute"):
             TrainStep(backbone, head, optimizer)
-
-
-def test_a_checkpointed_loop_resumes_with_the_same_draws(rng, tmp_path):
-    """train() for 4 steps == train() for 2 steps, then resumed from its checkpoint for 2 more."""
-    x = rng.normal(size=(32, 6)).astype("float32")
-    y = rng.integers(0, 64, 32).astype("int32")
-    data = lambda epoch: tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # noqa: E731
-    whole = parts()
-    train(*whole, data, LoopConfig(epochs=1, verbose=False))
-    directory = str(tmp_path / "ckpt")
-    first = parts()
-    train(*first, data, LoopConfig(epochs=1, checkpoint_dir=directory, checkpoint_every=1, max_steps=2, verbose=False))
-    resumed = parts(seed=5)  # other initial weights: the checkpoint restores everything
-    result = train(*resumed, data, LoopConfig(epochs=1, checkpoint_dir=directory, checkpoint_every=1, verbose=False))
-    assert result["step"] == 4 and int(resumed[1].iterations.numpy()) == 4
-    np.testing.assert_allclose(resumed[1].kernel.numpy(), whole[1].kernel.numpy(), rtol=0, atol=1e-6)
 
 
 def test_train_faces_has_the_sample_rate_flag(capsys):
