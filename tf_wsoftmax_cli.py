@@ -1,36 +1,19 @@
 """`tf-wsoftmax`'s entry point: the arguments checked first, then a quiet start-up, then the command.
 
 TensorFlow prints its start-up log (oneDNN, CUDA driver probing, CPU features)
-straight to file descriptor 2 while it is imported and its devices are set
-up, before its own log level applies (TF_CPP_MIN_LOG_LEVEL does not reach
-these lines), and twice: its core library and its profiler plugin each
-carry a copy of the logging. This module lives outside the package so that
-it runs before TensorFlow is imported: `tf_wsoftmax.app.cli.main` parses and
-checks every argument and named file without any framework (a usage error
-is reported at once), then calls `start_quietly`, which imports TensorFlow and
-lists its devices with file descriptor 2 pointed at /dev/null, then restores
-it. `--verbose` (anywhere) keeps the log. Python errors are never hidden:
-stderr is restored before any exception propagates.
+straight to file descriptor 2 while it is imported, before its own log level
+applies, and twice (`tf_wsoftmax._quiet`). This module lives outside the
+package so that it runs before TensorFlow is imported:
+`tf_wsoftmax.app.cli.main` parses and checks every argument and named file
+without any framework (a usage error is reported at once), then calls
+`start_quietly`, which imports TensorFlow and lists its devices with file
+descriptor 2 pointed at /dev/null, then restores it. `--verbose` (anywhere)
+keeps the log. Python errors are never hidden: stderr is restored before any
+exception propagates.
 """
 
-import contextlib
 import os
 import sys
-
-
-@contextlib.contextmanager
-def silenced_stderr():
-    """File descriptor 2 points at /dev/null inside the block (C++ logs included), and is restored after."""
-    sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
 
 
 def start_quietly(args):
@@ -39,6 +22,7 @@ def start_quietly(args):
     Args:
         args: the parsed and checked arguments (`tf_wsoftmax.app.cli.parse`).
     """
+    from tf_wsoftmax._quiet import silenced_stderr
     from tf_wsoftmax.app.commands.spec import keras_backend
 
     if getattr(args, "verbose", False) or keras_backend(args) != "tensorflow":
