@@ -214,6 +214,7 @@ def test_unknown_command_exits():
         ["verify", "--model", "m", "--bin", "b", "--max-set-pixels", "0"],
         ["export", "--model", "m", "--out", "o", "--name", "n", "--version", "0"],
         ["align", "src", "dst", "--min-confidence", "1.5"],
+        ["align", "src", "dst", "--image-size", "15"],
         ["paper-tables", "--data-dir", "d", "--out", "o", "--budget-minutes", "inf"],
     ],
 )
@@ -325,9 +326,12 @@ def usage_error_cases(tmp_path):
         (["train", "--loss", "cosface", "--alpha", "1", "--out", "run"], "--alpha does not apply to --loss cosface"),
         (["paper-tables", "--data-dir", "missing", "--out", "out"], "error: --data-dir missing: no such folder"),
         (["train-faces", "--data", "missing.rec", "--out", "run"], "--data missing.rec: no such file or folder"),
-        (["train-faces", "--data", "model.keras", "--bin", "missing.bin", "--out", "run"], "--bin missing.bin: no such file"),
-        (["lfw", "--pairs", "missing.txt", "--dir", ".", "--model", "model.keras"], "--pairs missing.txt: no such file"),
-        (["lfw", "--pairs", "pairs.txt", "--dir", "missing", "--model", "model.keras"], "--dir missing: no such folder"),
+        (["train-faces", "--data", "model.keras", "--bin", "missing.bin", "--out", "run"],
+         "--bin missing.bin: no such file"),
+        (["lfw", "--pairs", "missing.txt", "--dir", ".", "--model", "model.keras"],
+         "--pairs missing.txt: no such file"),
+        (["lfw", "--pairs", "pairs.txt", "--dir", "missing", "--model", "model.keras"],
+         "--dir missing: no such folder"),
         (["verify", "--model", "missing.keras", "--bin", "lfw.bin"], "error: --model missing.keras: no such file"),
         (["verify", "--model", "model.keras", "--bin", "lfw.bin", "missing.bin"], "--bin missing.bin: no such file"),
         (["verify", "--model", "model.keras", "--bin", "lfw.bin", "./lfw.bin"], "given more than once"),
@@ -386,7 +390,8 @@ def test_version_is_printed_without_a_framework(usage_error_bound):
 def test_help_starts_no_framework():
     """`--help` costs a small multiple of starting Python (before: 6.6-9.9 s, importing Keras)."""
     baseline = fastest([sys.executable, "-c", "pass"])
-    helps = [fastest([sys.executable, ENTRY, *sub, "--help"]) for sub in ([], ["train"], ["train-faces"], ["bench", "heads"])]
+    commands = ([], ["train"], ["train-faces"], ["bench", "heads"])
+    helps = [fastest([sys.executable, ENTRY, *sub, "--help"]) for sub in commands]
     # Python's own start-up is the unit; importing argparse, the declarations and the table is
     # a few times that. Keras alone costs hundreds of times it, so a bound of 40 x cannot pass with it.
     assert max(helps) < 40 * baseline, (helps, baseline)
@@ -419,7 +424,7 @@ def readme_first_command():
 @pytest.mark.slow
 def test_the_readme_first_command_line_example_runs_offline_as_written(tmp_path):
     argv = readme_first_command()
-    assert argv[:2] == ["tf-wsoftmax", "train"] and "--dataset" in argv and argv[argv.index("--dataset") + 1] == "digits"
+    assert argv[:2] == ["tf-wsoftmax", "train"] and argv[argv.index("--dataset") + 1] == "digits"
     # digits is scikit-learn's bundled copy: nothing is downloaded (the test suite runs offline).
     result = subprocess.run([sys.executable, ENTRY, *argv[1:]], cwd=tmp_path, capture_output=True, text=True,
                             timeout=600)

@@ -54,4 +54,5 @@ def test_paper_tables_fig5_caption_has_the_sized_epochs(tmp_path, plotted, monke
     plan = {"epochs": 4, "estimated_seconds": 1.0, "timing": {"train_seconds": 1.0, "steps": 3}}
     monkeypatch.setattr(paper_tables, "_plan", lambda config, started: plan)
     paper_tables.paper_tables(config, str(tmp_path / "out"))
-    assert plotted["plot_angle_bars"] == {"subtitle": "mnist test images (all classes), backbone tiny, seed 2, 4 epochs"}
+    caption = "mnist test images (all classes), backbone tiny, seed 2, 4 epochs"
+    assert plotted["plot_angle_bars"] == {"subtitle": caption}

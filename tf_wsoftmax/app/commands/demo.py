@@ -47,7 +47,7 @@ _BIAS_GRADIENT = declaration_of("wsoftmax", "bias_gradient")
 
 DEMO = Command(
     name="demo",
-    help="softmax vs W-Softmax on scikit-learn's bundled digits (offline, about 30 s)",
+    help="softmax vs W-Softmax on scikit-learn's bundled digits (offline, under a minute)",
     arguments=(
         arg("--epochs", type=positive_int, default=20, help="epochs of each of the two runs"),
         arg("--pretrain-epochs", type=non_negative_int,

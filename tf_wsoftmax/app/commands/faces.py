@@ -10,6 +10,7 @@ from tf_wsoftmax.app.commands.loss_flags import loss_params
 from tf_wsoftmax.app.commands.spec import Command
 from tf_wsoftmax.app.commands.spec import UsageError
 from tf_wsoftmax.app.commands.spec import arg
+from tf_wsoftmax.app.commands.spec import integer_at_least
 from tf_wsoftmax.app.commands.spec import non_negative_int
 from tf_wsoftmax.app.commands.spec import open_unit_interval
 from tf_wsoftmax.app.commands.spec import positive_float
@@ -48,7 +49,7 @@ ALIGN = Command(
     arguments=(
         arg("src", exists="folder", help="the identity folders of raw images (SRC/<identity>/<image>)"),
         arg("dst", help="where the aligned PNGs go (DST/<identity>/<image>.png)"),
-        arg("--image-size", type=positive_int, default=160, help="side of the aligned square"),
+        arg("--image-size", type=integer_at_least(16), default=160, help="side of the aligned square"),
         arg("--margin", type=non_negative_int, default=32,
             help="pixels around the box (facenet: 32 for 160, 44 for 182)"),
         arg("--selection", choices=["confidence", "largest_central"], default="confidence",
