@@ -13,14 +13,15 @@ from tf_wsoftmax.app.experiment import TrainConfig
 from tf_wsoftmax.app.experiment import run_training
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "no_tensorflow.py")
-TINY = ["--backend", "jax", "--dataset", "digits", "--classes", "4", "--backbone", "tiny", "--epochs", "2", "--quiet"]
+TINY = ["--backend", "jax", "--dataset", "digits", "--backbone", "tiny", "--epochs", "2", "--quiet"]
+FOUR = ["--classes", "4"]  # class-sweep sets the classes of its runs itself (--classes-list) and refuses --classes
 COMMANDS = {
-    "train": ["--loss", "wsoftmax"],
-    "units-sweep": ["--feature-dims", "3", "--alphas", "1.0"],
-    "alpha-sweep": ["--alphas", "1.0"],
+    "train": FOUR + ["--loss", "wsoftmax"],
+    "units-sweep": FOUR + ["--feature-dims", "3", "--alphas", "1.0"],
+    "alpha-sweep": FOUR + ["--alphas", "1.0"],
     "class-sweep": ["--classes-list", "3"],
-    "features-2d": [],
-    "gradient-modes": ["--alphas", "1", "--seeds", "0", "--groups", "stop"],
+    "features-2d": FOUR,
+    "gradient-modes": FOUR + ["--alphas", "1", "--seeds", "0", "--groups", "stop"],
 }
 FILES = {
     "units-sweep": ["summary.json", "units_sweep.png"],
