@@ -30,14 +30,18 @@ EMBEDDER = arg("--model", required=True, exists="file",
 JSON = arg("--json", help="also write the metrics to this JSON file (default: none)")
 
 
-def _run_align(config, args):
+def _align_config(args):
     from tf_wsoftmax.data.face_align import AlignConfig
-    from tf_wsoftmax.data.face_align import align_folder
 
-    config = AlignConfig(
+    return AlignConfig(
         image_size=args.image_size, margin=args.margin, selection=args.selection, landmarks=args.landmarks,
         min_confidence=args.min_confidence, workers=args.workers,
     )
+
+
+def _run_align(config, args):
+    from tf_wsoftmax.data.face_align import align_folder
+
     counts = align_folder(args.src, args.dst, config, manifest=args.manifest, progress=not args.quiet)
     print(" ".join(f"{status}={count}" for status, count in sorted(counts.items())))
     return 0
@@ -60,6 +64,7 @@ ALIGN = Command(
         arg("--manifest", help="the CSV of outcomes, one row per input (default: DST/manifest.csv)"),
         arg("--quiet", action="store_true", help="no progress bar"),
     ),
+    config=_align_config,
     run=_run_align,
 )
 

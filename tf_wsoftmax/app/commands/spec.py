@@ -90,8 +90,8 @@ class Command:
         return [flag for argument in self.arguments for flag in argument.flags if flag.startswith("-")]
 
 
-# Argument types: each returns the value or raises ValueError with the problem (argparse reports
-# "argument --flag: <problem>" and exits with code 2).
+# Argument types: each returns the value or raises argparse.ArgumentTypeError with the problem
+# (argparse reports "argument --flag: <problem>" and exits with code 2).
 
 
 def integer_at_least(minimum):
@@ -141,7 +141,7 @@ def real_number(low=None, high=None, low_open=False, high_open=False):
 
 
 def bounds_text(low, high, low_open=False, high_open=False):
-    """The bounds in words: "in (0, 1]", "> 0", ">= 0" or "finite"."""
+    """The bounds in words: "in (0, 1]", "> 0", ">= 0" or "a finite number"."""
     if low is not None and high is not None:
         return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if low is not None:
@@ -151,7 +151,6 @@ def bounds_text(low, high, low_open=False, high_open=False):
     return "a finite number"
 
 
-finite_float = real_number()
 positive_float = real_number(low=0.0, low_open=True)
 non_negative_float = real_number(low=0.0)
 open_unit_interval = real_number(low=0.0, high=1.0, low_open=True, high_open=True)
