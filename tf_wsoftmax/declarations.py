@@ -153,7 +153,7 @@ SAMPLE_RATE = Hyperparameter(
 _MULTIPLICATIVE_MARGIN = Hyperparameter(
     "multiplicative_margin", 4, "L-/A-Softmax integer angular margin m", argument="margin", choices=(1, 2, 3, 4)
 )
-_SCALE = Hyperparameter("scale", 64.0, "CosFace / ArcFace logit scale s (64: the face-recognition value)", low=0.0, low_open=True)
+_SCALE = Hyperparameter("scale", 64.0, "CosFace / ArcFace logit scale s", low=0.0, low_open=True)
 _CENTER_WEIGHT = Hyperparameter(
     "center_weight", 0.01, "lambda: weight of the centre loss in the objective", argument="weight",
     target="feature_loss", low=0.0,

@@ -35,8 +35,9 @@ def test_bench_cli_writes_json_and_table(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| wsoftmax |" in printed and "| wsoftmax_full |" in printed
     assert "| matmul_floor |" in printed and "x floor (min)" in printed
-    assert cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--losses", "wsoftmax_stop"]) == 2
-    assert "Unknown head" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # refused while parsing, before any head is built
+        cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--losses", "wsoftmax_stop"])
+    assert "invalid choice: 'wsoftmax_stop'" in capsys.readouterr().err
     out = tmp_path / "step.json"
     assert cli.main(["bench", "step", "--networks", "mnist", "--batch", "4", "--repeats", "1", "--jit", "off",
                      "--losses", "softmax", "wsoftmax", "--json", str(out)]) == 0
@@ -83,7 +84,9 @@ def test_bench_input_reports_the_pipeline_next_to_the_train_step(tmp_path, capsy
     for key in ("decoded_images_per_s", "pipeline_images_per_s", "train_step_images_per_s"):
         assert record[key] > 0
     assert "| training pipeline images/s |" in capsys.readouterr().out
-    assert cli.main(["bench", "input"]) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "input"])
+    assert "required: --data" in capsys.readouterr().err
 
 
 def test_floor_ratios_divide_by_each_heads_products():

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tf_wsoftmax.app import cli
+from tf_wsoftmax.app.commands.experiments import train_config
 from tf_wsoftmax.data import load_dataset
 from tf_wsoftmax.app.experiment import TrainConfig
 from tf_wsoftmax.app.experiment import run_training
@@ -196,6 +197,7 @@ def test_cli_train_and_errors(tmp_path, capsys):
     np.testing.assert_array_equal(outputs["classes"].numpy(), expected.argmax(-1))
     with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch"):
         signature(images=tf.zeros((0, 8, 8, 1)))
+    (tmp_path / "none").mkdir()  # an empty folder: every source is tried (a missing one is a usage error)
     code = cli.main(["train", "--dataset", "cifar10", "--data-dir", str(tmp_path / "none"), "--no-download",
                      "--epochs", "1", "--out", str(tmp_path / "x")])
     assert code == 2
@@ -209,7 +211,7 @@ def test_cli_train_and_errors(tmp_path, capsys):
 def test_loss_flags_are_generated_from_the_registry_and_checked(tmp_path, capsys):
     out = str(tmp_path / "never")
     assert cli.main(["train", "--loss", "cosface", "--alpha", "1.0", "--out", out]) == 2
-    assert "`alpha` does not apply to loss 'cosface'" in capsys.readouterr().err
+    assert "--alpha does not apply to --loss cosface (it is a flag of wsoftmax)" in capsys.readouterr().err
     assert cli.main(["train", "--loss", "lsoftmax", "--multiplicative-margin", "0", "--out", out]) == 2
     assert "margin" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # not an integer: argparse refuses it
@@ -217,7 +219,7 @@ def test_loss_flags_are_generated_from_the_registry_and_checked(tmp_path, capsys
     args = cli.build_parser().parse_args(
         ["train", "--loss", "wsoftmax", "--alpha", "1.5", "--bias-gradient", "full", "--fixed-simplex", "--out", out]
     )
-    assert cli._train_config(args).loss_params == {"alpha": 1.5, "bias_gradient": "full", "fixed_simplex": True}
+    assert train_config(args).loss_params == {"alpha": 1.5, "bias_gradient": "full", "fixed_simplex": True}
     assert not os.path.exists(out)
 
 

@@ -222,6 +222,22 @@ def _work(args):
     return align_image(*args)
 
 
+def _start_worker():
+    """A worker process builds its detector (importing TensorFlow) with TensorFlow's start-up log hidden.
+
+    The parent process already started TensorFlow (or hid its log), so the
+    log would only repeat once per worker. An error is left for the first
+    image, which reports it in the manifest as `align_image` does.
+    """
+    from tf_wsoftmax._quiet import silenced_stderr
+
+    try:
+        with silenced_stderr():
+            _detector()
+    except Exception:  # noqa: BLE001  (reported by align_image on the first image)
+        pass
+
+
 def align_folder(src, dst, config=AlignConfig(), manifest=None, progress=True):
     """Aligns every image of an identity-folder tree into a mirrored tree of PNGs.
 
@@ -267,7 +283,7 @@ def align_folder(src, dst, config=AlignConfig(), manifest=None, progress=True):
         if new_file:
             writer.writeheader()
         if config.workers > 1 and len(jobs) > 1:
-            with multiprocessing.get_context("spawn").Pool(config.workers) as pool:
+            with multiprocessing.get_context("spawn").Pool(config.workers, initializer=_start_worker) as pool:
                 rows = pool.imap_unordered(_work, jobs)
                 for row in tqdm(rows, total=len(jobs), disable=not progress, desc="align"):
                     writer.writerow(row)

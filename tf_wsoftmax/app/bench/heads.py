@@ -14,19 +14,14 @@ import time
 import keras
 import numpy as np
 
+from tf_wsoftmax.app.bench.names import FLOOR
+from tf_wsoftmax.app.bench.names import FLOOR_PRODUCTS
+from tf_wsoftmax.app.bench.names import HEADS  # noqa: F401  (re-exported: `heads.HEADS`)
+from tf_wsoftmax.app.bench.names import VARIANTS
 from tf_wsoftmax.declarations import SAMPLE_RATE
 from tf_wsoftmax.losses import LOSSES
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.losses import compute_objective
-
-# Every registry loss with its registry defaults, plus W-Softmax's exact-gradient reading.
-VARIANTS = {"wsoftmax_full": ("wsoftmax", {"bias_gradient": "full"})}
-HEADS = tuple(LOSSES) + tuple(VARIANTS)
-# The bare (B, d) x (d, K) product with its two backward products (features and kernel): the three
-# products a normalised head cannot do without, timed like a head. A head's "x floor" divides by
-# its own count of products (`FLOOR_PRODUCTS`; W-Softmax "stop" needs a fourth, the cosines).
-FLOOR = "matmul_floor"
-FLOOR_PRODUCTS = {"wsoftmax": 4, "wsoftmax_full": 6}
 
 
 def samples(name):

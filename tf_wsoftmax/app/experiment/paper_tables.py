@@ -21,6 +21,7 @@ from tf_wsoftmax.app.experiment.run import TIMING_FILE
 from tf_wsoftmax.app.experiment.run import hardware_description
 from tf_wsoftmax.app.experiment.run import run_training
 from tf_wsoftmax.app.experiment.run import write_json
+from tf_wsoftmax.app.experiment.sweeps import caption
 from tf_wsoftmax.app.experiment.sweeps import run_all
 from tf_wsoftmax.data import DATASETS
 from tf_wsoftmax.eval import plots
@@ -209,8 +210,7 @@ def paper_tables(config, out_dir):
          "wsoftmax": results[f"wsoftmax_k{k}"]["test_accuracy"]}
         for k in config.table4_classes
     ]
-    plots.plot_angle_bars(fig5, os.path.join(out_dir, "fig5_angles.png"),
-                          title=f"{config.dataset}: Eq. 14 per class ({epochs} epochs)")
+    plots.plot_angle_bars(fig5, os.path.join(out_dir, "fig5_angles.png"), subtitle=caption(config.base(epochs)))
     summary = {
         "dataset": config.dataset,
         "classes": DATASETS[config.dataset].num_classes,

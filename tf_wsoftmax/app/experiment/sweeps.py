@@ -38,6 +38,21 @@ def run_all(configs, out_dir, verbose=False):
     return results
 
 
+def caption(base, epochs=None):
+    """A figure's caption line: the data, the network, the seed and the epochs of its runs.
+
+    Args:
+        base: the `TrainConfig` the runs start from.
+        epochs: the runs' epochs. Defaults to `base.epochs`.
+
+    Returns:
+        E.g. "digits test images (all classes), backbone small, seed 0, 20 epochs".
+    """
+    classes = f"first {base.classes} classes" if base.classes else "all classes"
+    return (f"{base.dataset} test images ({classes}), backbone {base.backbone_name}, seed {base.seed}, "
+            f"{base.epochs if epochs is None else epochs} epochs")
+
+
 def _losses(base, alphas):
     """softmax plus W-Softmax at each alpha, as (name, config) pairs."""
     runs = [("softmax", base.with_loss("softmax"))]
@@ -69,7 +84,8 @@ def units_sweep(base, feature_dims, alphas=(1.0,), out_dir="runs/units_sweep"):
     num_classes = next(iter(results.values()))["num_classes"]
     plots.plot_units_sweep(
         list(feature_dims), accuracies, fc_bytes, os.path.join(out_dir, "units_sweep.png"),
-        title=f"{base.dataset}: accuracy and FC memory vs feature_dim", labels={"K-1": num_classes - 1},
+        title="Test accuracy and FC parameter memory vs feature units", labels={"K-1": num_classes - 1},
+        subtitle=caption(base),
     )
     write_json(os.path.join(out_dir, "summary.json"), records)
     return records
@@ -80,7 +96,7 @@ def alpha_sweep(base, alphas=(0.5, 1.0, 1.5), out_dir="runs/alpha_sweep"):
     configs = dict(_losses(base, alphas))
     results = run_all(configs, out_dir)
     per_class = {name: results[name]["angles_test"]["per_class"] for name in configs}
-    plots.plot_angle_bars(per_class, os.path.join(out_dir, "alpha_angles.png"), title=f"{base.dataset}: Eq. 14 per class")
+    plots.plot_angle_bars(per_class, os.path.join(out_dir, "alpha_angles.png"), subtitle=caption(base))
     records = [
         {"loss": name, "test_accuracy": results[name]["test_accuracy"],
          "mean_angle_test": results[name]["mean_angle_test"], "per_class": per_class[name]}
@@ -125,7 +141,7 @@ def features_2d(base, out_dir="runs/features_2d"):
         pixels_to_features, head = classifier_parts(os.path.join(out_dir, loss, MODEL_FILE))
         features, _, labels = collect_features(pixels_to_features, head, ArrayBatches(*data.test))
         panels.append((f"{loss} ({100 * results[loss]['test_accuracy']:.1f}%)", features, labels))
-    plots.plot_feature_scatter(panels, os.path.join(out_dir, "features_2d.png"))
+    plots.plot_feature_scatter(panels, os.path.join(out_dir, "features_2d.png"), subtitle=caption(configs["softmax"]))
     return {loss: results[loss]["test_accuracy"] for loss in configs}
 
 
