@@ -174,8 +174,10 @@ def test_wrong_head_and_unbound_loss_are_reported():
 
 @pytest.mark.parametrize("bias_gradient", ["full", "stop"])
 def test_loaded_compiled_model_trains_and_evaluates_once_bound(tmp_path, rng, bias_gradient):
-    """`keras.models.load_model`, `model.loss.bind(model)`, then `evaluate` / `fit`
-    (Keras rebuilds the loss without the model; no registry finds the head for it)."""
+    """`tf_wsoftmax.load_model` binds the loss; plain `keras.models.load_model` leaves it unbound (Keras
+    rebuilds the loss without the model; no registry finds the head for it) and the error names the fix."""
+    import tf_wsoftmax
+
     x, y = helpers.toy_batch(rng)
     (_, head, model), _ = helpers.twin_models(alpha=0.5, bias_gradient=bias_gradient)
     model.compile(optimizer="sgd", loss=WSoftmaxLoss(head))
@@ -188,14 +190,16 @@ def test_loaded_compiled_model_trains_and_evaluates_once_bound(tmp_path, rng, bi
     assert isinstance(loss, WSoftmaxLoss) and loss.head_name == "head" and loss.head is None
     assert loaded.get_layer("head").alpha == 0.5
     assert loaded.get_layer("head").bias_gradient == bias_gradient
-    with pytest.raises(RuntimeError, match=r"loss.bind\(model\)"):
+    with pytest.raises(RuntimeError, match=r"tf_wsoftmax.load_model.*loss.bind\(model\)"):
         loaded.evaluate(x, y, verbose=0)
-    assert loss.bind(loaded).head is loaded.get_layer("head")
+    loaded = tf_wsoftmax.load_model(path)
+    assert loaded.loss.head is loaded.get_layer("head")
     np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), expected, rtol=1e-5)
     before = loaded.get_layer("head").kernel.numpy().copy()
     loaded.fit(x, y, epochs=1, verbose=0)
     assert np.abs(loaded.get_layer("head").kernel.numpy() - before).max() > 0
     # `bind` still works explicitly.
+    assert loss.bind(loaded).head is loaded.get_layer("head")
     assert WSoftmaxLoss.from_config(loss.get_config()).bind(loaded).head is loaded.get_layer("head")
 
 

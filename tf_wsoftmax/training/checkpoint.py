@@ -64,21 +64,38 @@ def describe(variables):
     ]
 
 
-def _fsync_folder(folder):
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def partial_name(path):
     """The temporary name a writer of `path` uses: `<path>.partial-<pid>`."""
     return f"{path}.partial-{os.getpid()}"
 
 
+def write_atomically(path, write):
+    """Calls `write(file)` on `<path>.partial-<pid>`, then fsync, rename over `path`, fsync of the folder.
+
+    A kill leaves the old file or the new one (and at worst a partial file,
+    which `RunFolder` removes at the next start); an error removes the
+    partial file and propagates.
+    """
+    temporary = partial_name(path)
+    try:
+        with open(temporary, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def write_checkpoint(path, arrays, state):
-    """Writes a checkpoint atomically: temporary file, fsync, rename, fsync of the folder.
+    """Writes a checkpoint atomically (`write_atomically`).
 
     Args:
         path: the checkpoint file.
@@ -86,22 +103,15 @@ def write_checkpoint(path, arrays, state):
         state: the JSON-able state (its "arrays" entry is filled in here).
     """
     state = dict(state, format=FORMAT, arrays=[{"shape": list(a.shape), "dtype": str(a.dtype)} for a in arrays])
-    temporary = partial_name(path)
-    try:
-        with open(temporary, "wb") as raw:
-            with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-                archive.writestr(STATE_MEMBER, json.dumps(state, sort_keys=True, allow_nan=False))
-                for index, array in enumerate(arrays):
-                    with archive.open(f"arrays/{index:05d}.npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, np.require(array, requirements="C"), allow_pickle=False)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    _fsync_folder(os.path.dirname(os.path.abspath(path)))
+
+    def write(raw):
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            archive.writestr(STATE_MEMBER, json.dumps(state, sort_keys=True, allow_nan=False))
+            for index, array in enumerate(arrays):
+                with archive.open(f"arrays/{index:05d}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.require(array, requirements="C"), allow_pickle=False)
+
+    write_atomically(path, write)
 
 
 def _broken(path, problem):

@@ -24,31 +24,17 @@ import os
 import re
 import shutil
 
-from tf_wsoftmax.training.checkpoint import partial_name
+from tf_wsoftmax.training.checkpoint import write_atomically
 
 LOCK_FILE = ".lock"
 MANIFEST_FILE = "manifest.json"
 CONFIG_FILE = "config.json"
-# `<name>.partial-<pid>` (`_atomic_write_bytes`) or `<stem>.partial-<pid><suffix>` (`RunFolder.save_with`).
+# `<name>.partial-<pid>` (`write_atomically`) or `<stem>.partial-<pid><suffix>` (`RunFolder.save_with`).
 _PARTIAL = re.compile(r"^(?P<stem>.+?)\.partial-\d+(?P<suffix>\.[A-Za-z0-9]+)?$")
 
 
 class RunFolderError(ValueError):
     """A run folder that cannot take this run (busy, another run, foreign files); the message says why."""
-
-
-def _atomic_write_bytes(path, data):
-    temporary = partial_name(path)
-    try:
-        with open(temporary, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def _json_bytes(payload):
@@ -177,7 +163,7 @@ class RunFolder:
             self._manifest["files"].append(name)
             if MANIFEST_FILE not in self._manifest["files"]:
                 self._manifest["files"].append(MANIFEST_FILE)
-            _atomic_write_bytes(self.file(MANIFEST_FILE), _json_bytes(self._manifest))
+            write_atomically(self.file(MANIFEST_FILE), lambda f: f.write(_json_bytes(self._manifest)))
 
     def _remove_partial_leftovers(self):
         ours = set(self._manifest["files"]) | {LOCK_FILE, MANIFEST_FILE}
@@ -201,7 +187,7 @@ class RunFolder:
 
     def write_bytes(self, name, data):
         """Writes a file atomically (temporary name, fsync, rename) and records it."""
-        _atomic_write_bytes(self.claim_name(name), data)
+        write_atomically(self.claim_name(name), lambda f: f.write(data))
 
     def write_json(self, name, payload):
         """Writes JSON atomically and records it (NaN and infinity refused)."""
@@ -308,4 +294,4 @@ class RunFolder:
             elif os.path.lexists(path):
                 os.remove(path)
         self._manifest["files"] = [LOCK_FILE, MANIFEST_FILE]
-        _atomic_write_bytes(self.file(MANIFEST_FILE), _json_bytes(self._manifest))
+        write_atomically(self.file(MANIFEST_FILE), lambda f: f.write(_json_bytes(self._manifest)))
