@@ -14,7 +14,6 @@ _LAZY = {
     "CheckpointError": "tf_wsoftmax.training.checkpoint",
     "MarginClassifier": "tf_wsoftmax.training.margin_classifier",
     "TrainStep": "tf_wsoftmax.training.train_step",
-    "classifier_logits": "tf_wsoftmax.training.forward",
     "RunFolder": "tf_wsoftmax.training.run_folder",
     "RunFolderError": "tf_wsoftmax.training.run_folder",
     "StepHook": "tf_wsoftmax.training.runner",
