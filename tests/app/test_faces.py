@@ -435,20 +435,22 @@ def test_align_refuses_impossible_confidences_and_other_settings_on_resume(tmp_p
 
 
 def test_identity_folder_images_are_checked_against_the_pixel_limit_before_decoding(tmp_path):
-    """Folders (`decode_face`, train-faces and lfw) apply serving's limit, naming the file; the stated
-    sizes of PNG, JPEG, GIF and BMP headers are read exactly."""
+    """Folders (train-faces and lfw read them through `FaceBatches`) apply serving's limit, naming the
+    file; the serving graph reads the stated sizes of PNG, JPEG, GIF and BMP headers exactly."""
     from tests.data.test_verification_bin import png_header_only
-    from tf_wsoftmax.data.face_folders import decode_face
-    from tf_wsoftmax.data.face_folders import stated_pixels
+    from tf_wsoftmax.data import folder_face_batches
+    from tf_wsoftmax.data.images import ImageTooLargeError
+    from tf_wsoftmax.export.face_decoding import stated_pixels
 
     for fmt, size in (("PNG", (50, 40)), ("JPEG", (33, 21)), ("GIF", (17, 9)), ("BMP", (12, 7))):
         buffer = io.BytesIO()
         Image.new("RGB", size).save(buffer, format=fmt)
         assert int(stated_pixels(tf.constant(buffer.getvalue()))) == size[0] * size[1], fmt
     assert int(stated_pixels(tf.constant(b"not an image at all, long enough"))) == -1
-    huge = tmp_path / "person0" / "huge.png"
-    huge.parent.mkdir()
-    huge.write_bytes(png_header_only(16000, 16000))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="more than max_pixels=40000000") as error:
-        decode_face(tf.constant(str(huge)), 32)
-    assert "huge.png" in str(error.value)
+    for person in ("person0", "person1"):
+        (tmp_path / person).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / person / "small.png")
+    (tmp_path / "person0" / "huge.png").write_bytes(png_header_only(16000, 16000))
+    batches, _ = folder_face_batches(str(tmp_path), batch_size=3, image_size=8)
+    with pytest.raises(ImageTooLargeError, match="huge.png: .*256000000 pixels.*max_pixels=40000000"):
+        batches[0]

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from tf_wsoftmax.data import face_pack
-from tf_wsoftmax.data import face_pack_dataset
+from tf_wsoftmax.data import pack_face_batches
+from tf_wsoftmax.data.images import decode_image
 from tf_wsoftmax.data import folder_packer
 from tf_wsoftmax.data import recordio_codec
 
@@ -79,26 +80,35 @@ def test_pack_reads_back_bit_exactly_with_labels_and_header_record(tmp_path):
         assert keys.tolist() == [1, 2, 3, 4, 5, 6] and labels.tolist() == [0, 0, 0, 1, 2, 2]
         assert ranges == {0: (1, 4), 1: (4, 5), 2: (5, 7)}
         assert len(reader) == 10
-    import tensorflow as tf
+    batches, classes = pack_face_batches(str(tmp_path / "train.rec"), batch_size=6, image_size=5, flip=False)
+    assert classes == 3 and len(batches) == 1
+    order = batches._order  # the epoch's permutation of the 6 images
+    assert batches[0][1].tolist() == [expected[i][0] for i in order]
+    for index, (_, pixels) in enumerate(expected):  # the stored pixels, exactly, as training decodes them
+        np.testing.assert_array_equal(decode_image(batches.read(index), f"image {index}"), pixels)
 
-    records = list(face_pack_dataset.recordio_dataset(str(tmp_path / "train.rec")))
-    for (image, label), (expected_label, pixels) in zip(records, expected):
-        assert image.dtype == tf.uint8 and int(label) == expected_label
-        np.testing.assert_array_equal(image.numpy(), pixels)
-    assert len(records) == 6
 
-
-def test_shuffled_shards_cover_every_image_once(tmp_path):
+def test_each_epoch_covers_every_image_once_in_its_seeded_order(tmp_path):
     make_faces(tmp_path / "src", counts=(4, 3, 5))
     folder_packer.pack_folder(str(tmp_path / "src"), str(tmp_path / "p.rec"))
     rec = str(tmp_path / "p.rec")
-    stored = [key for key, _, _ in face_pack_dataset.image_records(rec)]
-    first = [key for key, _, _ in face_pack_dataset.image_records(rec, shuffle_seed=3)]
-    again = [key for key, _, _ in face_pack_dataset.image_records(rec, shuffle_seed=3)]
-    other_epoch = [key for key, _, _ in face_pack_dataset.image_records(rec, shuffle_seed=3, epoch=1)]
-    assert first == again and first != stored and sorted(first) == stored and other_epoch != first
-    shards = [[k for k, _, _ in face_pack_dataset.image_records(rec, 3, num_shards=3, shard_index=i)] for i in range(3)]
-    assert sorted(sum(shards, [])) == stored and all(len(s) == 4 for s in shards)
+
+    def epoch_labels(seed, epoch):
+        batches, _ = pack_face_batches(rec, batch_size=4, image_size=16, seed=seed)
+        batches.set_epoch(epoch)
+        return np.concatenate([batches[i][1] for i in range(len(batches))]), batches._order
+
+    first, order = epoch_labels(3, 0)
+    again, _ = epoch_labels(3, 0)
+    other, other_order = epoch_labels(3, 1)
+    assert np.array_equal(first, again) and sorted(order) == list(range(12)) and list(order) != list(other_order)
+    assert sorted(first.tolist()) == [0] * 4 + [1] * 3 + [2] * 5
+
+
+def read_every_face(rec):
+    """Every image record of a pack as the training batches read it."""
+    with face_pack.RecordIOReader(rec) as reader:
+        return [reader.read_face(int(key)) for key in reader.image_keys_and_labels()[0]]
 
 
 def test_missing_index_and_corrupt_or_truncated_packs_name_the_record_and_offset(tmp_path):
@@ -117,7 +127,7 @@ def test_missing_index_and_corrupt_or_truncated_packs_name_the_record_and_offset
     corrupt[index[3]] ^= 0xFF  # the magic of record 3
     rec.write_bytes(bytes(corrupt))
     with pytest.raises(recordio_codec.RecordIOError, match=f"record 3 at byte {index[3]}: bad magic"):
-        list(face_pack_dataset.image_records(str(rec)))
+        read_every_face(str(rec))
 
     rec.write_bytes(data[: index[4] + 20])  # cut inside record 4
     with face_pack.RecordIOReader(str(rec)) as reader:
@@ -128,7 +138,7 @@ def test_missing_index_and_corrupt_or_truncated_packs_name_the_record_and_offset
     not_image[index[2] + 8 + 24:index[2] + 8 + 28] = b"GIF8"
     rec.write_bytes(bytes(not_image))
     with pytest.raises(recordio_codec.RecordIOError, match=f"record 2 at byte {index[2]}: .* not a JPEG or PNG"):
-        list(face_pack_dataset.image_records(str(rec)))
+        read_every_face(str(rec))
 
 
 def test_writer_refuses_unsorted_labels(tmp_path):

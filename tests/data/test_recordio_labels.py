@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.data.test_recordio import png_bytes
 from tf_wsoftmax.data import face_pack
-from tf_wsoftmax.data import face_pack_dataset
+from tf_wsoftmax.data.images import decode_image
 from tf_wsoftmax.data import folder_packer
 from tf_wsoftmax.data.face_pack import RecordIOWarning
 from tf_wsoftmax.data.recordio_codec import IRHeader
@@ -118,7 +118,8 @@ def test_pack_jpeg_pixels_equal_pil(tmp_path, quality):
     with face_pack.RecordIOWriter(path) as writer:
         for key, data in enumerate(encoded):
             writer.write(key, pack_payload(IRHeader(0, float(key)), data))
-    images = [image.numpy() for image, _ in face_pack_dataset.recordio_dataset(path)]
+    with face_pack.RecordIOReader(path) as reader:
+        images = [decode_image(reader.read_face(key), f"record {key}") for key in range(3)]
     for image, data in zip(images, encoded):
         np.testing.assert_array_equal(image, np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
 
@@ -130,8 +131,9 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path):
     with face_pack.RecordIOWriter(path) as writer:
         writer.write(0, pack_payload(IRHeader(0, 0.0), png_bytes(0)[1]))
         writer.write(1, pack_payload(IRHeader(0, 1.0), png_header_only(16000, 16000)))
-    with pytest.raises(RecordIOError, match="record 1 at byte .*16000 x 16000 = 256000000 pixels"):
-        list(face_pack_dataset.image_records(path))
+    with face_pack.RecordIOReader(path) as reader:
+        with pytest.raises(RecordIOError, match="record 1 at byte .*16000 x 16000 = 256000000 pixels"):
+            reader.read_face(1)
 
 
 def test_pack_validates_first_never_overwrites_and_never_destroys(tmp_path):

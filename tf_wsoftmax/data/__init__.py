@@ -2,8 +2,7 @@
 
 Names load on first use (PEP 562): the sources (IDX, CIFAR, digits), the
 batches, the pack reader and the fingerprints import no TensorFlow, so every
-run works on JAX where TensorFlow is not installed; `recordio_dataset` (a
-tf.data source) needs TensorFlow.
+run works on JAX where TensorFlow is not installed.
 """
 
 from tf_wsoftmax._lazy import lazy_attributes
@@ -33,7 +32,6 @@ _LAZY = {
     "load_verification_bin": "tf_wsoftmax.data.verification_bin",
     "pack_folder": "tf_wsoftmax.data.folder_packer",
     "read_idx": "tf_wsoftmax.data.idx",
-    "recordio_dataset": "tf_wsoftmax.data.face_pack_dataset",
     "standardize_array": "tf_wsoftmax.data.arrays",
     "write_verification_bin": "tf_wsoftmax.data.verification_bin",
 }

@@ -92,7 +92,7 @@ def pack_face_batches(rec_path, batch_size, image_size, seed=0, flip=True, allow
     keys = reader.image_keys_and_labels()[0]
 
     def read(index):
-        return reader.read_image(int(keys[index]))[1]
+        return reader.read_face(int(keys[index]))
 
     def where(index):
         return f"{rec_path}: record {int(keys[index])}"

@@ -10,7 +10,7 @@
   of its extra labels when flag > 0), as every InsightFace reader takes it;
   the identity records are only checked against those labels.
 
-Reading the images as a `tf.data` pipeline: `tf_wsoftmax.data.face_pack_dataset`;
+Reading the images as training batches: `tf_wsoftmax.data.pack_face_batches`;
 packing identity folders: `tf_wsoftmax.data.folder_packer`.
 """
 
@@ -20,6 +20,10 @@ import warnings
 
 import numpy as np
 
+from tf_wsoftmax.data.images import MAX_PIXELS
+from tf_wsoftmax.data.images import ImageTooLargeError
+from tf_wsoftmax.data.images import check_pixels
+from tf_wsoftmax.data.images import encoded_size
 from tf_wsoftmax.data.recordio_codec import HEADER_SIZE
 from tf_wsoftmax.data.recordio_codec import IRHeader
 from tf_wsoftmax.data.recordio_codec import RecordIOError
@@ -121,6 +125,25 @@ class RecordIOReader:
     def read_image(self, key):
         """(IRHeader, encoded image bytes) of record `key`."""
         return unpack_payload(self.read(key), f"{self.rec_path}: record {key} at byte {self.index[key]}")
+
+    def read_face(self, key, max_pixels=MAX_PIXELS):
+        """The encoded JPEG / PNG bytes of image record `key`, their header's size checked first.
+
+        Raises:
+            RecordIOError: a corrupt or truncated record, a payload that is not
+                a JPEG / PNG image, or one whose header states more than
+                `max_pixels` pixels (naming the record and its byte offset).
+        """
+        _, data = self.read_image(key)
+        where = f"{self.rec_path}: record {key} at byte {self.index[key]}"
+        size = encoded_size(data)  # None unless a JPEG or PNG header
+        if size is None:
+            raise RecordIOError(f"{where}: the payload after the IRHeader is not a JPEG or PNG image (starts with {data[:4]!r})")
+        try:
+            check_pixels(*size, where, max_pixels)
+        except ImageTooLargeError as error:
+            raise RecordIOError(str(error)) from None
+        return data
 
     def read_header(self, key):
         """The IRHeader of record `key`, reading only its first bytes (not the image)."""

@@ -102,7 +102,7 @@ def pack_folder(src, rec_path, min_images=1, overwrite=False, max_pixels=MAX_PIX
         ValueError: a source file that is not a JPEG / PNG, or too large (naming it).
         OSError: the pack cannot be written (naming `rec_path`).
     """
-    from tf_wsoftmax.data.face_folders import list_identity_folders
+    from tf_wsoftmax.data.identity_folders import list_identity_folders
 
     rec_path = os.fspath(rec_path)
     _check_destination(rec_path, overwrite)

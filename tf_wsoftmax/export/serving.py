@@ -6,10 +6,10 @@ import re
 import keras
 import tensorflow as tf
 
-from tf_wsoftmax.data.face_folders import decode_face_bytes
-from tf_wsoftmax.data.face_folders import assert_jpeg_or_png
-from tf_wsoftmax.data.face_folders import encoded_image_pixels  # noqa: F401  (re-exported)
-from tf_wsoftmax.data.face_folders import standardize_face
+from tf_wsoftmax.export.face_decoding import decode_face_bytes
+from tf_wsoftmax.export.face_decoding import assert_jpeg_or_png
+from tf_wsoftmax.export.face_decoding import encoded_image_pixels  # noqa: F401  (re-exported)
+from tf_wsoftmax.export.face_decoding import standardize_face
 from tf_wsoftmax.data.images import MAX_PIXELS  # one limit for every image reader and for serving
 from tf_wsoftmax.data.images import PNG_SIGNATURE
 

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_wsoftmax.data.face_batches import pack_face_batches
-from tf_wsoftmax.data.face_pack_dataset import recordio_dataset
+from tf_wsoftmax.data.images import decode_image
 from tf_wsoftmax.losses import build_loss
 from tf_wsoftmax.models import build_face_embedder
 from tf_wsoftmax.training import TrainStep
@@ -45,17 +45,19 @@ def train_step_images_per_second(backbone_name, image_size, batch, classes, repe
 
 
 def bench_input(rec_path, batch=128, image_size=112, backbone="mobilenet_v3_small", max_images=2000):
-    """Decoded images/s of the raw pack reader and of the training input, next to the train step's.
+    """Decoded images/s of the pack reader and of the training input, next to the train step's.
 
     Returns:
-        A record: pack, images, decoded_images_per_s (recordio_dataset: read
-        and decode in tf.data), pipeline_images_per_s (the training input,
-        `FaceBatches` in one thread: shuffle, decode, resize, flip,
-        standardise, batch), train_step_images_per_s, and whether the input
-        keeps the step fed.
+        A record: pack, images, decoded_images_per_s (read and decode, one
+        thread), pipeline_images_per_s (the training input, `FaceBatches` in
+        one thread: shuffle, decode, resize, flip, standardise, batch),
+        train_step_images_per_s, and whether the input keeps the step fed.
     """
     batches, identities = pack_face_batches(rec_path, batch, image_size, seed=0)
-    decoded = images_per_second(recordio_dataset(rec_path), max_images, batched=False)
+    decoded = images_per_second(
+        ((decode_image(batches.read(i % len(batches.labels)), "bench"), None) for i in itertools.count()),
+        max_images, batched=False,
+    )
     pipeline = images_per_second(
         (batches[i % len(batches)] for i in itertools.count()), max_images, batched=True
     )

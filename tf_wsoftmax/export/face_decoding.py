@@ -1,12 +1,11 @@
-"""Decoding faces in TensorFlow graphs (LFW evaluation, the serving signatures).
+"""Decoding faces inside a TensorFlow graph: the serving signatures of an exported embedder.
 
-Training reads faces in NumPy (`tf_wsoftmax.data.face_batches`), on every backend.
+Training, verification and LFW read faces in NumPy (`tf_wsoftmax.data.face_batches`), on every
+backend; the same pixel rule (libjpeg's accurate integer DCT) and size limit apply here.
 """
 
 import tensorflow as tf
 
-from tf_wsoftmax.data.identity_folders import check_image_files  # noqa: F401  (re-exported)
-from tf_wsoftmax.data.identity_folders import list_identity_folders  # noqa: F401  (re-exported)
 from tf_wsoftmax.data.images import JPEG_SIGNATURE as _JPEG
 from tf_wsoftmax.data.images import MAX_PIXELS
 from tf_wsoftmax.data.images import PNG_SIGNATURE as _PNG
@@ -15,15 +14,6 @@ from tf_wsoftmax.data.images import PNG_SIGNATURE as _PNG
 def standardize_face(image):
     """The paper's pixel scaling: (x - 127.5) / 128, float32."""
     return (tf.cast(image, tf.float32) - 127.5) / 128.0
-
-
-def decode_face(path, image_size, max_pixels=MAX_PIXELS):
-    """Reads and decodes a JPEG/PNG file to a (size, size, 3) uint8 tensor.
-
-    The size its header states is checked against `max_pixels` before
-    decoding; the error names the file.
-    """
-    return decode_face_bytes(tf.io.read_file(path), image_size, max_pixels, where=path)
 
 
 def _header_integer(data, offset, size, big_endian):
