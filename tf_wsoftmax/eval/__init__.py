@@ -1,23 +1,24 @@
-"""Evaluation: angle metrics, features, plots."""
+"""Evaluation: angle metrics, features, verification, plots.
 
-from tf_wsoftmax.eval.angles import angle_statistics
-from tf_wsoftmax.eval.angles import mean_class_angles
-from tf_wsoftmax.eval.angles import project_onto_span
-from tf_wsoftmax.eval.angles import weight_geometry
-from tf_wsoftmax.eval.features import collect_features
-from tf_wsoftmax.eval.health import chance_warning
-from tf_wsoftmax.eval.health import collapse_warning
-from tf_wsoftmax.eval.health import mean_pairwise_cosine
-from tf_wsoftmax.eval.seeds import paired_difference
+Names load on first use (PEP 562): the statistics and the verification
+metrics are NumPy, so the command line checks its flags (e.g. a `.bin` set
+given twice) without starting Keras; `collect_features` imports Keras.
+"""
 
-__all__ = [
-    "angle_statistics",
-    "chance_warning",
-    "collapse_warning",
-    "collect_features",
-    "mean_class_angles",
-    "mean_pairwise_cosine",
-    "paired_difference",
-    "project_onto_span",
-    "weight_geometry",
-]
+from tf_wsoftmax._lazy import lazy_attributes
+
+_LAZY = {
+    "angle_statistics": "tf_wsoftmax.eval.angles",
+    "chance_warning": "tf_wsoftmax.eval.health",
+    "collapse_warning": "tf_wsoftmax.eval.health",
+    "collect_features": "tf_wsoftmax.eval.features",
+    "mean_class_angles": "tf_wsoftmax.eval.angles",
+    "mean_pairwise_cosine": "tf_wsoftmax.eval.health",
+    "paired_difference": "tf_wsoftmax.eval.seeds",
+    "project_onto_span": "tf_wsoftmax.eval.angles",
+    "weight_geometry": "tf_wsoftmax.eval.angles",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = lazy_attributes(__name__, {name: (module, name) for name, module in _LAZY.items()})

@@ -156,7 +156,7 @@ def classifier_parts(path):
     """
     classifier = keras.models.load_model(path)
     standardize, backbone, head = classifier.layers[-3:]
-    return keras.Sequential([standardize, backbone]), head
+    return keras.Sequential([keras.Input(classifier.input_shape[1:]), standardize, backbone]), head
 
 
 def format_records(records, columns):
