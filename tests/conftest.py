@@ -1,6 +1,13 @@
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# JAX's persistent compilation cache, for this process and the subprocesses the tests start (set before
+# Keras imports JAX): the same small steps compile again and again across tests and processes; a
+# cached executable is the one a fresh compilation would produce.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "tf_wsoftmax_tests_jax_cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 # A `sitecustomize` for child processes that must not import TensorFlow (tests/app/no_tensorflow.py),
 # not a test module: --doctest-modules would import it into the test process.

@@ -49,16 +49,3 @@ def test_the_table_has_a_key_to_its_angle_columns():
     assert "after 1 softmax epochs" in lines[0] and lines[-2].startswith("| wsoftmax |")
     assert lines[-1] == ANGLE_KEY
     assert "Eq. 14" in ANGLE_KEY and "degrees" in ANGLE_KEY and "lower means tighter classes" in ANGLE_KEY
-
-
-@pytest.mark.slow
-def test_a_two_epoch_demo_runs_and_prints_every_epoch(capsys):
-    from tf_wsoftmax.app.demo import run_digits_demo
-
-    results = run_digits_demo(DemoConfig(epochs=2))
-    printed = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in printed] == [
-        "softmax epoch 1/2", "softmax epoch 2/2", "wsoftmax epoch 1/2 (softmax phase)", "wsoftmax epoch 2/2 (W-Softmax)",
-    ]
-    assert [r["loss"] for r in results] == ["softmax", "wsoftmax"]
-    assert all(r["train_accuracy"] > 0.8 for r in results)  # 2 epochs on digits: about 0.98 when seen here

@@ -1,9 +1,10 @@
 """The commands that train, on Keras-JAX with TensorFlow unimportable, write what TensorFlow's runs write.
 
-`train` (compared key for key with TensorFlow's run), `gradient-modes` (a sweep and its figures),
-`features-2d` (it reads the runs' model.keras), and `train-faces` on an identity folder with a
-`.bin` set evaluated during training, then `verify` and `lfw` on its embedder. The other sweeps run
-the same runner (tests/app/test_experiment.py).
+`train` (compared key for key with TensorFlow's run), `features-2d` (a sweep: four runs, their
+model.keras files read back, a figure), and `train-faces` on an identity folder with a `.bin` set
+evaluated during training, then `verify` and `lfw` on its embedder. The other sweeps run the same
+runner (tests/app/test_experiment.py); `experiments/gpu_paper_tables.sh` runs here the same way
+(tests/app/test_paper_tables.py).
 """
 
 import json
@@ -23,12 +24,8 @@ TINY = ["--backend", "jax", "--dataset", "digits", "--classes", "4", "--backbone
 COMMANDS = {
     "train": ["--loss", "wsoftmax", "--epochs", "2"],
     "features-2d": [],
-    "gradient-modes": ["--alphas", "1", "--seeds", "0", "--groups", "stop"],
 }
-FILES = {
-    "features-2d": ["features_2d.png"],
-    "gradient-modes": ["summary.json", "summary.md", "angles.png"],
-}
+FILES = {"features-2d": ["features_2d.png"]}
 RUN_FILES = ["metrics.json", "model.keras", "history.jsonl", "checkpoint.zip", "config.json", "timing.json"]
 
 

@@ -104,14 +104,21 @@ def test_align_folder_reports_every_input_and_resumes(tmp_path, astronaut):
         assert len(f.read().splitlines()) == 1 + 5
 
 @pytest.mark.slow
-def test_align_with_several_processes(tmp_path, astronaut):
+def test_align_with_several_processes_whose_start_up_is_quiet(tmp_path, astronaut):
+    """`tf-wsoftmax align --workers 2`: both faces aligned, and nothing on stderr (each worker imports
+    TensorFlow for MTCNN, and used to print TensorFlow's start-up log twice)."""
     src = tmp_path / "src"
     os.makedirs(src / "p1")
     os.makedirs(src / "p2")
     Image.fromarray(astronaut).save(src / "p1" / "x.jpg")
     Image.fromarray(astronaut[:, ::-1].copy()).save(src / "p2" / "y.jpg")
-    code = cli.main(["align", str(src), str(tmp_path / "dst"), "--workers", "2", "--quiet"])
-    assert code == 0
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run(
+        [sys.executable, os.path.join(root, "tf_wsoftmax_cli.py"), "align", "src", "dst", "--workers", "2", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0 and result.stdout == "aligned=2\n", result.stderr[-3000:]
+    assert result.stderr == ""
     assert os.path.exists(tmp_path / "dst" / "p1" / "x.png") and os.path.exists(tmp_path / "dst" / "p2" / "y.png")
 
 

@@ -4,8 +4,7 @@ TensorFlow writes it to file descriptor 2 while it is imported, twice (its core
 library and its profiler plugin each log), before TF_CPP_MIN_LOG_LEVEL applies:
 a bare `import keras` script shows both copies, and a script using the package
 shows the same two, not more. `tf-wsoftmax` hides them, and the worker
-processes of `align --workers N` (each importing TensorFlow for MTCNN) hide
-theirs, which only repeated the parent's once per worker.
+processes of `align --workers N` hide theirs (tests/app/test_faces.py).
 """
 
 import os
@@ -13,7 +12,6 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -36,19 +34,3 @@ def test_a_script_using_the_package_logs_the_start_up_as_often_as_a_bare_keras_s
     package = ("import numpy as np, keras, tf_wsoftmax as tw; head = tw.NormalizedDense(5, alpha=1.0); "
                "model = keras.Sequential([keras.Input((4,)), head]); " + fit.format(loss="tw.WSoftmaxLoss(head)"))
     assert start_up_logs(package, tmp_path) == start_up_logs(bare, tmp_path)
-
-
-@pytest.mark.slow
-def test_align_workers_start_tensorflow_quietly(tmp_path):
-    from PIL import Image
-
-    for person in ("p1", "p2"):
-        os.makedirs(tmp_path / "src" / person)
-        pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(tmp_path / "src" / person / "x.png")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tf_wsoftmax_cli.py"), "align", "src", "dst", "--workers", "2", "--quiet"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0 and result.stdout == "no_face=2\n", result.stderr[-3000:]
-    assert result.stderr == ""  # each worker printed the log twice before
