@@ -39,7 +39,9 @@ CASES = {
         lambda k, **kw: NormalizedDense(k, alpha=ALPHA, bias_gradient="full", **kw),
         lambda x, w, y: reference.wsoftmax_logits(x, w, y, ALPHA),
     ),
-    "normalized_softmax": (lambda k, **kw: NormalizedDense(k, **kw), lambda x, w, y: reference.normalized_logits(x, w)),
+    "normalized_softmax": (
+        lambda k, **kw: NormalizedDense(k, alpha=0.0, **kw), lambda x, w, y: reference.normalized_logits(x, w)
+    ),
     "cosface": (lambda k, **kw: CosFaceDense(k, **kw), lambda x, w, y: reference.cosface_logits(x, w, y, S, M_COS)),
     "arcface": (lambda k, **kw: ArcFaceDense(k, **kw), lambda x, w, y: reference.arcface_logits(x, w, y, S, M_ARC)),
 }
@@ -166,7 +168,7 @@ def test_more_batch_classes_than_the_rate_keeps_them_all_and_pads_the_rest(rng):
     w = rng.normal(size=(4, 20))
     y = np.array([0, 1, 2, 3, 4, 0, 1, 2], "int32")
     with float64():
-        head = NormalizedDense(20, sample_rate=0.1, sample_seed=SEED, dtype="float64")
+        head = NormalizedDense(20, alpha=0.0, sample_rate=0.1, sample_seed=SEED, dtype="float64")
         head.build(x.shape)
         head.kernel.assign(w)
         head_pass = head.training_pass(x, y)

@@ -3,6 +3,8 @@
 
 from keras import ops
 
+from tf_wsoftmax.declarations import declaration_of
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 
@@ -100,7 +102,7 @@ def squared_distances(features, centers):
     )
 
 
-def contrastive_center_loss(features, centers, labels, delta=1.0):
+def contrastive_center_loss(features, centers, labels, delta=default_of("contrastive_center", "delta")):
     """Per-sample contrastive-center loss (Qi & Su 2017, Eq. 4).
 
     1/2 ||x_i - c_{y_i}||^2 / (sum_{j != y_i} ||x_i - c_j||^2 + delta).
@@ -110,12 +112,12 @@ def contrastive_center_loss(features, centers, labels, delta=1.0):
         centers: float (K, d).
         labels: int (B,) in [0, K).
         delta: constant > 0 that keeps the denominator away from 0.
-            Defaults to 1.
+            Defaults to the declared 1.
 
     Returns:
         (B,) losses in float32 (float64 for float64 inputs).
     """
-    delta = checks.check_positive(delta, "delta")
+    delta = declaration_of("contrastive_center", "delta").check(delta)
     features, centers, labels = _prepare(features, centers, labels)
     distances = squared_distances(features, centers)
     own = _backend.take_per_row(distances, labels)[:, 0]
@@ -124,7 +126,7 @@ def contrastive_center_loss(features, centers, labels, delta=1.0):
     return checks.mark_invalid_labels(losses, labels, checks.num_classes_of(centers, 0))
 
 
-def contrastive_center_gradient(features, centers, labels, delta=1.0):
+def contrastive_center_gradient(features, centers, labels, delta=default_of("contrastive_center", "delta")):
     """d/dc of the batch mean of `contrastive_center_loss`, in closed form.
 
     With a_i = ||x_i - c_{y_i}||^2 and b_i = sum_{j != y_i} ||x_i - c_j||^2,
@@ -144,7 +146,7 @@ def contrastive_center_gradient(features, centers, labels, delta=1.0):
     Returns:
         (K, d) gradient of mean_i L_i with respect to the centres.
     """
-    delta = checks.check_positive(delta, "delta")
+    delta = declaration_of("contrastive_center", "delta").check(delta)
     features, centers, labels = _prepare(features, centers, labels)
     features = ops.stop_gradient(features)
     distances = squared_distances(features, centers)
