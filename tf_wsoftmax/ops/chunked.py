@@ -37,7 +37,7 @@ import math
 import keras
 from keras import ops
 
-from tf_wsoftmax.declarations import CHUNK_LOGITS
+from tf_wsoftmax import declarations
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 from tf_wsoftmax.ops.sampling import PADDING_LOGIT
@@ -94,25 +94,26 @@ class Scoring:
     kernel_gradient: bool = True
 
 
-def row_chunks(batch, classes, max_logits=CHUNK_LOGITS):
+def row_chunks(batch, classes, max_logits=None):
     """The number of row chunks: as few as keep batch x classes / chunks <= max_logits.
 
     Args:
         batch: B (None: unknown, one chunk).
         classes: K per device (None: unknown, one chunk).
-        max_logits: the most logits a chunk may hold.
+        max_logits: the most logits a chunk may hold. Defaults to the declared
+            `tf_wsoftmax.declarations.CHUNK_LOGITS`.
 
     Returns:
         int in [1, B].
     """
     if batch is None or classes is None:
         return 1
+    max_logits = declarations.CHUNK_LOGITS if max_logits is None else max_logits
     return max(1, min(batch, math.ceil(batch * classes / max_logits)))
 
 
 def chunked_cross_entropy(
-    features, kernel, labels, row_weights, scoring, bias=None, column_mask=None, max_logits=CHUNK_LOGITS,
-    model_shards=1,
+    features, kernel, labels, row_weights, scoring, bias=None, column_mask=None, max_logits=None, model_shards=1,
 ):
     """sum_i r_i CE_i of a head's training logits, computed in row chunks (no (B, K) matrix).
 
@@ -132,7 +133,7 @@ def chunked_cross_entropy(
         column_mask: optional bool (K,): False marks padding columns, whose
             logits are `PADDING_LOGIT` (no share of the softmax, no gradient).
         max_logits: the most logits a chunk of rows holds per device.
-            Defaults to the declared `CHUNK_LOGITS`.
+            Defaults to the declared `tf_wsoftmax.declarations.CHUNK_LOGITS`.
         model_shards: devices the kernel's K axis is split over (K per device
             = K / model_shards decides the chunks).
 
@@ -203,10 +204,6 @@ class _Plan:
         r = _backend.mark_invalid(ops.cast(row_weights, self.dtype), self.invalid)
         b = None if bias is None else ops.cast(bias, self.dtype)
         eps = self.constant(EPSILON)
-        x_squares = ops.sum(ops.square(x), axis=-1)
-        self.x_norms = ops.sqrt(ops.maximum(x_squares, eps))
-        self.x_scales = ops.rsqrt(ops.maximum(x_squares, eps))
-        rows = x * self.x_scales[:, None] if s.normalize_features else x
         w_squares = ops.sum(ops.square(w), axis=0)
         self.w_scales = ops.rsqrt(ops.maximum(w_squares, eps))  # s_j = 1 / ||W_j||
         self.w_norms = ops.sqrt(ops.maximum(w_squares, eps))
@@ -214,9 +211,7 @@ class _Plan:
         self.bias = b
         self.columns = ops.arange(self.num_classes, dtype="int32")[None, :]
 
-        pieces = [self.chunk(*parts) for parts in zip(*(
-            _split(t, self.chunks) for t in (rows, x, self.labels, r, self.x_norms, self.x_scales, x_squares)
-        ))]
+        pieces = [self.chunk(*parts) for parts in zip(*(_split(t, self.chunks) for t in (x, self.labels, r)))]
         per_sample, correct, row_gradients = (_join([p[i] for p in pieces], self.chunks) for i in range(3))
         batch = ops.shape(x)[0]
         per_sample, correct, row_gradients = per_sample[:batch], correct[:batch], row_gradients[:batch]
@@ -247,10 +242,14 @@ class _Plan:
         gradients = (row_gradients, kernel_gradient, per_sample, bias_gradient)
         return (loss, per_sample, correct), gradients
 
-    def chunk(self, rows, x, labels, r, x_norms, x_scales, x_squares):
+    def chunk(self, x, labels, r):
         """One chunk of rows: its losses, correctness, feature gradients and kernel-gradient shares."""
         s = self.scoring
         w = self.w
+        x_squares = ops.sum(ops.square(x), axis=-1)  # of the chunk's rows (padding rows are zero rows)
+        x_norms = ops.sqrt(ops.maximum(x_squares, self.constant(EPSILON)))
+        x_scales = ops.rsqrt(ops.maximum(x_squares, self.constant(EPSILON)))
+        rows = x * x_scales[:, None] if s.normalize_features else x
         alpha = self.alpha
         unit = _backend.matmul(rows, w)  # (b, K): the product x W
         if s.normalize_kernel:
