@@ -258,3 +258,21 @@ def test_training_loss_is_the_cross_entropy_of_the_heads_training_logits(rng, na
         logits = np.asarray(head.training_pass(x, y).logits)
     np.testing.assert_allclose(np.asarray(scored.per_sample), reference.softmax_cross_entropy(logits, y), rtol=1e-12)
     np.testing.assert_allclose(float(scored.cross_entropy), np.sum(r * reference.softmax_cross_entropy(logits, y)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("sample_weight", [None, "vector", "column"])
+def test_reduction_weights_are_keras_sum_over_batch_size(rng, sample_weight):
+    """sum_i r_i v_i with `reduction_weights` is what Keras' own `Loss` reduction gives for the
+    per-sample values v (sample weights (B,) or (B, 1)): the chunked objective reduces as Keras does."""
+    from tf_wsoftmax.losses.objective import reduction_weights
+
+    class PerSample(keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            return y_pred
+
+    values = rng.uniform(0.5, 2.0, size=6).astype("float32")  # positive: no cancellation, 6 eps relative
+    weights = {None: None, "vector": rng.uniform(size=6), "column": rng.uniform(size=(6, 1))}[sample_weight]
+    weights = None if weights is None else weights.astype("float32")
+    expected = float(PerSample()(values, values, weights))
+    r = np.asarray(reduction_weights(weights, keras.ops.convert_to_tensor(values[:, None])))
+    np.testing.assert_allclose(float(np.sum(r * values)), expected, rtol=1e-6)
