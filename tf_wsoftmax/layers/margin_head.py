@@ -340,9 +340,10 @@ class MarginHead(keras.layers.Layer):
             # A label outside [0, K) (unchecked inside a compiled step) stays invalid among the sampled.
             scored_labels = keras.ops.where(checks.label_errors(labels, self.units), -1, sampled_labels)
             regularization = self._sampled_penalty(kernel, mask)
+        model_shards, data_shards = self._shards()
         result = ops.chunked_cross_entropy(
             inputs, kernel, scored_labels, row_weights, self.scoring(), column_mask=mask,
-            model_shards=self._kernel_shards(),
+            model_shards=model_shards, data_shards=data_shards,
         )
         if getattr(self, "iterations", None) is not None:
             self.iterations.assign_add(1)
@@ -382,8 +383,16 @@ class MarginHead(keras.layers.Layer):
         mesh = layout.device_mesh
         return layout, 1 if axis is None else mesh.shape[list(mesh.axis_names).index(axis)]
 
-    def _kernel_shards(self):
-        return self._kernel_layout()[1]
+    def _shards(self):
+        """(devices the kernel's K axis is split over, devices the batch is split over) under `keras.distribution`."""
+        layout, model_shards = self._kernel_layout()
+        if layout is None:
+            return 1, 1
+        distribution = keras.distribution.distribution()
+        mesh = layout.device_mesh
+        axis = getattr(distribution, "batch_dim_name", None)
+        data_shards = mesh.shape[list(mesh.axis_names).index(axis)] if axis in mesh.axis_names else 1
+        return model_shards, data_shards
 
     def _laid_out_like_kernel(self, columns):
         """The (d, W) sampled columns, split along W as the kernel is along K under `keras.distribution`.

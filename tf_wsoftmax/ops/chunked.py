@@ -114,6 +114,7 @@ def row_chunks(batch, classes, max_logits=None):
 
 def chunked_cross_entropy(
     features, kernel, labels, row_weights, scoring, bias=None, column_mask=None, max_logits=None, model_shards=1,
+    data_shards=1,
 ):
     """sum_i r_i CE_i of a head's training logits, computed in row chunks (no (B, K) matrix).
 
@@ -134,8 +135,9 @@ def chunked_cross_entropy(
             logits are `PADDING_LOGIT` (no share of the softmax, no gradient).
         max_logits: the most logits a chunk of rows holds per device.
             Defaults to the declared `tf_wsoftmax.declarations.CHUNK_LOGITS`.
-        model_shards: devices the kernel's K axis is split over (K per device
-            = K / model_shards decides the chunks).
+        model_shards: devices the kernel's K axis is split over.
+        data_shards: devices the batch is split over. The chunks are decided
+            by the logits per device: (B / data_shards) x (K / model_shards).
 
     Returns:
         A `ChunkedLoss`; `loss` is differentiable with respect to `features`,
@@ -145,7 +147,12 @@ def chunked_cross_entropy(
     dtype = checks.compute_dtype(features, kernel)
     num_classes = checks.num_classes_of(kernel, -1)
     local_classes = num_classes // model_shards if isinstance(num_classes, int) else None
-    plan = _Plan(scoring, dtype, num_classes, row_chunks(features.shape[0], local_classes, max_logits))
+    batch = features.shape[0]
+    local_batch = batch // data_shards if batch is not None and batch % data_shards == 0 else batch
+    chunks = row_chunks(local_batch, local_classes, max_logits)
+    if batch is not None and chunks > 1 and (batch // data_shards) % chunks:
+        chunks = 1 if data_shards > 1 else chunks  # strided chunks must keep the batch's split over the devices
+    plan = _Plan(scoring, dtype, num_classes, chunks)
     # Every tensor the pass reads is an argument of the custom-gradient function (JAX cannot
     # close over the tracers of an enclosing `jit` there); the optional ones by name.
     alpha = None if scoring.alpha is None else checks.as_dtype(scoring.alpha, dtype)  # 0.7 keeps its float64 digits
