@@ -250,23 +250,37 @@ class _Plan:
         return (loss, per_sample, correct), gradients
 
     def chunk(self, x, labels, r):
-        """One chunk of rows: its losses, correctness, feature gradients and kernel-gradient shares."""
+        """One chunk of rows: its losses, correctness, feature gradients and kernel-gradient shares.
+
+        Written so that few (b, K) arrays need to exist: the label's logit is a (b, d) dot of its
+        own, the label column's softmax share is analytic, and the norms' chain reads the
+        product and the gradient the products consume anyway.
+        """
         s = self.scoring
         w = self.w
+        eps = self.constant(EPSILON)
         x_squares = ops.sum(ops.square(x), axis=-1)  # of the chunk's rows (padding rows are zero rows)
-        x_norms = ops.sqrt(ops.maximum(x_squares, self.constant(EPSILON)))
-        x_scales = ops.rsqrt(ops.maximum(x_squares, self.constant(EPSILON)))
+        x_norms = ops.sqrt(ops.maximum(x_squares, eps))
+        x_scales = ops.rsqrt(ops.maximum(x_squares, eps))
         rows = x * x_scales[:, None] if s.normalize_features else x
         alpha = self.alpha
-        unit = _backend.matmul(rows, w)  # (b, K): the product x W
-        if s.normalize_kernel:
-            unit = unit * self.w_scales[None, :]
+        column_scales = self.w_scales[None, :] if s.normalize_kernel else None
+
+        raw = _backend.matmul(rows, w)  # (b, K): the product
+        unit = raw * column_scales if s.normalize_kernel else raw
         cosines = ops.clip(unit, -1.0, 1.0) if s.clip else unit
         logits = cosines * s.scale if s.scale != 1.0 else cosines
         if self.bias is not None:
             logits = logits + self.bias[None, :]
         is_target = ops.equal(self.columns, labels[:, None])
-        label_logit = _backend.take_per_row(logits, labels)[:, 0]  # z_y
+        target_columns_raw = _backend.take_columns(w, labels)  # (d, b): W_y
+        w_scale_y = _backend.take_rows(self.w_scales, labels)
+        label_raw = ops.sum(rows * ops.transpose(target_columns_raw), axis=-1)  # u . W_y
+        label_unit = label_raw * w_scale_y if s.normalize_kernel else label_raw
+        label_cosine = ops.clip(label_unit, -1.0, 1.0) if s.clip else label_unit
+        label_logit = label_cosine * s.scale if s.scale != 1.0 else label_cosine  # z_y
+        if self.bias is not None:
+            label_logit = label_logit + _backend.take_rows(self.bias, labels)
         w_norm_y = _backend.take_rows(self.w_norms, labels)
         if s.target is None:
             target, partials = label_logit, None
@@ -277,11 +291,10 @@ class _Plan:
             )
         negatives = logits
         if self.wsoftmax:  # Eq. 1: (z_j + a z_y) / ||W_j + a W_y||, from the cosines W_y . W_j
-            w_scale_y = _backend.take_rows(self.w_scales, labels)
-            unit_targets = _backend.take_columns(w, labels) * w_scale_y[None, :]  # (d, b): W_y, unit
-            cosines_y = _backend.matmul(unit_targets, w, transpose_a=True) * self.w_scales[None, :]  # (b, K)
-            squared_norms = (1.0 + ops.square(alpha)) + 2.0 * alpha * cosines_y
-            inverse_norms = ops.rsqrt(ops.maximum(squared_norms, self.constant(EPSILON)))
+            unit_targets = target_columns_raw * w_scale_y[None, :]  # (d, b): W_y, unit
+            cosines_raw = _backend.matmul(unit_targets, w, transpose_a=True)  # (b, K): the second product
+            squared_norms = (1.0 + ops.square(alpha)) + 2.0 * alpha * (cosines_raw * self.w_scales[None, :])
+            inverse_norms = ops.rsqrt(ops.maximum(squared_norms, eps))
             negatives = (logits + alpha * label_logit[:, None]) * inverse_norms
         training = ops.where(is_target, target[:, None], negatives)
         test = logits
@@ -291,52 +304,53 @@ class _Plan:
             test = ops.where(self.column_mask[None, :], test, padding)
 
         # The softmax of complete rows: loss and d(sum r CE)/d(training logits).
-        peak = ops.max(training, axis=-1, keepdims=True)
-        exponentials = ops.exp(training - peak)
-        total = ops.sum(exponentials, axis=-1, keepdims=True)
-        per_sample = (peak + ops.log(total))[:, 0] - target
-        weighted = exponentials * (r / total[:, 0])[:, None] - ops.cast(is_target, self.dtype) * r[:, None]
-        target_weighted = _backend.take_per_row(weighted, labels)[:, 0]  # r (p_y - 1)
-        correct = _first_arg_max_is(test, label_logit, labels, self.columns)
+        peak = ops.max(training, axis=-1)
+        exponentials = ops.exp(training - peak[:, None])
+        total = ops.sum(exponentials, axis=-1)
+        per_sample = peak + ops.log(total) - target
+        target_weighted = r * (ops.exp(target - peak) / total - 1.0)  # r (p_y - 1)
+        weighted = exponentials * (r / total)[:, None] - ops.where(is_target, r[:, None], 0.0)
+        correct = ops.cast(ops.equal(ops.cast(ops.argmax(test, axis=-1), "int32"), labels), "float32")
 
         # Back to the test-time logits z (and the cosines W_y . W_j).
         features_extra = None
         cosine_gradient = None
         if not self.wsoftmax:
             label_slope = 1.0 if partials is None else partials[0]
-            logit_gradient = ops.where(is_target, weighted * _as_column(label_slope), weighted)
+            logit_gradient = ops.where(is_target, (target_weighted * label_slope)[:, None], weighted)
         else:
-            negative_gradient = ops.where(is_target, ops.zeros_like(weighted), weighted * inverse_norms)
-            bias_share = alpha * ops.sum(negative_gradient, axis=-1)  # d/dz_y through the weight bias
+            through_norms = weighted * ops.where(is_target, 1.0, inverse_norms)  # off the label: d/dz_j
+            bias_share = alpha * (ops.sum(through_norms, axis=-1) - target_weighted)  # d/dz_y via the weight bias
             if s.bias_gradient == "stop":  # the bias alpha W_y passes its gradient to the features only
-                logit_gradient = ops.where(is_target, weighted, negative_gradient)
+                logit_gradient = through_norms
                 features_extra = bias_share[:, None] * ops.transpose(unit_targets)
             else:
-                logit_gradient = ops.where(is_target, weighted + bias_share[:, None], negative_gradient)
-                floored = squared_norms < self.constant(EPSILON)
-                cosine_gradient = ops.where(  # d/d(W_y . W_j) = -alpha (z_j + alpha z_y) / norm^3
-                    ops.logical_or(is_target, floored), ops.zeros_like(weighted),
-                    -alpha * negative_gradient * negatives * inverse_norms,
-                )
+                logit_gradient = through_norms + ops.where(is_target, bias_share[:, None], 0.0)
+                frozen = ops.logical_or(is_target, squared_norms < eps)
+                # d/d(W_y . W_j) = -alpha (z_j + alpha z_y) / norm^3, for the unit cosines
+                cosine_gradient = ops.where(frozen, 0.0, (-alpha) * through_norms * negatives * inverse_norms)
         unit_gradient = logit_gradient * s.scale if s.scale != 1.0 else logit_gradient
         if s.clip:
-            inside = ops.logical_and(unit >= -1.0, unit <= 1.0)
-            unit_gradient = ops.where(inside, unit_gradient, ops.zeros_like(unit_gradient))
+            unit_gradient = ops.where(ops.logical_and(unit >= -1.0, unit <= 1.0), unit_gradient, 0.0)
         bias_gradient = None if self.bias is None else ops.sum(logit_gradient, axis=0)
-        norms_share = None  # sum_i (dL/d unit_ij) unit_ij: W_j . (dL/d unit W_j), for the norms' chain
+        norms_share = None  # W_j . (dL/dW_j^unit) for the norms' chain: sum_i g_ij unit_ij = sum_i (g_ij s_j) raw_ij
         if s.normalize_kernel:
-            norms_share = ops.sum(unit_gradient * unit, axis=0)
-            if cosine_gradient is not None:
-                norms_share = norms_share + ops.sum(cosine_gradient * cosines_y, axis=0)
-            unit_gradient = unit_gradient * self.w_scales[None, :]
+            unit_gradient = unit_gradient * column_scales
+            norms_share = ops.sum(unit_gradient * raw, axis=0)
 
-        # The products: the rows' gradient g W^T and the kernel's share x^T g.
+        # The products: the rows' gradient g W^T and the kernel's share x^T g ("full": stacked with the
+        # cosines' own two, [g; h] W^T and [x; W_y^T]^T [g; h], one product each).
         target_columns = None
-        if cosine_gradient is not None:
-            scaled_cosine_gradient = cosine_gradient * self.w_scales[None, :]
-            both = ops.concatenate([unit_gradient, scaled_cosine_gradient], axis=0)
+        if cosine_gradient is None:
+            rows_gradient = _backend.matmul(unit_gradient, w, transpose_b=True)
+            kernel_share = _backend.matmul(rows, unit_gradient, transpose_a=True) if s.kernel_gradient else None
+        else:
+            scaled_cosine_gradient = cosine_gradient * column_scales
+            norms_share = norms_share + ops.sum(scaled_cosine_gradient * cosines_raw, axis=0)
+            both = ops.concatenate([unit_gradient, scaled_cosine_gradient], axis=0)  # (2b, K)
             row_products = _backend.matmul(both, w, transpose_b=True)  # (2b, d)
-            rows_gradient, unit_target_gradient = row_products[: ops.shape(rows)[0]], row_products[ops.shape(rows)[0]:]
+            size = ops.shape(rows)[0]
+            rows_gradient, unit_target_gradient = row_products[:size], row_products[size:]
             target_columns = unit_target_gradient * w_scale_y[:, None]
             norms_share = norms_share + _backend.segment_sum(
                 ops.sum(ops.transpose(unit_targets) * unit_target_gradient, axis=-1), labels, self.num_classes
@@ -345,9 +359,6 @@ class _Plan:
                 _backend.matmul(ops.concatenate([rows, ops.transpose(unit_targets)], axis=0), both, transpose_a=True)
                 if s.kernel_gradient else None
             )
-        else:
-            rows_gradient = _backend.matmul(unit_gradient, w, transpose_b=True)
-            kernel_share = _backend.matmul(rows, unit_gradient, transpose_a=True) if s.kernel_gradient else None
         if features_extra is not None:
             rows_gradient = rows_gradient + features_extra
 
@@ -366,18 +377,6 @@ class _Plan:
             per_sample, correct, rows_gradient, kernel_share, target_columns, norms_share, radial_kernel,
             bias_gradient,
         )
-
-
-def _as_column(value):
-    return value[:, None] if hasattr(value, "shape") and len(value.shape) == 1 else value
-
-
-def _first_arg_max_is(test, label_logit, labels, columns):
-    """1.0 where `labels` is the first arg max of the (b, K) test logits (ties: the lowest index)."""
-    lowest = ops.cast(float("-inf"), test.dtype)
-    before = ops.max(ops.where(columns < labels[:, None], test, lowest), axis=-1)
-    after = ops.max(ops.where(columns > labels[:, None], test, lowest), axis=-1)
-    return ops.cast(ops.logical_and(label_logit > before, label_logit >= after), "float32")
 
 
 def _split(tensor, chunks):
