@@ -92,9 +92,9 @@ def test_floor_ratios_divide_by_each_heads_products():
     records = [dict(base, loss=name, min_ms=m, median_ms=2 * m) for name, m in
                (("matmul_floor", 3.0), ("normalized_softmax", 5.0), ("cosface", 3.6), ("wsoftmax", 6.0))]
     rows = {line.split("|")[1].strip(): line.split("|") for line in heads.markdown(records).splitlines()[2:]}
-    assert rows["cosface"][-3].strip() == "1.20" and rows["cosface"][-4].strip() == "3"
-    assert rows["wsoftmax"][-3].strip() == "1.50" and rows["wsoftmax"][-4].strip() == "4"  # 6 / (3 x 4/3)
-    assert rows["matmul_floor"][-3].strip() == "1.00"
+    assert rows["cosface"][-4].strip() == "1.20" and rows["cosface"][-5].strip() == "3"
+    assert rows["wsoftmax"][-4].strip() == "1.50" and rows["wsoftmax"][-5].strip() == "4"  # 6 / (3 x 4/3)
+    assert rows["matmul_floor"][-4].strip() == "1.00"
 
 
 def test_bench_heads_samples_only_the_heads_that_can(capsys):
@@ -111,3 +111,75 @@ def test_bench_heads_samples_only_the_heads_that_can(capsys):
     assert float(row.split("|")[12]) > 0  # x rate 1
     with pytest.raises(ValueError, match="sample_rate"):
         heads.time_heads(["wsoftmax"], 50, 8, 4, sample_rate=0.0)
+
+
+def test_update_steps_train_the_head_and_sampling_heads_keep_their_unsampled_columns():
+    """`update=True` times a head's part of a training step: the class matrices move (SGD), and a
+    sampling head's step (LazyColumnSGD) leaves the columns it did not sample alone."""
+    import numpy as np
+
+    head_and_centres = heads.build_head("normalized_softmax", 40, 6, sample_rate=0.25)
+    head = head_and_centres[0]
+    optimizer = heads.head_step.make_optimizer(head)
+    assert type(optimizer).__name__ == "LazyColumnSGD" and optimizer.lazy_column_paths == (head.kernel.path,)
+    records = heads.time_heads(["matmul_floor", "normalized_softmax", "softmax", "center"], 40, 6, 8, jit_compile=True,
+                               warmup=1, repeats=1, rounds=1, update=True)
+    assert [r["update"] for r in records] == [False, True, True, True]
+    assert all(r["columns"] == 40 and r["min_ms"] > 0 for r in records)
+    sampled = heads.time_heads(["normalized_softmax"], 40, 6, 8, jit_compile=False, warmup=1, repeats=1, rounds=1,
+                               sample_rate=0.25, update=True)[0]
+    assert sampled["columns"] == 10 and sampled["sample_rate"] == 0.25
+    # One step by hand, as the bench runs it: only the drawn columns move.
+    layers = heads.build_head("wsoftmax", 40, 6, sample_rate=0.25)
+    before = np.asarray(layers[0].kernel).copy()
+    optimizer = heads.head_step.make_optimizer(layers[0])
+    step = heads.head_step.tensorflow_step(*layers, optimizer, jit_compile=False)
+    features, _, _, _, labels = heads._inputs(40, 6, 8, "float32", 0)
+    step(features, labels)
+    moved = np.abs(np.asarray(layers[0].kernel) - before).sum(0) > 0
+    assert 8 <= moved.sum() <= 10 + 8  # the sampled columns (the batch's classes among them), not all 40
+
+
+def test_own_floor_scales_with_the_sampled_columns():
+    """x own floor of a sampled record divides by the floor's products over the sampled share."""
+    base = dict(backend="tensorflow", device="cpu", jit_compile=True, classes=100, dim=3, batch=2, dtype="float32")
+    records = [dict(base, loss="matmul_floor", min_ms=10.0, median_ms=10.0),
+               dict(base, loss="wsoftmax", min_ms=2.0, median_ms=2.0, sample_rate=0.1, columns=10, products=4,
+                    update=True)]
+    row = heads.markdown(records).splitlines()[3].split("|")
+    assert row[16].strip() == "1.50"  # 2 / (10 x 4/3 x 10/100)
+    assert row[10].strip() == "yes"
+
+
+def test_targets_table_compares_each_measurement_with_its_bound():
+    from tf_wsoftmax.app.bench import targets
+
+    base = dict(backend="jax", device="cpu", jit_compile=True, classes=1000, dim=3, batch=2, dtype="float32")
+    heads_records = [dict(base, loss=name, min_ms=ms, median_ms=ms) for name, ms in
+                     (("matmul_floor", 10.0), ("normalized_softmax", 11.0), ("cosface", 13.0), ("wsoftmax", 15.0),
+                      ("wsoftmax_full", 21.0))]
+    partial = [dict(base, loss="wsoftmax", sample_rate=rate, min_ms=ms, median_ms=ms) for rate, ms in
+               ((1.0, 100.0), (0.3, 39.0), (0.1, 16.0))]
+    memory_record = dict(loss="wsoftmax", classes=10**6, dim=512, devices=8, data_shards=8, model_shards=1,
+                         sample_rate=1.0, peak_bytes=int(6.0 * 2**30))
+    rows = {(r[0].split(" <=")[0], r[2]): r for r in targets.targets(heads_records, partial, [memory_record])}
+    assert rows[("normalised head", "K=1000 normalized_softmax")][-1] is True
+    assert rows[("normalised head", "K=1000 cosface")][-1] is False  # 1.3 > 1.2
+    assert rows[("W-Softmax stop", "K=1000")][3] == pytest.approx(15 / 11)
+    assert rows[("W-Softmax full", "K=1000")][-1] is True
+    assert rows[("Partial FC head + update: rate 0.1", "K=1000 wsoftmax")][-1] is False  # 0.16 > 0.15
+    assert rows[("Partial FC head + update: rate 0.3", "K=1000 wsoftmax")][-1] is True  # 0.39 <= 0.4
+    memory = next(r for r in targets.targets(memory_records=[memory_record]))
+    assert memory[4] == pytest.approx(3 * 512 * 10**6 * 4 / 2**30 + 0.5) and memory[-1] is True
+    assert "| target |" in targets.markdown(targets.targets(heads_records))
+
+
+def test_bench_arguments_add_the_update_flag():
+    import argparse
+
+    from tf_wsoftmax.app.bench import arguments
+
+    parser = argparse.ArgumentParser()
+    arguments.add_bench_arguments(parser)
+    assert arguments.heads_options(parser.parse_args(["--update"])) == {"update": True}
+    assert arguments.heads_options(parser.parse_args([])) == {"update": False}
