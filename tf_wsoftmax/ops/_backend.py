@@ -113,6 +113,35 @@ def elementwise_partials(function, *args):
     raise NotImplementedError(f"Partial derivatives run on the tensorflow and jax backends, not {keras.backend.backend()!r}.")
 
 
+def sum_over_rows(matrix, rows_split=False):
+    """The column sums of a (n, K) matrix: sum over axis 0.
+
+    XLA:CPU under JAX reduces a large matrix over its major axis column by
+    column, with strided reads (0.54 s for (512, 10^5) float32 on a 2-core
+    CPU, 27x a reduction over its rows), so on JAX the rows are added in
+    halves, contiguous slices (0.06 s). TensorFlow's kernels reduce well.
+
+    Args:
+        matrix: (n, K) tensor with a static n.
+        rows_split: the rows are split over devices (a `keras.distribution`
+            batch axis): a plain reduction, whose cross-device sum the
+            partitioner adds, rather than slices across the devices.
+
+    Returns:
+        (K,) tensor.
+    """
+    rows = matrix.shape[0]
+    if is_tensorflow() or rows_split or rows is None:
+        return keras.ops.sum(matrix, axis=0)
+    while rows > 1:
+        half = rows // 2
+        folded = matrix[:half] + matrix[half : 2 * half]
+        if rows % 2:
+            folded = keras.ops.concatenate([folded[:1] + matrix[2 * half :], folded[1:]], axis=0)
+        matrix, rows = folded, half
+    return matrix[0]
+
+
 def scatter_add_columns(matrix, columns, updates):
     """`matrix` with the (d, n) `updates` added to its columns `columns` (int32 (n,), repeats add up)."""
     if is_tensorflow():

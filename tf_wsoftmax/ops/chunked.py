@@ -152,7 +152,7 @@ def chunked_cross_entropy(
     chunks = row_chunks(local_batch, local_classes, max_logits)
     if batch is not None and chunks > 1 and (batch // data_shards) % chunks:
         chunks = 1 if data_shards > 1 else chunks  # strided chunks must keep the batch's split over the devices
-    plan = _Plan(scoring, dtype, num_classes, chunks)
+    plan = _Plan(scoring, dtype, num_classes, chunks, rows_split=data_shards > 1)
     # Every tensor the pass reads is an argument of the custom-gradient function (JAX cannot
     # close over the tracers of an enclosing `jit` there); the optional ones by name.
     alpha = None if scoring.alpha is None else checks.as_dtype(scoring.alpha, dtype)  # 0.7 keeps its float64 digits
@@ -187,8 +187,9 @@ def chunked_cross_entropy(
 class _Plan:
     """One call's constants and the pass over its row chunks (`run`)."""
 
-    def __init__(self, scoring, dtype, num_classes, chunks):
+    def __init__(self, scoring, dtype, num_classes, chunks, rows_split=False):
         self.scoring = scoring
+        self.rows_split = rows_split
         self.dtype = dtype
         self.num_classes = num_classes
         self.chunks = chunks
@@ -211,7 +212,7 @@ class _Plan:
         r = _backend.mark_invalid(ops.cast(row_weights, self.dtype), self.invalid)
         b = None if bias is None else ops.cast(bias, self.dtype)
         eps = self.constant(EPSILON)
-        w_squares = ops.sum(ops.square(w), axis=0)
+        w_squares = _backend.sum_over_rows(ops.square(w))
         self.w_scales = ops.rsqrt(ops.maximum(w_squares, eps))  # s_j = 1 / ||W_j||
         self.w_norms = ops.sqrt(ops.maximum(w_squares, eps))
         self.w = w
@@ -332,11 +333,11 @@ class _Plan:
         unit_gradient = logit_gradient * s.scale if s.scale != 1.0 else logit_gradient
         if s.clip:
             unit_gradient = ops.where(ops.logical_and(unit >= -1.0, unit <= 1.0), unit_gradient, 0.0)
-        bias_gradient = None if self.bias is None else ops.sum(logit_gradient, axis=0)
+        bias_gradient = None if self.bias is None else _backend.sum_over_rows(logit_gradient, self.rows_split)
         norms_share = None  # W_j . (dL/dW_j^unit) for the norms' chain: sum_i g_ij unit_ij = sum_i (g_ij s_j) raw_ij
         if s.normalize_kernel:
             unit_gradient = unit_gradient * column_scales
-            norms_share = ops.sum(unit_gradient * raw, axis=0)
+            norms_share = _backend.sum_over_rows(unit_gradient * raw, self.rows_split)
 
         # The products: the rows' gradient g W^T and the kernel's share x^T g ("full": stacked with the
         # cosines' own two, [g; h] W^T and [x; W_y^T]^T [g; h], one product each).
@@ -346,7 +347,7 @@ class _Plan:
             kernel_share = _backend.matmul(rows, unit_gradient, transpose_a=True) if s.kernel_gradient else None
         else:
             scaled_cosine_gradient = cosine_gradient * column_scales
-            norms_share = norms_share + ops.sum(scaled_cosine_gradient * cosines_raw, axis=0)
+            norms_share = norms_share + _backend.sum_over_rows(scaled_cosine_gradient * cosines_raw, self.rows_split)
             both = ops.concatenate([unit_gradient, scaled_cosine_gradient], axis=0)  # (2b, K)
             row_products = _backend.matmul(both, w, transpose_b=True)  # (2b, d)
             size = ops.shape(rows)[0]
