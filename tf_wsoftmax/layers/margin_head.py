@@ -64,6 +64,23 @@ def score_logits(logits, labels, regularization=None, test_logits=None, row_weig
     return TrainingLoss(per_sample, correct, regularization, cross_entropy)
 
 
+def kernel_shards(kernel):
+    """(devices a (d, K) kernel's K axis is split over, devices the batch is split over).
+
+    Read from the `keras.distribution` in force (JAX); (1, 1) without one.
+    """
+    distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
+    if distribution is None:
+        return 1, 1
+    layout = distribution.get_variable_layout(kernel)
+    mesh = layout.device_mesh
+    names = list(mesh.axis_names)
+    axis = layout.axes[-1]
+    model_shards = 1 if axis is None else mesh.shape[names.index(axis)]
+    batch_axis = getattr(distribution, "batch_dim_name", None)
+    return model_shards, mesh.shape[names.index(batch_axis)] if batch_axis in names else 1
+
+
 def mean_weights(batch_like):
     """(B,) weights 1 / B (float32, float64 for float64 tensors): the row weights of a batch mean."""
     ones = keras.ops.ones_like(batch_like[:, 0] if len(batch_like.shape) > 1 else batch_like, checks.compute_dtype(batch_like))
@@ -385,14 +402,7 @@ class MarginHead(keras.layers.Layer):
 
     def _shards(self):
         """(devices the kernel's K axis is split over, devices the batch is split over) under `keras.distribution`."""
-        layout, model_shards = self._kernel_layout()
-        if layout is None:
-            return 1, 1
-        distribution = keras.distribution.distribution()
-        mesh = layout.device_mesh
-        axis = getattr(distribution, "batch_dim_name", None)
-        data_shards = mesh.shape[list(mesh.axis_names).index(axis)] if axis in mesh.axis_names else 1
-        return model_shards, data_shards
+        return kernel_shards(self.kernel)
 
     def _laid_out_like_kernel(self, columns):
         """The (d, W) sampled columns, split along W as the kernel is along K under `keras.distribution`.

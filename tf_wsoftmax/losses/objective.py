@@ -33,7 +33,8 @@ import numpy as np
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers import MarginHead
 from tf_wsoftmax.layers import TrainingLoss
-from tf_wsoftmax.layers.margin_head import mean_weights  # noqa: F401  (re-exported for the bench)
+from tf_wsoftmax.layers.margin_head import kernel_shards
+from tf_wsoftmax.layers.margin_head import mean_weights
 from tf_wsoftmax.layers.margin_head import score_logits
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
@@ -179,7 +180,10 @@ def _dense_training_loss(head, features, labels, row_weights):
     row_weights = mean_weights(features) if row_weights is None else row_weights
     bias = keras.ops.convert_to_tensor(head.bias) if head.use_bias else None
     scoring = ops.Scoring(kernel_gradient=head.kernel.trainable)
-    result = ops.chunked_cross_entropy(features, keras.ops.convert_to_tensor(head.kernel), labels, row_weights, scoring, bias)
+    model_shards, data_shards = kernel_shards(head.kernel)
+    result = ops.chunked_cross_entropy(
+        features, head.kernel, labels, row_weights, scoring, bias, model_shards=model_shards, data_shards=data_shards
+    )
     return TrainingLoss(result.per_sample, result.correct, None, result.loss)
 
 

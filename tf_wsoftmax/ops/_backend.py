@@ -117,9 +117,10 @@ def sum_over_rows(matrix, rows_split=False):
     """The column sums of a (n, K) matrix: sum over axis 0.
 
     XLA:CPU under JAX reduces a large matrix over its major axis column by
-    column, with strided reads (0.54 s for (512, 10^5) float32 on a 2-core
-    CPU, 27x a reduction over its rows), so on JAX the rows are added in
-    halves, contiguous slices (0.06 s). TensorFlow's kernels reduce well.
+    column, with strided reads (0.38 s for (512, 125000) float32 on a 2-core
+    CPU), so on JAX the rows are folded: the sum of 8 (or 2) contiguous row
+    blocks at a time, one fused pass each (0.012 s, an eighth of the matrix
+    as temporary). TensorFlow's kernels reduce well.
 
     Args:
         matrix: (n, K) tensor with a static n.
@@ -134,11 +135,14 @@ def sum_over_rows(matrix, rows_split=False):
     if is_tensorflow() or rows_split or rows is None:
         return keras.ops.sum(matrix, axis=0)
     while rows > 1:
-        half = rows // 2
-        folded = matrix[:half] + matrix[half : 2 * half]
-        if rows % 2:
-            folded = keras.ops.concatenate([folded[:1] + matrix[2 * half :], folded[1:]], axis=0)
-        matrix, rows = folded, half
+        factor = 8 if rows % 8 == 0 and rows >= 16 else 2
+        part = rows // factor
+        folded = matrix[:part]
+        for index in range(1, factor):
+            folded = folded + matrix[index * part : (index + 1) * part]
+        if rows % factor:  # an odd row left over (factor 2)
+            folded = keras.ops.concatenate([folded[:1] + matrix[factor * part :], folded[1:]], axis=0)
+        matrix, rows = folded, part
     return matrix[0]
 
 
