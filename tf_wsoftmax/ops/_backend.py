@@ -134,7 +134,7 @@ def sum_over_rows(matrix, rows_split=False):
     rows = matrix.shape[0]
     if is_tensorflow() or rows_split or rows is None:
         return keras.ops.sum(matrix, axis=0)
-    while rows > 1:
+    while rows > 8:
         factor = 8 if rows % 8 == 0 and rows >= 16 else 2
         part = rows // factor
         folded = matrix[:part]
@@ -143,7 +143,9 @@ def sum_over_rows(matrix, rows_split=False):
         if rows % factor:  # an odd row left over (factor 2)
             folded = keras.ops.concatenate([folded[:1] + matrix[factor * part :], folded[1:]], axis=0)
         matrix, rows = folded, part
-    return matrix[0]
+    # The last few rows by a reduction: a fusion root, so XLA computes the (K,) sums once instead
+    # of fusing the folds into the (d, K) passes that read them (recomputed for every row there).
+    return keras.ops.sum(matrix, axis=0)
 
 
 def scatter_add_columns(matrix, columns, updates):
