@@ -41,4 +41,5 @@ def test_bench_memory_compiles_the_sampled_sharded_step(report):
     full, sampled = report["memory"]
     assert (full["sample_rate"], sampled["sample_rate"]) == (1.0, 0.1)
     assert sampled["computed_class_matrices_bytes"] == full["computed_class_matrices_bytes"]
-    assert sampled["argument_bytes"] == full["argument_bytes"]
+    # The same arguments but the sampler's int32 seed and step counter (a few bytes).
+    assert 0 <= sampled["argument_bytes"] - full["argument_bytes"] <= 64

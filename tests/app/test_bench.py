@@ -34,7 +34,7 @@ def test_bench_cli_writes_json_and_table(tmp_path, capsys):
     assert all(r["min_ms"] <= r["median_ms"] for r in records)
     printed = capsys.readouterr().out
     assert "| wsoftmax |" in printed and "| wsoftmax_full |" in printed
-    assert "| matmul_floor |" in printed and "x floor (min)" in printed
+    assert "| matmul_floor |" in printed and "x own floor (min)" in printed
     assert cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--losses", "wsoftmax_stop"]) == 2
     assert "Unknown head" in capsys.readouterr().err
     out = tmp_path / "step.json"

@@ -90,11 +90,16 @@ def mean_weights(batch_like):
 class MarginHead(keras.layers.Layer):
     """Base class of bias-free classifier heads with a label-aware training path.
 
-    A head holds a (d, units) kernel whose column j is class j's vector. Every
-    head's training logits are a function of its test-time logits, the
-    features and the labels (`margin_logits_from`), so one (B, d) x (d, K)
-    pass gives both: the training logits for the loss and the test-time
-    logits for the metrics (`training_logits`).
+    A head holds a (d, units) kernel whose column j is class j's vector. A
+    training step (`training_loss`, what `MarginClassifier` and `TrainStep`
+    train with) scores the batch without a (B, K) matrix: the head describes
+    its logits (`scoring`, an `ops.Scoring`) and `ops.chunked_cross_entropy`
+    takes them a few rows at a time, with the gradient formed in the same
+    pass and the metrics' correctness from the same products. For the stock
+    `compile(loss=MarginLoss(head))` path, whose model output is the (B, K)
+    test-time logits, every head's training logits are also a function of
+    its test-time logits, the features and the labels (`margin_logits_from`,
+    `training_pass`).
 
     `call(inputs, labels=None, training=None)` returns the training logits
     when labels are given and `training` is true, and the test-time logits
