@@ -24,6 +24,19 @@ def test_registry_builds_layers_with_the_declared_defaults(name):
     for h in declarations.LOSS_DECLARATIONS[name].hyperparameters:
         layer = head if h.target == "head" else feature_loss
         assert layer.get_config()[h.argument_name] == h.default, (name, h.name)
+    for argument, value in declarations.LOSS_DECLARATIONS[name].head_arguments:
+        assert head.get_config()[argument] == value, (name, argument)
+
+
+def test_normalized_softmax_is_the_wsoftmax_head_made_with_alpha_zero():
+    """The registry's one fixed head argument: normalised softmax is `NormalizedDense(alpha=0)`,
+    which has no weight bias (no alpha weight, no cosine product); W-Softmax's default alpha is 1."""
+    head, _ = build_loss("normalized_softmax", 4)
+    assert head.alpha == 0.0 and not head.weight_bias
+    head.build((None, 3))
+    assert [w.name for w in head.weights if w.name == "alpha"] == []
+    wsoftmax, _ = build_loss("wsoftmax", 4)
+    assert wsoftmax.alpha == 1.0 == layers.NormalizedDense(4).alpha and wsoftmax.weight_bias
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -38,7 +51,7 @@ def test_layer_constructors_default_to_the_declarations(name):
             if "__init__" in vars(cls):
                 parameters.update(inspect.signature(cls.__init__).parameters)
         for h in declaration.hyperparameters:
-            if h.target == target and h.name != "alpha":  # NormalizedDense's alpha 0 is normalised softmax
+            if h.target == target:
                 assert parameters[h.argument_name].default == h.default, (name, h.name)
 
 

@@ -35,9 +35,11 @@ def test_the_sampled_head_is_split_along_k(report):
 
 @pytest.mark.slow
 def test_bench_memory_compiles_the_sampled_sharded_step(report):
-    """K = 4096 over 4 model shards: the class matrices are the same; the sampled step's
-    temporaries (the (B, W) logits and their gradient; W = 410 of 4096) are smaller."""
+    """K = 4096 over 4 model shards: the library's sampled step (the draw, the gathered columns, the
+    chunked objective and LazyColumnSGD) compiles sharded, with the same class matrices as the full
+    step. (Which one needs less memory is a benchmark figure: docs/scale.md.)"""
     full, sampled = report["memory"]
     assert (full["sample_rate"], sampled["sample_rate"]) == (1.0, 0.1)
     assert sampled["computed_class_matrices_bytes"] == full["computed_class_matrices_bytes"]
-    assert sampled["temp_bytes"] < full["temp_bytes"]
+    # The same arguments but the sampler's int32 seed and step counter (a few bytes).
+    assert 0 <= sampled["argument_bytes"] - full["argument_bytes"] <= 64

@@ -118,6 +118,9 @@ class LossDeclaration:
             "Dense" for `keras.layers.Dense`).
         hyperparameters: its `Hyperparameter`s.
         feature_loss: the centre layer's class name, or None.
+        head_arguments: fixed (argument, value) pairs the head is built with,
+            which the loss does not expose as hyperparameters (normalised
+            softmax: the W-Softmax head with alpha 0).
     """
 
     name: str
@@ -125,6 +128,7 @@ class LossDeclaration:
     head: str
     hyperparameters: tuple = ()
     feature_loss: str = None
+    head_arguments: tuple = ()
 
     def hyperparameter(self, name):
         """The declaration called `name` (a KeyError names the loss)."""
@@ -142,6 +146,11 @@ def _lambda_schedule(base, gamma, power, minimum):
         Hyperparameter("lambda_min", minimum, "L-/A-Softmax lambda annealing: floor", low=0.0),
     )
 
+
+# The training objective of the heads (`tf_wsoftmax.ops.chunked_cross_entropy`) scores the batch in
+# chunks of rows and holds at most this many logits (rows x classes per device) at a time: 2^26
+# float32 logits are 256 MiB. K = 10^5 and B = 256 fit in one chunk; K = 10^6 takes four.
+CHUNK_LOGITS = 2**26
 
 _FIXED_SIMPLEX = Hyperparameter("fixed_simplex", False, "fix the class vectors to the regular simplex")
 # Partial FC (An et al. 2021): the normalised heads score each training step against the batch's
@@ -165,7 +174,7 @@ LOSS_DECLARATIONS = {
         LossDeclaration("softmax", "plain Dense + softmax cross-entropy", "Dense"),
         LossDeclaration(
             "normalized_softmax", "softmax on L2-normalised, bias-free class vectors", "NormalizedDense",
-            (_FIXED_SIMPLEX, SAMPLE_RATE),
+            (_FIXED_SIMPLEX, SAMPLE_RATE), head_arguments=(("alpha", 0.0),),
         ),
         LossDeclaration(
             "wsoftmax",

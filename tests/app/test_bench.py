@@ -34,7 +34,7 @@ def test_bench_cli_writes_json_and_table(tmp_path, capsys):
     assert all(r["min_ms"] <= r["median_ms"] for r in records)
     printed = capsys.readouterr().out
     assert "| wsoftmax |" in printed and "| wsoftmax_full |" in printed
-    assert "| matmul_floor |" in printed and "x floor (min)" in printed
+    assert "| matmul_floor |" in printed and "x own floor (min)" in printed
     with pytest.raises(SystemExit):  # refused while parsing, before any head is built
         cli.main(["bench", "heads", "--classes", "20", "--dim", "6", "--losses", "wsoftmax_stop"])
     assert "invalid choice: 'wsoftmax_stop'" in capsys.readouterr().err
@@ -95,9 +95,9 @@ def test_floor_ratios_divide_by_each_heads_products():
     records = [dict(base, loss=name, min_ms=m, median_ms=2 * m) for name, m in
                (("matmul_floor", 3.0), ("normalized_softmax", 5.0), ("cosface", 3.6), ("wsoftmax", 6.0))]
     rows = {line.split("|")[1].strip(): line.split("|") for line in heads.markdown(records).splitlines()[2:]}
-    assert rows["cosface"][-3].strip() == "1.20" and rows["cosface"][-4].strip() == "3"
-    assert rows["wsoftmax"][-3].strip() == "1.50" and rows["wsoftmax"][-4].strip() == "4"  # 6 / (3 x 4/3)
-    assert rows["matmul_floor"][-3].strip() == "1.00"
+    assert rows["cosface"][-4].strip() == "1.20" and rows["cosface"][-5].strip() == "3"
+    assert rows["wsoftmax"][-4].strip() == "1.50" and rows["wsoftmax"][-5].strip() == "4"  # 6 / (3 x 4/3)
+    assert rows["matmul_floor"][-4].strip() == "1.00"
 
 
 def test_bench_heads_samples_only_the_heads_that_can(capsys):
@@ -128,7 +128,7 @@ def test_heads_that_cannot_sample_are_not_applicable_rows_at_a_rate_below_1():
     assert [row.split("|")[1].strip() for row in rows] == [name for name, _ in timed] + ["lsoftmax", "center"]
     for row in rows[-2:]:
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
-        assert cells[8] == "0.2" and cells[9:13] == ["n/a"] * 4 and cells[14:] == ["n/a", "n/a"]
+        assert cells[8] == "0.2" and cells[9:14] == ["n/a"] * 5 and cells[15:] == ["n/a"] * 3
     assert lines[-1].startswith("n/a: not applicable; the loss does not sample classes")
     # Asked for explicitly (e.g. only rate 0.2 was run): every requested head that cannot sample.
     only_sampled = [r for r in records if r["sample_rate"] == 0.2 or r["loss"] == "matmul_floor"]
@@ -145,3 +145,69 @@ def test_bench_memory_names_the_flag_that_gives_a_cpu_virtual_devices():
     with pytest.raises(ValueError, match=r"1 device cannot be split into 8 model shards .*"
                                          r"XLA_FLAGS=--xla_force_host_platform_device_count=8"):
         memory.analyse_step("wsoftmax", 16, 4, 8, model_shards=8, devices=["the one CPU"])
+def test_update_steps_train_the_head_and_sampling_heads_keep_their_unsampled_columns():
+    """`update=True` times a head's part of a training step: the class matrices move (SGD), and a
+    sampling head's step (LazyColumnSGD) leaves the columns it did not sample alone."""
+    import numpy as np
+
+    head_and_centres = heads.build_head("normalized_softmax", 40, 6, sample_rate=0.25)
+    head = head_and_centres[0]
+    optimizer = heads.head_step.make_optimizer(head)
+    assert type(optimizer).__name__ == "LazyColumnSGD" and optimizer.lazy_column_paths == (head.kernel.path,)
+    records = heads.time_heads(["matmul_floor", "normalized_softmax", "softmax", "center"], 40, 6, 8, jit_compile=True,
+                               warmup=1, repeats=1, rounds=1, update=True)
+    assert [r["update"] for r in records] == [False, True, True, True]
+    assert all(r["columns"] == 40 and r["min_ms"] > 0 for r in records)
+    sampled = heads.time_heads(["normalized_softmax"], 40, 6, 8, jit_compile=False, warmup=1, repeats=1, rounds=1,
+                               sample_rate=0.25, update=True)[0]
+    assert sampled["columns"] == 10 and sampled["sample_rate"] == 0.25
+    # One step by hand, as the bench runs it: only the drawn columns move.
+    layers = heads.build_head("wsoftmax", 40, 6, sample_rate=0.25)
+    before = np.asarray(layers[0].kernel).copy()
+    optimizer = heads.head_step.make_optimizer(layers[0])
+    step = heads.head_step.tensorflow_step(*layers, optimizer, jit_compile=False)
+    features, _, _, _, labels = heads._inputs(40, 6, 8, "float32", 0)
+    step(features, labels)
+    moved = np.abs(np.asarray(layers[0].kernel) - before).sum(0) > 0
+    assert 8 <= moved.sum() <= 10 + 8  # the sampled columns (the batch's classes among them), not all 40
+
+
+def test_own_floor_scales_with_the_sampled_columns():
+    """x own floor of a sampled record divides by the floor's products over the sampled share."""
+    base = dict(backend="tensorflow", device="cpu", jit_compile=True, classes=100, dim=3, batch=2, dtype="float32")
+    records = [dict(base, loss="matmul_floor", min_ms=10.0, median_ms=10.0),
+               dict(base, loss="wsoftmax", min_ms=2.0, median_ms=2.0, sample_rate=0.1, columns=10, products=4,
+                    update=True)]
+    row = heads.markdown(records).splitlines()[3].split("|")
+    assert row[16].strip() == "1.50"  # 2 / (10 x 4/3 x 10/100)
+    assert row[10].strip() == "yes"
+
+
+def test_targets_table_compares_each_measurement_with_its_bound():
+    from tf_wsoftmax.app.bench import targets
+
+    base = dict(backend="jax", device="cpu", jit_compile=True, classes=1000, dim=3, batch=2, dtype="float32")
+    heads_records = [dict(base, loss=name, min_ms=ms, median_ms=ms) for name, ms in
+                     (("matmul_floor", 10.0), ("normalized_softmax", 11.0), ("cosface", 13.0), ("wsoftmax", 15.0),
+                      ("wsoftmax_full", 21.0))]
+    partial = [dict(base, loss="wsoftmax", sample_rate=rate, min_ms=ms, median_ms=ms) for rate, ms in
+               ((1.0, 100.0), (0.3, 39.0), (0.1, 16.0))]
+    memory_record = dict(loss="wsoftmax", classes=10**6, dim=512, devices=8, data_shards=8, model_shards=1,
+                         sample_rate=1.0, peak_bytes=int(6.0 * 2**30))
+    rows = {(r[0].split(" <=")[0], r[2]): r for r in targets.targets(heads_records, partial, [memory_record])}
+    assert rows[("normalised head", "K=1000 normalized_softmax")][-1] is True
+    assert rows[("normalised head", "K=1000 cosface")][-1] is False  # 1.3 > 1.2
+    assert rows[("W-Softmax stop", "K=1000")][3] == pytest.approx(15 / 11)
+    assert rows[("W-Softmax full", "K=1000")][-1] is True
+    assert rows[("Partial FC head + update: rate 0.1", "K=1000 wsoftmax")][-1] is False  # 0.16 > 0.15
+    assert rows[("Partial FC head + update: rate 0.3", "K=1000 wsoftmax")][-1] is True  # 0.39 <= 0.4
+    memory = next(r for r in targets.targets(memory_records=[memory_record]))
+    assert memory[4] == pytest.approx(3 * 512 * 10**6 * 4 / 2**30 + 0.5) and memory[-1] is True
+    assert "| target |" in targets.markdown(targets.targets(heads_records))
+
+
+def test_bench_heads_takes_the_update_flag():
+    from tf_wsoftmax.app import cli
+
+    assert cli.build_parser().parse_args(["bench", "heads", "--update"]).update is True
+    assert cli.build_parser().parse_args(["bench", "heads"]).update is False

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from tests.backends.sharded_worker import ENVIRONMENT
+from tf_wsoftmax import declarations
 from tf_wsoftmax import distribution
 from tf_wsoftmax.app.bench import memory
 from tf_wsoftmax.losses import build_loss
@@ -58,6 +59,10 @@ def main():
     if keras.backend.backend() != "jax" or len(keras.distribution.list_devices()) != 8:
         sys.exit(f"run with the environment {ENVIRONMENT}")
     keras.config.set_floatx("float64")
+    # Several row chunks per step (strided over the batch, which the mesh splits over "data"), and
+    # other chunkings on one device than on the mesh (chunks count the classes per device): the
+    # chunked objective must still equal one device's.
+    default_budget, declarations.CHUNK_LOGITS = declarations.CHUNK_LOGITS, 12
     rng = np.random.default_rng(0)
     data = (rng.normal(size=(4 * BATCH, 6)), rng.integers(0, CLASSES, 4 * BATCH).astype("int32"))
     mesh = keras.distribution.DeviceMesh((2, 4), ("data", "model"), keras.distribution.list_devices())
@@ -81,6 +86,7 @@ def main():
             "shardings": shardings,
         }
     keras.config.set_floatx("float32")
+    declarations.CHUNK_LOGITS = default_budget
     report["memory"] = [
         memory.analyse_step("arcface", 4096, 128, 64, 4, sample_rate=rate) for rate in (1.0, 0.1)
     ]

@@ -14,6 +14,7 @@ import sys
 import keras
 import numpy as np
 
+from tf_wsoftmax import declarations
 from tf_wsoftmax import distribution
 from tf_wsoftmax.app.bench import memory
 from tf_wsoftmax.layers import NormalizedDense
@@ -83,6 +84,10 @@ def main():
     # The equality cases run in float64 (JAX_ENABLE_X64): sharded and one-device steps sum in
     # different orders, and float64 leaves that difference far below any real disagreement.
     keras.config.set_floatx("float64")
+    # Several row chunks per step (strided over the batch, which the mesh splits over "data"), and
+    # other chunkings on one device than on the mesh (chunks count the classes per device): the
+    # chunked objective must still equal one device's.
+    default_budget, declarations.CHUNK_LOGITS = declarations.CHUNK_LOGITS, 16
     rng = np.random.default_rng(0)
     data = (rng.normal(size=(48, 6)), rng.integers(0, CLASSES, 48).astype("int32"))
     mesh = keras.distribution.DeviceMesh((2, 4), ("data", "model"), keras.distribution.list_devices())
@@ -106,6 +111,7 @@ def main():
             "shardings": shardings,
         }
     keras.config.set_floatx("float32")
+    declarations.CHUNK_LOGITS = default_budget
     for head in ("wsoftmax", "wsoftmax_full", "cosface", "arcface"):
         for shards in (1, 2, 4, 8):
             report["memory"].append(memory.analyse_step(head, 4096, 128, 64, shards))

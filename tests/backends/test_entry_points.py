@@ -164,9 +164,10 @@ def test_evaluate_reports_the_test_time_cross_entropy_on_both_paths(rng):
 
 
 def count_head_passes(head):
-    """Counts the head's layer calls and its test-time logit products (instance attributes)."""
-    counts = {"call": 0, "test_logits": 0}
-    call, test_logits = head.call, head.test_logits
+    """Counts the head's layer calls, its test-time logit products (instance attributes) and its
+    chunked training passes (its `scoring`, read once by each `training_loss`)."""
+    counts = {"call": 0, "test_logits": 0, "chunked": 0}
+    call, test_logits, scoring = head.call, head.test_logits, head.scoring
 
     def counted_call(*args, **kwargs):
         counts["call"] += 1
@@ -176,7 +177,11 @@ def count_head_passes(head):
         counts["test_logits"] += 1
         return test_logits(inputs)
 
-    head.call, head.test_logits = counted_call, counted_test_logits
+    def counted_scoring():
+        counts["chunked"] += 1
+        return scoring()
+
+    head.call, head.test_logits, head.scoring = counted_call, counted_test_logits, counted_scoring
     return counts
 
 
@@ -192,9 +197,13 @@ def test_one_head_pass_per_training_step(rng, path):
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # Keras may trace shapes once first (JAX)
     counts = count_head_passes(head)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    # 2 steps: one (B, d) x (d, K) head pass each, and no second call of the head for the metrics
-    # (`MarginClassifier` scores through `training_loss`, the stock path through the layer call).
-    assert counts["test_logits"] == 2 and counts["call"] == (2 if path == "compile" else 0)
+    # 2 steps: one (B, d) x (d, K) head pass each, and no second call of the head for the metrics:
+    # the stock path through the layer call (its (B, K) output is the model's), `MarginClassifier`
+    # through `training_loss`, whose chunked pass gives the loss and the correctness together.
+    if path == "compile":
+        assert counts["test_logits"] == 2 and counts["call"] == 2 and counts["chunked"] == 0
+    else:
+        assert counts["chunked"] == 2 and counts["test_logits"] == 0 and counts["call"] == 0
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TrainStep is TensorFlow")
@@ -207,7 +216,7 @@ def test_one_head_pass_per_train_step_of_the_custom_loop(rng):
     head.build((None, 5))
     counts = count_head_passes(head)
     TrainStep(backbone, head, keras.optimizers.SGD(0.1))(x, y)  # one trace of the step
-    assert counts["test_logits"] == 1 and counts["call"] <= 1
+    assert counts["chunked"] == 1 and counts["test_logits"] == 0 and counts["call"] == 0
 
 
 def test_inference_keeps_nothing_on_the_head(rng):

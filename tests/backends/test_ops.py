@@ -31,8 +31,8 @@ def _cross_entropy_sum(labels, logits):
 # name -> (op on (x, w, y), float64 reference on (x, w, y))
 LOGIT_OPS = {
     "normalized": (lambda x, w, y: ops.normalized_logits(x, w), lambda x, w, y: reference.normalized_logits(x, w)),
-    "wsoftmax_0.7": (
-        lambda x, w, y: ops.wsoftmax_logits(x, w, y, 0.7),
+    "wsoftmax_0.7": (  # "full": the exact gradient of Eq. 1
+        lambda x, w, y: ops.wsoftmax_logits(x, w, y, 0.7, bias_gradient="full"),
         lambda x, w, y: reference.wsoftmax_logits(x, w, y, 0.7),
     ),
     "wsoftmax_stop_1.5": (

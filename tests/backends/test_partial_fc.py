@@ -40,7 +40,9 @@ CASES = {
         lambda k, **kw: NormalizedDense(k, alpha=ALPHA, bias_gradient="full", **kw),
         lambda x, w, y: reference.wsoftmax_logits(x, w, y, ALPHA),
     ),
-    "normalized_softmax": (lambda k, **kw: NormalizedDense(k, **kw), lambda x, w, y: reference.normalized_logits(x, w)),
+    "normalized_softmax": (
+        lambda k, **kw: NormalizedDense(k, alpha=0.0, **kw), lambda x, w, y: reference.normalized_logits(x, w)
+    ),
     "cosface": (lambda k, **kw: CosFaceDense(k, **kw), lambda x, w, y: reference.cosface_logits(x, w, y, S, M_COS)),
     "arcface": (lambda k, **kw: ArcFaceDense(k, **kw), lambda x, w, y: reference.arcface_logits(x, w, y, S, M_ARC)),
 }
@@ -167,7 +169,7 @@ def test_more_batch_classes_than_the_rate_keeps_them_all_and_pads_the_rest(rng):
     w = rng.normal(size=(4, 20))
     y = np.array([0, 1, 2, 3, 4, 0, 1, 2], "int32")
     with float64():
-        head = NormalizedDense(20, sample_rate=0.1, sample_seed=SEED, dtype="float64")
+        head = NormalizedDense(20, alpha=0.0, sample_rate=0.1, sample_seed=SEED, dtype="float64")
         head.build(x.shape)
         head.kernel.assign(w)
         head_pass = head.training_pass(x, y)
@@ -263,6 +265,43 @@ def test_unsampled_columns_stay_frozen_on_every_training_path_and_policy(rng, po
     assert len(moved) > 0 and np.all(np.abs(momentum_1[:, moved]).sum(0) > 0)  # they had momentum to move by
     np.testing.assert_array_equal(np.asarray(model.head.kernel)[:, left], kernel_1[:, left])
     np.testing.assert_array_equal(momentum_slot(model.optimizer)[:, left], momentum_1[:, left])
+@pytest.mark.parametrize("options", [
+    {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.0}, {"momentum": 0.9, "weight_decay": 0.01},
+], ids=["momentum", "nesterov", "plain", "weight_decay"])
+def test_lazy_column_sgd_moves_the_touched_columns_as_sgd_and_no_other(rng, options):
+    """Two steps on a (4, 10) variable whose gradients are zero in some columns: every touched
+    column ends where `keras.optimizers.SGD` puts it (the same expressions: bit for bit), with its
+    momentum; every other column keeps its value and momentum from before, also under decoupled
+    weight decay. A column touched in step 1 but not in step 2 keeps its step-1 momentum."""
+    start = rng.normal(size=(4, 10)).astype("float32")
+    gradients = [rng.normal(size=(4, 10)).astype("float32") for _ in range(2)]
+    gradients[0][:, [1, 4, 7]] = 0.0
+    gradients[1][:, [2, 4, 9]] = 0.0
+    lazy_variable, dense_variable = keras.Variable(start, name="kernel"), keras.Variable(start, name="kernel")
+    lazy, dense = LazyColumnSGD(0.1, **options), keras.optimizers.SGD(0.1, **options)
+    lazy.lazy_columns([lazy_variable])
+    lazy.build([lazy_variable])
+    dense.build([dense_variable])
+    momentum = options["momentum"] != 0
+    for step, g in enumerate(gradients):
+        before = np.asarray(lazy_variable)
+        momentum_before = np.asarray(lazy.momentums[0]) if momentum else None
+        dense_variable.assign(before)  # SGD from the same point and momentum
+        if momentum:
+            dense.momentums[0].assign(momentum_before)
+        lazy.apply([keras.ops.convert_to_tensor(g)], [lazy_variable])
+        dense.apply([keras.ops.convert_to_tensor(g)], [dense_variable])
+        touched = np.abs(g).sum(0) > 0
+        after = np.asarray(lazy_variable)
+        np.testing.assert_array_equal(after[:, touched], np.asarray(dense_variable)[:, touched])
+        np.testing.assert_array_equal(after[:, ~touched], before[:, ~touched])
+        if momentum:
+            kept = np.asarray(lazy.momentums[0])
+            np.testing.assert_array_equal(kept[:, touched], np.asarray(dense.momentums[0])[:, touched])
+            np.testing.assert_array_equal(kept[:, ~touched], momentum_before[:, ~touched])
+            if step == 1:
+                assert np.abs(kept[:, 2]).sum() > 0  # touched in step 1, kept through step 2
+        assert np.abs(after[:, touched] - before[:, touched]).min() > 0
 
 
 def test_an_optimizer_that_would_move_unsampled_columns_is_refused_on_every_path(rng):

@@ -119,7 +119,7 @@ def test_alpha_assigned_between_fits_takes_effect_in_the_compiled_step(rng):
     x = rng.normal(size=(8, 4)).astype("float32")
     y = rng.integers(0, 5, size=8).astype("int32")
     w = rng.normal(size=(4, 5))
-    head = NormalizedDense(5, alpha=0.0)
+    head = NormalizedDense(5, alpha=1.0)  # made with alpha > 0: W-Softmax, whose alpha is state
     model = _single_step_model(head, w)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss=WSoftmaxLoss(head))
     losses = []

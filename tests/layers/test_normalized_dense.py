@@ -109,7 +109,7 @@ def test_alpha_change_after_tracing_takes_effect(batch):
     """alpha is a weight read at run time: a traced (and an XLA-compiled)
     function sees a new value without retracing."""
     x, y = batch
-    head = NormalizedDense(4, alpha=0.0)
+    head = NormalizedDense(4, alpha=1.0)
     head.build((None, 5))
     for jit_compile in (False, True):
         step = tf.function(lambda f, l: head(f, labels=l, training=True), jit_compile=jit_compile)
@@ -122,6 +122,24 @@ def test_alpha_change_after_tracing_takes_effect(batch):
     with pytest.raises(ValueError, match="alpha"):
         head.alpha = -1.0
     assert head.alpha == 1.5
+
+
+def test_a_head_made_with_alpha_zero_is_normalized_softmax_for_good(batch):
+    """alpha = 0 is decided when the head is made: no alpha weight, the training logits are the
+    test-time ones, and a positive alpha later is refused with a message naming the way out."""
+    x, y = batch
+    head = NormalizedDense(4, alpha=0.0, name="plain")
+    head.build((None, 5))
+    assert not head.weight_bias and [w.name for w in head.weights] == ["kernel", "iterations"]
+    training = head(x, labels=y, training=True).numpy()
+    np.testing.assert_allclose(training, reference.normalized_logits(x, head.kernel.numpy()), atol=1e-5)
+    head.alpha = 0.0  # allowed: it is what the head is
+    with pytest.raises(ValueError, match="made with alpha=0.*alpha_warmup_steps"):
+        head.alpha = 0.5
+    assert head.alpha == 0.0 and float(head.current_alpha()) == 0.0
+    assert NormalizedDense.from_config(head.get_config()).weight_bias is False
+    scheduled = NormalizedDense(4, alpha=1.0, alpha_warmup_steps=10)
+    assert scheduled.weight_bias  # alpha 0 only for a while: W-Softmax, which pays the cosines
 
 
 @pytest.mark.parametrize("ramp", [0, 4])

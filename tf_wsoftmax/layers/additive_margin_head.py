@@ -45,6 +45,16 @@ class AdditiveMarginHead(MarginHead):
     def logits_with(self, inputs, kernel):
         return self.scale * ops.cosine_logits(inputs, kernel)
 
+    def scoring(self):
+        """s cos(t_j) of unit features and class vectors; the label column s * target(cos t_y)."""
+        return ops.Scoring(
+            normalize_features=True, normalize_kernel=True, scale=self.scale, clip=True, target=self._label_logit,
+            kernel_gradient=self.kernel.trainable,
+        )
+
+    def _label_logit(self, label_logit, feature_norm, kernel_norm):
+        return self.scale * self.target(label_logit / self.scale)
+
     def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         logits = ops.additive_margin_logits(test_logits / self.scale, labels, self.target, self.scale)
         return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(test_logits, -1))

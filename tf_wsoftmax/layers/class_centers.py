@@ -2,8 +2,8 @@
 
 import keras
 
+from tf_wsoftmax.declarations import declaration_of
 from tf_wsoftmax.ops import _backend
-from tf_wsoftmax.ops import checks
 
 
 class ClassCenters(keras.layers.Layer):
@@ -32,7 +32,7 @@ class ClassCenters(keras.layers.Layer):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"`num_classes` must be a positive int. Received: num_classes={num_classes}")
         self.num_classes = num_classes
-        self.weight = checks.check_non_negative(weight, "weight")
+        self.weight = declaration_of("center", "center_weight").check(weight)
         self.centers_initializer = keras.initializers.get(centers_initializer)
 
     def build(self, input_shape):

@@ -54,6 +54,15 @@ class LSoftmaxDense(AngularMarginHead):
         dtype = checks.compute_dtype(inputs)
         return keras.ops.matmul(keras.ops.cast(inputs, dtype), keras.ops.cast(self.kernel, dtype))
 
+    def scoring(self):
+        """Plain W_j . x; the label column L-Softmax's target at the schedule's current lambda."""
+        return ops.Scoring(
+            target=self._label_logit, target_parameters=(self.current_lambda(),), kernel_gradient=self.kernel.trainable
+        )
+
+    def _label_logit(self, label_logit, feature_norm, kernel_norm, lambda_):
+        return ops.lsoftmax_target(label_logit, feature_norm, kernel_norm, self.margin, lambda_)
+
     def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         return ops.lsoftmax_logits_from_logits(
             test_logits, keras.ops.cast(inputs, test_logits.dtype), keras.ops.cast(self.kernel, test_logits.dtype),

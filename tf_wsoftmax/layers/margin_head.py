@@ -22,21 +22,26 @@ Fields:
         None when the penalty is the kernel variable's own (no sampling).
 """
 
-TrainingLoss = collections.namedtuple("TrainingLoss", ["per_sample", "correct", "regularization"])
+TrainingLoss = collections.namedtuple("TrainingLoss", ["per_sample", "correct", "regularization", "cross_entropy"])
 TrainingLoss.__doc__ = """One training step of a head, scored (`MarginHead.training_loss`).
 
 What a training step hands the objective and the metrics: no (B, K) matrix.
 
 Fields:
     per_sample: (B,) softmax cross-entropy of the training logits (float32,
-        float64 for float64 models).
+        float64 for float64 models). Values: differentiate `cross_entropy`.
     correct: (B,) float32, 1 where the test-time logits' arg max is the label
         (with class sampling: among the sampled classes), else 0.
     regularization: as `TrainingPass.regularization`.
+    cross_entropy: sum_i r_i per_sample_i for the row weights r the step was
+        given (the objective's reduction: sample weight / B), a scalar that
+        carries the gradient. The chunked objective forms the kernel gradient
+        in its forward pass, which needs r there: per-sample values alone
+        cannot carry it.
 """
 
 
-def score_logits(logits, labels, regularization=None, test_logits=None):
+def score_logits(logits, labels, regularization=None, test_logits=None, row_weights=None):
     """A `TrainingLoss` from (B, W) logits: per-sample cross-entropy and arg-max correctness.
 
     Args:
@@ -44,6 +49,8 @@ def score_logits(logits, labels, regularization=None, test_logits=None):
         labels: validated int32 (B,) positions in [0, W).
         regularization: passed through (see `TrainingLoss`).
         test_logits: (B, W) logits whose arg max is scored. Defaults to `logits`.
+        row_weights: (B,) weights of the per-sample values in `cross_entropy`.
+            Defaults to 1 / B each (the mean).
 
     Returns:
         A `TrainingLoss`.
@@ -52,17 +59,47 @@ def score_logits(logits, labels, regularization=None, test_logits=None):
     per_sample = ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, checks.compute_dtype(logits)))
     predictions = keras.ops.cast(keras.ops.argmax(test_logits, axis=-1), "int32")
     correct = keras.ops.cast(keras.ops.equal(predictions, labels), "float32")
-    return TrainingLoss(per_sample, correct, regularization)
+    row_weights = mean_weights(per_sample) if row_weights is None else row_weights
+    cross_entropy = keras.ops.sum(keras.ops.cast(row_weights, per_sample.dtype) * per_sample)
+    return TrainingLoss(per_sample, correct, regularization, cross_entropy)
+
+
+def kernel_shards(kernel):
+    """(devices a (d, K) kernel's K axis is split over, devices the batch is split over).
+
+    Read from the `keras.distribution` in force (JAX); (1, 1) without one.
+    """
+    distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
+    if distribution is None:
+        return 1, 1
+    layout = distribution.get_variable_layout(kernel)
+    mesh = layout.device_mesh
+    names = list(mesh.axis_names)
+    axis = layout.axes[-1]
+    model_shards = 1 if axis is None else mesh.shape[names.index(axis)]
+    batch_axis = getattr(distribution, "batch_dim_name", None)
+    return model_shards, mesh.shape[names.index(batch_axis)] if batch_axis in names else 1
+
+
+def mean_weights(batch_like):
+    """(B,) weights 1 / B (float32, float64 for float64 tensors): the row weights of a batch mean."""
+    ones = keras.ops.ones_like(batch_like[:, 0] if len(batch_like.shape) > 1 else batch_like, checks.compute_dtype(batch_like))
+    return ones / keras.ops.cast(keras.ops.shape(ones)[0], ones.dtype)
 
 
 class MarginHead(keras.layers.Layer):
     """Base class of bias-free classifier heads with a label-aware training path.
 
-    A head holds a (d, units) kernel whose column j is class j's vector. Every
-    head's training logits are a function of its test-time logits, the
-    features and the labels (`margin_logits_from`), so one (B, d) x (d, K)
-    pass gives both: the training logits for the loss and the test-time
-    logits for the metrics (`training_logits`).
+    A head holds a (d, units) kernel whose column j is class j's vector. A
+    training step (`training_loss`, what `MarginClassifier` and `TrainStep`
+    train with) scores the batch without a (B, K) matrix: the head describes
+    its logits (`scoring`, an `ops.Scoring`) and `ops.chunked_cross_entropy`
+    takes them a few rows at a time, with the gradient formed in the same
+    pass and the metrics' correctness from the same products. For the stock
+    `compile(loss=MarginLoss(head))` path, whose model output is the (B, K)
+    test-time logits, every head's training logits are also a function of
+    its test-time logits, the features and the labels (`margin_logits_from`,
+    `training_pass`).
 
     `call(inputs, labels=None, training=None)` returns the training logits
     when labels are given and `training` is true, and the test-time logits
@@ -284,27 +321,70 @@ class MarginHead(keras.layers.Layer):
             self.iterations.assign_add(1)
         return result
 
-    def training_loss(self, inputs, labels):
-        """One training step of the head, scored: per-sample cross-entropy and correctness.
+    def scoring(self):
+        """This step's logits as `ops.chunked_cross_entropy` forms them (an `ops.Scoring`).
+
+        Implemented by subclasses; reads the schedules' current values (alpha,
+        lambda), so call it before the step counter moves.
+        """
+        raise NotImplementedError
+
+    def training_loss(self, inputs, labels, row_weights=None):
+        """One training step of the head, scored, without a (B, K) matrix.
 
         What every training path of `tf_wsoftmax.losses.compute_objective`
-        uses (`MarginClassifier`, `TrainStep`). Counts one step of the head's
-        schedule and, with class sampling, draws this step's classes.
+        uses (`MarginClassifier`, `TrainStep`): `ops.chunked_cross_entropy`
+        over the head's `scoring`, a few rows at a time, with the gradient
+        formed in the same pass, and the correctness of the test-time arg max
+        from the same products (no second head pass for the metrics). Counts
+        one step of the head's schedule and, with class sampling, draws this
+        step's classes and scores only those.
 
         Args:
             inputs: (B, d) features.
             labels: validated int32 (B,) class ids.
+            row_weights: (B,) weights of the per-sample cross-entropies in the
+                objective (`TrainingLoss.cross_entropy`). Defaults to 1 / B
+                each.
 
         Returns:
             A `TrainingLoss`.
         """
-        head_pass = self.training_pass(inputs, labels)
-        return score_logits(head_pass.logits, head_pass.labels, head_pass.regularization, head_pass.test_logits)
+        if not self.built:
+            self.build(inputs.shape)
+        inputs = keras.ops.convert_to_tensor(inputs)
+        row_weights = mean_weights(inputs) if row_weights is None else row_weights
+        kernel = keras.ops.convert_to_tensor(self.kernel)
+        scored_labels, mask, regularization = labels, None, None
+        if self.samples_classes:
+            classes, sampled_labels, mask = self._draw(labels)
+            kernel = self._laid_out_like_kernel(_backend.take_columns(kernel, classes))
+            # A label outside [0, K) (unchecked inside a compiled step) stays invalid among the sampled.
+            scored_labels = keras.ops.where(checks.label_errors(labels, self.units), -1, sampled_labels)
+            regularization = self._sampled_penalty(kernel, mask)
+        model_shards, data_shards = self._shards()
+        result = ops.chunked_cross_entropy(
+            inputs, kernel, scored_labels, row_weights, self.scoring(), column_mask=mask,
+            model_shards=model_shards, data_shards=data_shards,
+        )
+        if getattr(self, "iterations", None) is not None:
+            self.iterations.assign_add(1)
+        return TrainingLoss(result.per_sample, result.correct, regularization, result.loss)
+
+    def _draw(self, labels):
+        """This step's sampled classes (`ops.sample_classes` of the seed and the step counter)."""
+        return ops.sample_classes(labels, self.units, self.num_sampled, self.sample_seed_weight, self.iterations)
+
+    def _sampled_penalty(self, columns, valid):
+        """The kernel penalty of the sampled (d, W) columns (padding excluded), or None."""
+        if self.kernel_regularizer is None:
+            return None
+        if valid is not None:
+            columns = keras.ops.where(valid[None, :], columns, keras.ops.zeros_like(columns))
+        return self.kernel_regularizer(columns)
 
     def _sampled_pass(self, inputs, labels, test_logits):
-        classes, sampled_labels, valid = ops.sample_classes(
-            labels, self.units, self.num_sampled, self.sample_seed_weight, self.iterations
-        )
+        classes, sampled_labels, valid = self._draw(labels)
         kernel = self._laid_out_like_kernel(_backend.take_columns(keras.ops.convert_to_tensor(self.kernel), classes))
         if test_logits is None:
             test_logits = self.logits_with(inputs, kernel)
@@ -312,12 +392,22 @@ class MarginHead(keras.layers.Layer):
             test_logits = _backend.take_columns(test_logits, classes)
         logits = self.margin_logits_from(test_logits, inputs, sampled_labels, kernel)
         logits = checks.mark_invalid_labels(ops.mask_padding(logits, valid), labels, self.units)
-        regularization = None
-        if self.kernel_regularizer is not None:
-            if valid is not None:
-                kernel = keras.ops.where(valid[None, :], kernel, keras.ops.zeros_like(kernel))
-            regularization = self.kernel_regularizer(kernel)
+        regularization = self._sampled_penalty(kernel, valid)
         return TrainingPass(logits, ops.mask_padding(test_logits, valid), sampled_labels, regularization)
+
+    def _kernel_layout(self):
+        """The kernel's `keras.distribution` layout and its number of shards along K ((None, 1) without one)."""
+        distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
+        if distribution is None or not self.built:
+            return None, 1
+        layout = distribution.get_variable_layout(self.kernel)
+        axis = layout.axes[-1]
+        mesh = layout.device_mesh
+        return layout, 1 if axis is None else mesh.shape[list(mesh.axis_names).index(axis)]
+
+    def _shards(self):
+        """(devices the kernel's K axis is split over, devices the batch is split over) under `keras.distribution`."""
+        return kernel_shards(self.kernel)
 
     def _laid_out_like_kernel(self, columns):
         """The (d, W) sampled columns, split along W as the kernel is along K under `keras.distribution`.
@@ -326,13 +416,7 @@ class MarginHead(keras.layers.Layer):
         whole on every device (at K = 10^6, rate 0.3, 8 model shards: 3.6 instead of 1.9 GiB
         per device; docs/scale.md).
         """
-        distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
-        if distribution is None:
-            return columns
-        layout = distribution.get_variable_layout(self.kernel)
-        axis = layout.axes[-1]
-        mesh = layout.device_mesh
-        shards = 1 if axis is None else mesh.shape[list(mesh.axis_names).index(axis)]
+        layout, shards = self._kernel_layout()
         if shards == 1 or columns.shape[-1] % shards:
             return columns  # an uneven split of W gave NaN on JAX 0.10 (8 virtual CPU devices): left whole
         return keras.distribution.distribute_tensor(columns, layout)

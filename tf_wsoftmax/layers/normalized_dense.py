@@ -19,13 +19,20 @@ class NormalizedDense(MarginHead):
     unit length inside `call`, so logits are ||x|| cos(theta_j). During
     training with labels, negative classes are scored with the weights-biased
     vectors W~_j = normalise(W_j + alpha W_y) (Eq. 1); at test time (no labels
-    or `training=False`) the original normalised W is used. alpha = 0 is the
-    normalised-softmax baseline.
+    or `training=False`) the original normalised W is used.
 
-    alpha is state: a non-trainable weight of the layer (saved in
+    alpha = 0 is normalised softmax, decided when the head is made:
+    `NormalizedDense(K, alpha=0.0)` (what the "normalized_softmax" registry
+    entry builds) has no weight bias at all, so a training step never forms
+    W-Softmax's cosines W_y . W_j (3 (B, d) x (d, K) products, not 4), and
+    setting `head.alpha` > 0 on it raises. A head made with alpha > 0 is
+    W-Softmax, also while its schedule holds alpha at 0 (Algorithm 1's
+    softmax phase, `alpha_warmup_steps`): its steps pay the cosine product.
+
+    Its alpha is state: a non-trainable weight of the layer (saved in
     checkpoints and `.keras` files) that a traced train step or a compiled
     `fit` reads at run time, so `head.alpha = 1.5` between steps takes effect
-    at the next step. Algorithm 1 of the paper (softmax first, then
+    at the next step (0 is allowed too). Algorithm 1 of the paper (softmax first, then
     W-Softmax) is a schedule on the layer's own step counter: the first
     `alpha_warmup_steps` training steps use alpha = 0, the next
     `alpha_ramp_steps` raise it linearly, and later steps use `alpha`. The
@@ -47,8 +54,8 @@ class NormalizedDense(MarginHead):
     Args:
         units: number of classes K (positive int).
         alpha: weight bias after the warm-up, a finite float >= 0. Defaults
-            to 0.0 (normalised softmax; the "wsoftmax" registry entry and the
-            CLI use 1.0).
+            to 1.0 (the "wsoftmax" registry entry's and the CLI's). 0 makes
+            the head normalised softmax for good (see above).
         bias_gradient: "stop" or "full". Defaults to "stop".
         alpha_warmup_steps: training steps with alpha = 0 first (Algorithm
             1's softmax phase). Defaults to 0.
@@ -93,7 +100,7 @@ class NormalizedDense(MarginHead):
     def __init__(
         self,
         units,
-        alpha=0.0,
+        alpha=default_of("wsoftmax", "alpha"),
         bias_gradient=default_of("wsoftmax", "bias_gradient"),
         alpha_warmup_steps=default_of("wsoftmax", "alpha_warmup_steps"),
         alpha_ramp_steps=default_of("wsoftmax", "alpha_ramp_steps"),
@@ -102,6 +109,8 @@ class NormalizedDense(MarginHead):
     ):
         super().__init__(units, **kwargs)
         self._alpha = declaration_of("wsoftmax", "alpha").check(alpha)
+        # Decided here, once: alpha = 0 is normalised softmax, with no alpha weight and no cosine product.
+        self.weight_bias = self._alpha > 0.0
         self.bias_gradient = ops.check_bias_gradient(bias_gradient)
         self.alpha_warmup_steps = declaration_of("wsoftmax", "alpha_warmup_steps").check(alpha_warmup_steps)
         self.alpha_ramp_steps = declaration_of("wsoftmax", "alpha_ramp_steps").check(alpha_ramp_steps)
@@ -114,7 +123,8 @@ class NormalizedDense(MarginHead):
         """The weight bias reached after the schedule (a Python float).
 
         Setting it validates the value and assigns the layer's alpha weight,
-        which steps traced earlier read at run time.
+        which steps traced earlier read at run time. A head made with
+        alpha = 0 (normalised softmax) refuses a positive value.
         """
         if getattr(self, "alpha_weight", None) is None:
             return self._alpha
@@ -122,7 +132,15 @@ class NormalizedDense(MarginHead):
 
     @alpha.setter
     def alpha(self, value):
-        self._alpha = declaration_of("wsoftmax", "alpha").check(value)
+        value = declaration_of("wsoftmax", "alpha").check(value)
+        if not self.weight_bias and value > 0.0:
+            raise ValueError(
+                f"`{self.name}` was made with alpha=0: it is normalised softmax, with no weight bias "
+                "and no W_y . W_j cosine product in its training step. For W-Softmax make the head with "
+                "alpha > 0 (for a softmax phase first, `alpha_warmup_steps`). Received: alpha="
+                f"{value}"
+            )
+        self._alpha = value
         if getattr(self, "alpha_weight", None) is not None:
             self.alpha_weight.assign(self._alpha)
 
@@ -138,14 +156,15 @@ class NormalizedDense(MarginHead):
             )
         else:
             super().build(input_shape)
-        self.alpha_weight = self.add_weight(
-            name="alpha",
-            shape=(),
-            initializer=keras.initializers.Constant(self._alpha),
-            dtype=self.variable_dtype,
-            trainable=False,
-            aggregation="only_first_replica",
-        )
+        if self.weight_bias:
+            self.alpha_weight = self.add_weight(
+                name="alpha",
+                shape=(),
+                initializer=keras.initializers.Constant(self._alpha),
+                dtype=self.variable_dtype,
+                trainable=False,
+                aggregation="only_first_replica",
+            )
         self.add_step_counter()
         if self.samples_classes:
             self.add_class_sampler()
@@ -158,8 +177,10 @@ class NormalizedDense(MarginHead):
         """The alpha the next training step uses: `alpha` times the schedule's factor.
 
         Returns:
-            float32 scalar tensor.
+            float32 scalar tensor (0 for a head made with alpha = 0).
         """
+        if not self.weight_bias:
+            return keras.ops.zeros((), "float32")
         alpha = keras.ops.convert_to_tensor(self.alpha_weight)
         if not self.alpha_warmup_steps and not self.alpha_ramp_steps:
             return alpha
@@ -176,22 +197,36 @@ class NormalizedDense(MarginHead):
 
         The forward value and the "full" gradient follow from the test-time
         logits z = x . W and the cosines W_y . W_j (Eq. 1, see
-        `ops.wsoftmax_logits_from_cosine_logits`).
+        `ops.wsoftmax_logits_from_cosine_logits`). Normalised softmax (made
+        with alpha = 0) has no margin.
         """
-        return self.bias_gradient == "stop"
+        return self.weight_bias and self.bias_gradient == "stop"
 
     def logits_with(self, inputs, kernel):
         return ops.normalized_logits(inputs, kernel)
+
+    def scoring(self):
+        """Normalised class vectors; with a weight bias, Eq. 1 at the schedule's current alpha."""
+        return ops.Scoring(
+            normalize_kernel=True,
+            alpha=self.current_alpha() if self.weight_bias else None,
+            bias_gradient=self.bias_gradient,
+            kernel_gradient=self.kernel.trainable,
+        )
 
     def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         """Eq. 1 from the test-time logits z = x . W (unit W) and the cosines W_y . W_j.
 
         See `ops.wsoftmax_logits_from_cosine_logits`; alpha is the schedule's
         current value (`current_alpha`). The cosines are computed at alpha = 0
-        too: alpha is state a traced step reads at run time. With class
-        sampling, `kernel` holds the sampled columns, so the negatives j and
-        the cosines W_y . W_j run over the sampled classes only.
+        too when the head has a weight bias: alpha is state a traced step
+        reads at run time. A head made with alpha = 0 returns the test-time
+        logits. With class sampling, `kernel` holds the sampled columns, so
+        the negatives j and the cosines W_y . W_j run over the sampled
+        classes only.
         """
+        if not self.weight_bias:
+            return checks.mark_invalid_labels(test_logits, labels, checks.num_classes_of(test_logits, -1))
         kernel = self.kernel if kernel is None else kernel
         unit_kernel = keras.ops.cast(ops.normalize_kernel(keras.ops.convert_to_tensor(kernel)), test_logits.dtype)
         features = None if inputs is None else keras.ops.cast(inputs, test_logits.dtype)

@@ -44,6 +44,16 @@ class SphereFaceDense(AngularMarginHead):
     def test_logits(self, inputs):
         return ops.normalized_logits(inputs, self.kernel)
 
+    def scoring(self):
+        """x . W_j / ||W_j||; the label column A-Softmax's target at the schedule's current lambda."""
+        return ops.Scoring(
+            normalize_kernel=True, target=self._label_logit, target_parameters=(self.current_lambda(),),
+            kernel_gradient=self.kernel.trainable,
+        )
+
+    def _label_logit(self, label_logit, feature_norm, kernel_norm, lambda_):
+        return ops.sphereface_target(label_logit, feature_norm, self.margin, lambda_)
+
     def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         return ops.sphereface_logits_from_logits(
             test_logits, keras.ops.cast(inputs, test_logits.dtype), labels, self.margin, self.current_lambda()

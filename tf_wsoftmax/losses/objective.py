@@ -10,7 +10,12 @@ part a Keras `Loss` owns; Keras adds the regularisation itself).
 
 One head pass per step gives the loss and the metrics: a training step
 hands them per-sample cross-entropies and per-sample correctness
-(`MarginHead.training_loss`, a `TrainingLoss`), never logits.
+(`MarginHead.training_loss`, a `TrainingLoss`), never logits. A margin head
+and a plain linear `Dense` head score a training step without a (B, K)
+matrix (`ops.chunked_cross_entropy`: chunks of rows, the gradient formed in
+the same pass), which needs the reduction's row weights up front
+(`reduction_weights`: Keras' "sum_over_batch_size" with sample weights, and
+each `tf.distribute` replica's share).
 
 Partial FC (a head with `sample_rate` < 1): the training step's logits are
 over the sampled classes and the labels are positions among them, so the
@@ -27,6 +32,9 @@ import numpy as np
 
 from tf_wsoftmax import ops
 from tf_wsoftmax.layers import MarginHead
+from tf_wsoftmax.layers import TrainingLoss
+from tf_wsoftmax.layers.margin_head import kernel_shards
+from tf_wsoftmax.layers.margin_head import mean_weights
 from tf_wsoftmax.layers.margin_head import score_logits
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
@@ -103,23 +111,29 @@ class SoftmaxCrossEntropy(keras.losses.Loss):
         return ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(y_pred, checks.compute_dtype(y_pred)))
 
 
-class BatchMean(keras.losses.Loss):
-    """Keras' reduction of per-sample values: sample weights, "sum_over_batch_size" and the
-    `tf.distribute` scaling (each replica returns its share of the global mean).
+def reduction_weights(sample_weight, batch_like):
+    """The row weights r of the cross-entropy term: sum_i r_i CE_i is Keras' reduction of CE.
 
-    Call arguments:
-        y_true: ignored.
-        y_pred: (B,) per-sample values.
+    Keras' "sum_over_batch_size" (the `Loss` default) is sum_i w_i CE_i / B
+    for sample weights w (1 when None), divided under `tf.distribute` by the
+    number of replicas (each replica's share of the global mean); so
+    r_i = w_i / (B x replicas). (Tested against Keras' own reduction.)
+
+    Args:
+        sample_weight: None, (B,) or (B, 1).
+        batch_like: a (B, ...) tensor of the step (features or logits); its
+            dtype decides: float64 for float64 models, else float32.
+
+    Returns:
+        (B,) weights.
     """
-
-    def __init__(self, name="batch_mean", **kwargs):
-        super().__init__(name=name, **kwargs)
-
-    def call(self, y_true, y_pred):
-        return y_pred
+    dtype = checks.compute_dtype(batch_like)
+    ones = keras.ops.ones_like(batch_like[:, 0] if len(batch_like.shape) > 1 else batch_like, dtype)
+    weights = ones if sample_weight is None else keras.ops.reshape(keras.ops.cast(sample_weight, dtype), (-1,))
+    return _backend.replica_share(weights / keras.ops.cast(keras.ops.shape(ones)[0], dtype))
 
 
-def score_head(head, features, labels, training=True, test_logits=None):
+def score_head(head, features, labels, training=True, test_logits=None, row_weights=None):
     """One pass of the head, scored: per-sample cross-entropy, correctness and its own penalty.
 
     Args:
@@ -130,19 +144,47 @@ def score_head(head, features, labels, training=True, test_logits=None):
         test_logits: the head's test-time output for `features` in this step,
             if the caller already has it (evaluation: the head is then not
             run again).
+        row_weights: (B,) weights of `TrainingLoss.cross_entropy` (see
+            `reduction_weights`). Defaults to 1 / B each.
 
     Returns:
         A `TrainingLoss`. Training a margin head counts one schedule step
         (and, with class sampling, draws its classes); its cross-entropy is
         that of the training logits, the correctness that of the test-time
-        logits of the same pass.
+        logits of the same pass. Training a margin head or a linear `Dense`
+        forms no (B, K) matrix.
     """
     if training and isinstance(head, MarginHead):
-        return head.training_loss(features, labels)
+        return head.training_loss(features, labels, row_weights)
+    if training and test_logits is None and _is_linear_dense(head):
+        return _dense_training_loss(head, features, labels, row_weights)
     if test_logits is None:
         test_logits = head(features, training=False if isinstance(head, MarginHead) else training)
     penalty = head.detached_regularization() if isinstance(head, MarginHead) and not training else None
-    return score_logits(test_logits, labels, penalty)
+    return score_logits(test_logits, labels, penalty, row_weights=row_weights)
+
+
+def _is_linear_dense(head):
+    """A `keras.layers.Dense` whose output is x W (+ b): what softmax and the centre losses train."""
+    return (
+        isinstance(head, keras.layers.Dense) and head.activation is keras.activations.linear
+        and not getattr(head, "lora_enabled", False) and getattr(head, "quantization_mode", None) is None
+    )
+
+
+def _dense_training_loss(head, features, labels, row_weights):
+    """Softmax on x W + b in row chunks (`ops.chunked_cross_entropy`), no (B, K) matrix."""
+    if not head.built:
+        head.build(features.shape)
+    features = keras.ops.convert_to_tensor(features)
+    row_weights = mean_weights(features) if row_weights is None else row_weights
+    bias = keras.ops.convert_to_tensor(head.bias) if head.use_bias else None
+    scoring = ops.Scoring(kernel_gradient=head.kernel.trainable)
+    model_shards, data_shards = kernel_shards(head.kernel)
+    result = ops.chunked_cross_entropy(
+        features, head.kernel, labels, row_weights, scoring, bias, model_shards=model_shards, data_shards=data_shards
+    )
+    return TrainingLoss(result.per_sample, result.correct, None, result.loss)
 
 
 def regularization(losses):
@@ -202,9 +244,11 @@ def compute_objective(
         float32: the test-time arg max is the label; with class sampling in
         training, among the sampled classes).
     """
-    labels = sparse_labels(y, head.units, features if features is not None else test_logits)
-    scored = score_head(head, features, labels, training, test_logits)
-    ce = BatchMean(dtype=checks.dtype_name(scored.per_sample))(labels, scored.per_sample, sample_weight)
+    batch_like = features if features is not None else test_logits
+    labels = sparse_labels(y, head.units, batch_like)
+    weights = reduction_weights(sample_weight, batch_like)
+    scored = score_head(head, features, labels, training, test_logits, weights)
+    ce = scored.cross_entropy
     dtype = checks.dtype_name(ce)  # float32, or float64 for float64 models: every term in it
     penalties = list(regularization_losses) + ([scored.regularization] if scored.regularization is not None else [])
     regularization_term = keras.ops.cast(regularization(penalties), dtype)

@@ -73,7 +73,7 @@ class LossEntry:
         `tf_wsoftmax.distribution` and checkpoints read across builds key on names).
         """
         params = self.resolve(values)
-        arguments = {"head": {}, "feature_loss": {}}
+        arguments = {"head": dict(self.declaration.head_arguments), "feature_loss": {}}
         for h in self.hyperparameters:
             arguments[h.target][h.argument or h.name] = params[h.name]
         head = self.head(num_classes, name=name, **arguments["head"])

@@ -126,6 +126,14 @@ def _gather_columns_scatter_gradient(matrix, labels):
     return columns, gradient
 
 
+def scatter_add_columns(matrix, columns, updates):
+    """`matrix` (d, K) plus the (d, n) `updates` in columns `columns`: one element-wise scatter-add."""
+    rows = tf.broadcast_to(tf.range(tf.shape(matrix)[0])[:, None], tf.shape(updates))
+    cols = tf.broadcast_to(columns[None, :], tf.shape(updates))
+    indices = tf.stack([tf.reshape(rows, [-1]), tf.reshape(cols, [-1])], axis=1)
+    return tf.tensor_scatter_nd_add(matrix, indices, tf.reshape(updates, [-1]))
+
+
 def take_columns(matrix, labels):
     """Columns `labels` of a (d, K) matrix, with the faster gradient where XLA compiles it."""
     if compiled_by_xla():

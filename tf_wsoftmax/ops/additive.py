@@ -5,6 +5,8 @@ import math
 
 from keras import ops
 
+from tf_wsoftmax.declarations import declaration_of
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 from tf_wsoftmax.ops.wsoftmax import EPSILON
@@ -68,41 +70,45 @@ def arcface_target(cos_target, margin):
     return ops.where(cos_target > threshold, shifted, fallback)
 
 
-def cosface_logits(features, kernel, labels, scale=64.0, margin=0.35):
+def cosface_logits(
+    features, kernel, labels, scale=default_of("cosface", "scale"), margin=default_of("cosface", "cosine_margin")
+):
     """CosFace / LMCL logits: s (cos t_y - m) for the target, s cos t_j otherwise.
 
     Args:
         features: float (B, d); normalised inside.
         kernel: float (d, K); columns normalised inside.
         labels: int (B,) in [0, K).
-        scale: s > 0. Defaults to 64 (the paper's).
-        margin: m >= 0. Defaults to 0.35 (the paper's).
+        scale: s > 0. Defaults to the declared 64 (the paper's).
+        margin: m in the declared [0, 2). Defaults to the declared 0.35 (the paper's).
 
     Returns:
         (B, K) logits in float32 (float64 for float64 inputs).
     """
-    scale = checks.check_positive(scale, "scale")
-    margin = checks.check_range(margin, "margin", 0.0, 2.0)
+    scale = declaration_of("cosface", "scale").check(scale, "scale")
+    margin = declaration_of("cosface", "cosine_margin").check(margin, "margin")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
     logits = additive_margin_logits(_cosines(features, kernel), labels, lambda c: cosface_target(c, margin), scale)
     return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(kernel, -1))
 
 
-def arcface_logits(features, kernel, labels, scale=64.0, margin=0.5):
+def arcface_logits(
+    features, kernel, labels, scale=default_of("arcface", "scale"), margin=default_of("arcface", "angular_margin")
+):
     """ArcFace logits: s cos(t_y + m) for the target (fallback past pi), s cos t_j otherwise.
 
     Args:
         features: float (B, d); normalised inside.
         kernel: float (d, K); columns normalised inside.
         labels: int (B,) in [0, K).
-        scale: s > 0. Defaults to 64.
-        margin: m in radians, in [0, pi/2). Defaults to 0.5.
+        scale: s > 0. Defaults to the declared 64.
+        margin: m in radians, in the declared [0, pi/2). Defaults to the declared 0.5.
 
     Returns:
         (B, K) logits in float32 (float64 for float64 inputs).
     """
-    scale = checks.check_positive(scale, "scale")
-    margin = checks.check_range(margin, "margin", 0.0, math.pi / 2)
+    scale = declaration_of("arcface", "scale").check(scale, "scale")
+    margin = declaration_of("arcface", "angular_margin").check(margin, "margin")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
     logits = additive_margin_logits(_cosines(features, kernel), labels, lambda c: arcface_target(c, margin), scale)
     return checks.mark_invalid_labels(logits, labels, checks.num_classes_of(kernel, -1))

@@ -5,6 +5,8 @@ import math
 
 from keras import ops
 
+from tf_wsoftmax.declarations import declaration_of
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 from tf_wsoftmax.ops.wsoftmax import EPSILON
@@ -30,12 +32,21 @@ def multiple_angle_psi(cosine, margin):
 
     Args:
         cosine: tensor of cos(t) values in [-1, 1].
-        margin: integer m in {1, 2, 3, 4}.
+        margin: integer m in {1, 2, 3, 4} (declared: `multiplicative_margin`).
 
     Returns:
         psi(t), same shape and dtype.
     """
-    margin = checks.check_integer_margin(margin)
+    return _psi(cosine, check_margin(margin))
+
+
+def check_margin(margin):
+    """Validates the integer angular margin m of L-Softmax / A-Softmax against its declaration."""
+    return declaration_of("lsoftmax", "multiplicative_margin").check(margin, "margin")
+
+
+def _psi(cosine, margin):
+    """`multiple_angle_psi` of a checked margin."""
     k = ops.zeros_like(cosine)
     for j in range(1, margin):
         k += ops.cast(cosine <= math.cos(j * math.pi / margin), cosine.dtype)
@@ -43,13 +54,19 @@ def multiple_angle_psi(cosine, margin):
     return sign * _CHEBYSHEV[margin](cosine) - 2.0 * k
 
 
-def lsoftmax_lambda(iteration, base=1000.0, gamma=2.5e-5, power=35.0, lambda_min=0.0):
+def lsoftmax_lambda(
+    iteration,
+    base=default_of("lsoftmax", "lambda_base"),
+    gamma=default_of("lsoftmax", "lambda_gamma"),
+    power=default_of("lsoftmax", "lambda_power"),
+    lambda_min=default_of("lsoftmax", "lambda_min"),
+):
     """The original L-Softmax annealing: max(lambda_min, base (1 + gamma iter)^-power).
 
     Args:
         iteration: training iteration (number or tensor).
-        base, gamma, power, lambda_min: schedule constants (the MNIST values
-            of the original implementation are the defaults).
+        base, gamma, power, lambda_min: schedule constants. Default to L-Softmax's
+            declared ones (the MNIST values of the original implementation).
 
     Returns:
         lambda (a float tensor).
@@ -60,9 +77,46 @@ def lsoftmax_lambda(iteration, base=1000.0, gamma=2.5e-5, power=35.0, lambda_min
 
 def _margin_target(norm_x, norm_w, cos_target, margin, lambda_):
     """(|W||x| psi(t) + lambda |W||x| cos t) / (1 + lambda)."""
-    psi = multiple_angle_psi(cos_target, margin)
+    psi = _psi(cos_target, margin)
     lambda_ = checks.as_dtype(lambda_, checks.dtype_name(cos_target))
     return norm_w * norm_x * (psi + lambda_ * cos_target) / (1.0 + lambda_)
+
+
+def lsoftmax_target(label_logit, feature_norm, kernel_norm, margin, lambda_):
+    """L-Softmax's label logit (|W_y||x| psi(t_y) + lambda W_y . x) / (1 + lambda) (Eq. 4-6).
+
+    Elementwise, from z_y = W_y . x and the norms; takes a checked margin.
+
+    Args:
+        label_logit: z_y.
+        feature_norm: ||x|| (floored like `l2_normalize`).
+        kernel_norm: ||W_y|| (floored alike).
+        margin: integer m in {1, 2, 3, 4}.
+        lambda_: float >= 0, the annealing weight (number or scalar tensor).
+
+    Returns:
+        The training logit, shaped like `label_logit`.
+    """
+    cosine = ops.clip(label_logit / (feature_norm * kernel_norm), -1.0, 1.0)
+    return _margin_target(feature_norm, kernel_norm, cosine, margin, lambda_)
+
+
+def sphereface_target(label_logit, feature_norm, margin, lambda_):
+    """A-Softmax's label logit ||x|| (psi(t_y) + lambda cos t_y) / (1 + lambda), from z_y = x . W_y / ||W_y||.
+
+    Elementwise; takes a checked margin.
+
+    Args:
+        label_logit: z_y.
+        feature_norm: ||x|| (floored like `l2_normalize`).
+        margin: integer m in {1, 2, 3, 4}.
+        lambda_: float >= 0, the annealing weight.
+
+    Returns:
+        The training logit, shaped like `label_logit`.
+    """
+    cosine = ops.clip(label_logit / feature_norm, -1.0, 1.0)
+    return _margin_target(feature_norm, 1.0, cosine, margin, lambda_)
 
 
 def _feature_norms(features):
@@ -87,14 +141,14 @@ def lsoftmax_logits(features, kernel, labels, margin, lambda_=0.0):
     Returns:
         (B, K) logits in float32 (float64 for float64 inputs).
     """
-    margin = checks.check_integer_margin(margin)
+    margin = check_margin(margin)
     lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
     logits = ops.matmul(features, kernel)  # the only (B, d) x (d, K) product
     return lsoftmax_logits_from_logits(logits, features, kernel, labels, margin, lambda_)
 
 
-def lsoftmax_logits_from_logits(logits, features, kernel, labels, margin, lambda_=0.0):
+def lsoftmax_logits_from_logits(logits, features, kernel, labels, margin, lambda_):
     """L-Softmax training logits from the plain logits W_j . x of the same features.
 
     Args:
@@ -111,9 +165,7 @@ def lsoftmax_logits_from_logits(logits, features, kernel, labels, margin, lambda
     norm_x = _feature_norms(features)
     kernel_norms = ops.sqrt(ops.maximum(ops.sum(ops.square(kernel), 0), EPSILON))
     norm_w = _backend.take_rows(kernel_norms, labels)[:, None]
-    target_logit = _backend.take_per_row(logits, labels)
-    cos_target = ops.clip(target_logit / (norm_x * norm_w), -1.0, 1.0)
-    target = _margin_target(norm_x, norm_w, cos_target, margin, lambda_)
+    target = lsoftmax_target(_backend.take_per_row(logits, labels), norm_x, norm_w, margin, lambda_)
     return _with_target_column(logits, labels, target)
 
 
@@ -141,14 +193,14 @@ def sphereface_logits(features, kernel, labels, margin, lambda_=0.0):
     Returns:
         (B, K) logits in float32 (float64 for float64 inputs).
     """
-    margin = checks.check_integer_margin(margin)
+    margin = check_margin(margin)
     lambda_ = checks.check_non_negative_scalar(lambda_, "lambda_")
     features, kernel, labels = checks.prepare_head_inputs(features, kernel, labels)
     logits = ops.matmul(features, normalize_kernel(kernel))
     return sphereface_logits_from_logits(logits, features, labels, margin, lambda_)
 
 
-def sphereface_logits_from_logits(logits, features, labels, margin, lambda_=0.0):
+def sphereface_logits_from_logits(logits, features, labels, margin, lambda_):
     """A-Softmax training logits from the normalised-W logits |x| cos t_j of the same features.
 
     Args:

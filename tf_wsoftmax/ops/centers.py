@@ -3,6 +3,8 @@
 
 from keras import ops
 
+from tf_wsoftmax.declarations import declaration_of
+from tf_wsoftmax.declarations import default_of
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
 
@@ -90,50 +92,56 @@ def center_update(features, centers, labels, alpha):
     return apply_center_update(ops.cast(centers, sums.dtype), sums, counts, alpha)
 
 
-def squared_distances(features, centers):
-    """||x_i - c_j||^2 for all pairs, (B, K), without a (B, K, d) tensor."""
-    return ops.maximum(
-        ops.sum(ops.square(features), -1, keepdims=True)
-        - 2.0 * _backend.matmul(features, centers, transpose_b=True)
-        + ops.sum(ops.square(centers), -1)[None, :],
-        0.0,
+def _distance_sums(features, centers, labels):
+    """a_i = ||x_i - c_{y_i}||^2 and b_i = sum_{j != y_i} ||x_i - c_j||^2, without a (B, K) matrix.
+
+    sum_j ||x_i - c_j||^2 = K ||x_i||^2 - 2 x_i . sum_j c_j + sum_j ||c_j||^2: O(K d + B d).
+    """
+    own = ops.sum(ops.square(features - _backend.take_rows(centers, labels)), axis=-1)
+    num_classes = ops.cast(ops.shape(centers)[0], features.dtype)
+    total = (
+        num_classes * ops.sum(ops.square(features), axis=-1)
+        - 2.0 * ops.sum(features * ops.sum(centers, axis=0)[None, :], axis=-1)
+        + ops.sum(ops.square(centers))
     )
+    return own, ops.maximum(total - own, 0.0)
 
 
-def contrastive_center_loss(features, centers, labels, delta=1.0):
+def contrastive_center_loss(features, centers, labels, delta=default_of("contrastive_center", "delta")):
     """Per-sample contrastive-center loss (Qi & Su 2017, Eq. 4).
 
-    1/2 ||x_i - c_{y_i}||^2 / (sum_{j != y_i} ||x_i - c_j||^2 + delta).
+    1/2 ||x_i - c_{y_i}||^2 / (sum_{j != y_i} ||x_i - c_j||^2 + delta), the sum
+    over the classes in closed form (no (B, K) matrix of distances).
 
     Args:
         features: float (B, d).
         centers: float (K, d).
         labels: int (B,) in [0, K).
         delta: constant > 0 that keeps the denominator away from 0.
-            Defaults to 1.
+            Defaults to the declared 1.
 
     Returns:
         (B,) losses in float32 (float64 for float64 inputs).
     """
-    delta = checks.check_positive(delta, "delta")
+    delta = declaration_of("contrastive_center", "delta").check(delta)
     features, centers, labels = _prepare(features, centers, labels)
-    distances = squared_distances(features, centers)
-    own = _backend.take_per_row(distances, labels)[:, 0]
-    others = ops.sum(distances, axis=-1) - own
+    own, others = _distance_sums(features, centers, labels)
     losses = 0.5 * own / (others + delta)
     return checks.mark_invalid_labels(losses, labels, checks.num_classes_of(centers, 0))
 
 
-def contrastive_center_gradient(features, centers, labels, delta=1.0):
+def contrastive_center_gradient(features, centers, labels, delta=default_of("contrastive_center", "delta")):
     """d/dc of the batch mean of `contrastive_center_loss`, in closed form.
 
     With a_i = ||x_i - c_{y_i}||^2 and b_i = sum_{j != y_i} ||x_i - c_j||^2,
     L_i = a_i / (2 (b_i + delta)), so
     dL_i/dc_{y_i} = -(x_i - c_{y_i}) / (b_i + delta) and, for j != y_i,
-    dL_i/dc_j = a_i (x_i - c_j) / (b_i + delta)^2. Summed over the batch this
-    is C^T X - (sum_i C_ij) c_j for the (B, K) coefficients C: two (K, B) x
-    (B, d)-sized products, no (B, K, d) tensor. The features are constants.
-    The centre layer's update uses it on every backend (no gradient tape).
+    dL_i/dc_j = a_i (x_i - c_j) / (b_i + delta)^2. Summed over the batch, with
+    w_i = a_i / (b_i + delta)^2 and u_i = -1 / (b_i + delta) - w_i, class j gets
+    sum_i w_i x_i - (sum_i w_i) c_j plus the rows of its own samples,
+    sum_{y_i = j} u_i (x_i - c_j): O(K d + B d), no (B, K) matrix. The features
+    are constants. The centre layer's update uses it on every backend (no
+    gradient tape).
 
     Args:
         features: float (B, d).
@@ -144,16 +152,17 @@ def contrastive_center_gradient(features, centers, labels, delta=1.0):
     Returns:
         (K, d) gradient of mean_i L_i with respect to the centres.
     """
-    delta = checks.check_positive(delta, "delta")
+    delta = declaration_of("contrastive_center", "delta").check(delta)
     features, centers, labels = _prepare(features, centers, labels)
     features = ops.stop_gradient(features)
-    distances = squared_distances(features, centers)
-    own = _backend.take_per_row(distances, labels)  # (B, 1): a_i
-    denominator = ops.sum(distances, axis=-1, keepdims=True) - own + delta  # (B, 1): b_i + delta
     num_classes = checks.num_classes_of(centers, 0)
-    is_target = ops.equal(ops.arange(num_classes, dtype="int32")[None, :], labels[:, None])
-    coefficients = ops.where(is_target, -1.0 / denominator, own / ops.square(denominator))  # (B, K)
-    coefficients = checks.mark_invalid_labels(coefficients, labels, num_classes)
-    batch = ops.cast(ops.shape(features)[0], features.dtype)
-    gradient = _backend.matmul(coefficients, features, transpose_a=True) - ops.sum(coefficients, axis=0)[:, None] * centers
-    return gradient / batch
+    own, others = _distance_sums(features, centers, labels)
+    denominator = checks.mark_invalid_labels(others + delta, labels, num_classes)
+    shared = own / ops.square(denominator)  # w_i
+    extra = -1.0 / denominator - shared  # u_i
+    gradient = (
+        ops.sum(shared[:, None] * features, axis=0)[None, :]
+        + _backend.segment_sum(extra[:, None] * features, labels, num_classes)
+        - (ops.sum(shared) + _backend.segment_sum(extra, labels, num_classes))[:, None] * centers
+    )
+    return gradient / ops.cast(ops.shape(features)[0], features.dtype)

@@ -198,9 +198,7 @@ def check_non_negative_scalar(value, name):
         The value (a float, or a float tensor).
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value}")
-        return float(value)
+        return _non_negative(float(value), name)
     value = keras.ops.convert_to_tensor(value)
     if not _is_float(value) and not _is_integer(value):
         raise TypeError(f"`{name}` must be a number. Received dtype={dtype_name(value)}")
@@ -209,42 +207,16 @@ def check_non_negative_scalar(value, name):
     if _backend.is_tensorflow():
         return _backend._tensorflow().assert_non_negative_scalar(value, name)
     if _backend.is_concrete(value):
-        check_non_negative(float(value), name)
+        _non_negative(float(value), name)
         return value
     valid = keras.ops.logical_and(keras.ops.isfinite(value), value >= 0)
     return keras.ops.where(valid, value, keras.ops.cast(np.nan, value.dtype))
 
 
-def check_integer_margin(margin, allowed=(1, 2, 3, 4)):
-    """Validates the integer angular margin m of L-Softmax / A-Softmax."""
-    if isinstance(margin, bool) or not isinstance(margin, int) or margin not in allowed:
-        raise ValueError(f"`margin` must be an integer in {list(allowed)}. Received: margin={margin}")
-    return margin
-
-
-def _is_number(value):
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def check_positive(value, name):
-    """Validates a Python hyperparameter that must be a finite number > 0."""
-    if not _is_number(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value}")
-    return float(value)
-
-
-def check_range(value, name, low, high):
-    """Validates a Python hyperparameter in [low, high)."""
-    if not _is_number(value) or not low <= value < high:
-        raise ValueError(f"`{name}` must be in [{low}, {high}). Received: {name}={value}")
-    return float(value)
-
-
-def check_non_negative(value, name):
-    """Validates a Python hyperparameter that must be a finite number >= 0."""
-    if not _is_number(value) or value < 0:
+def _non_negative(value, name):
+    if not math.isfinite(value) or value < 0:
         raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value}")
-    return float(value)
+    return value
 
 
 def num_classes_of(kernel, axis):

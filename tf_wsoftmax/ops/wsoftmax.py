@@ -2,8 +2,13 @@
 
 from keras import ops
 
+from tf_wsoftmax.declarations import declaration_of
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
+
+# The backward modes, their default ("stop") and their check: declared once (`tf_wsoftmax.declarations`).
+BIAS_GRADIENT = declaration_of("wsoftmax", "bias_gradient")
+BIAS_GRADIENTS = BIAS_GRADIENT.choices
 
 # Same floor as `tf.math.l2_normalize`: a vector whose squared norm is below
 # EPSILON is scaled by rsqrt(EPSILON) instead of 1 / norm, so the zero vector
@@ -57,11 +62,8 @@ def normalized_logits(features, kernel):
     return ops.matmul(ops.cast(features, dtype), normalize_kernel(ops.cast(kernel, dtype)))
 
 
-BIAS_GRADIENTS = ("full", "stop")
-
-
 def check_bias_gradient(bias_gradient):
-    """Validates the W-Softmax backward mode ("full" or "stop").
+    """Validates the W-Softmax backward mode against its declaration ("stop" or "full").
 
     Args:
         bias_gradient: the mode name.
@@ -69,16 +71,10 @@ def check_bias_gradient(bias_gradient):
     Returns:
         The mode name.
     """
-    if bias_gradient not in BIAS_GRADIENTS:
-        raise ValueError(
-            f"`bias_gradient` must be one of {BIAS_GRADIENTS}. Received: bias_gradient={bias_gradient!r}"
-        )
-    return bias_gradient
+    return BIAS_GRADIENT.check(bias_gradient)
 
 
-def wsoftmax_logits_from_cosine_logits(
-    logits, normalized_kernel, labels, alpha, bias_gradient="full", features=None
-):
+def wsoftmax_logits_from_cosine_logits(logits, normalized_kernel, labels, alpha, bias_gradient, features=None):
     """Applies the W-Softmax weight bias to precomputed normalised logits.
 
     With z_j = x . W_j (unit W_j) and g_j = W_y . W_j, Eq. 1 gives for j != y
@@ -102,20 +98,20 @@ def wsoftmax_logits_from_cosine_logits(
       a x . W_y must pass its gradient to x and not to W_y, which the logits
       z alone cannot separate.
 
-    Callers are expected to have validated `labels` (see `wsoftmax_logits`).
+    Takes checked values (`wsoftmax_logits` and `NormalizedDense` check them
+    once): validated labels, alpha >= 0 and a declared `bias_gradient`.
 
     Args:
         logits: (B, K) tensor z = x . W with unit-norm columns W.
         normalized_kernel: (d, K) tensor W with unit-norm columns.
         labels: int32 (B,) class ids.
         alpha: float >= 0 (Python number or scalar tensor).
-        bias_gradient: "full" or "stop". Defaults to "full".
+        bias_gradient: "stop" or "full".
         features: the (B, d) features x behind `logits`; required for "stop".
 
     Returns:
         (B, K) tensor in the dtype of `logits`.
     """
-    check_bias_gradient(bias_gradient)
     dtype = checks.dtype_name(logits)
     alpha = checks.as_dtype(alpha, dtype)  # a Python float keeps float64
     num_classes = checks.num_classes_of(logits, -1)
@@ -145,7 +141,7 @@ def wsoftmax_logits_from_cosine_logits(
     return ops.where(is_target, logits, biased)
 
 
-def wsoftmax_logits(features, kernel, labels, alpha, bias_gradient="full"):
+def wsoftmax_logits(features, kernel, labels, alpha, bias_gradient=BIAS_GRADIENT.default):
     """W-Softmax training logits (Eq. 1): negatives scored with W~_j.
 
     Column y_i of row i is x_i . W_y (W normalised); every other column j is
@@ -162,7 +158,8 @@ def wsoftmax_logits(features, kernel, labels, alpha, bias_gradient="full"):
         bias_gradient: "full" (the exact gradient of Eq. 1) or "stop" (the
             bias alpha W_y and the norm ||W_j + alpha W_y|| are constants in
             the backward pass; see `wsoftmax_logits_from_cosine_logits`).
-            The forward value is the same. Defaults to "full".
+            The forward value is the same. Defaults to "stop" (the declared
+            default of `tf_wsoftmax.declarations`).
 
     Returns:
         Logits of shape (B, K) in float32 (float64 for float64 inputs), to be

@@ -19,11 +19,13 @@ class LazyColumns:
     exactly zero gradient (their kernel penalty is left out too, see
     `MarginHead.training_pass`). A zero gradient is not enough for momentum
     SGD: the momentum buffer m <- 0.9 m still moves the column, and so would
-    decoupled weight decay. For the registered (d, K) variables this mixin
-    snapshots the variable and every slot the optimizer made for it
+    decoupled weight decay. An optimizer whose update knows columns
+    (`LazyColumnSGD`, `column_update = True`) updates the touched columns
+    only, in one pass. For any other optimizer this mixin snapshots the
+    registered (d, K) variables and every slot the optimizer made for them
     (`add_variable_from_reference`), lets the optimizer apply its update,
-    and restores the columns whose gradient is all zero. On every backend
-    that is one elementwise select over (d, K) per slot per step.
+    and restores the columns whose gradient is all zero: one elementwise
+    select over (d, K) per slot per step.
 
     A sampled column whose gradient is exactly zero (a negative whose
     softmax probability underflows to 0, with no weight decay) counts as
@@ -39,6 +41,9 @@ class LazyColumns:
             `gradient_accumulation_steps` is refused (a step's gradient would
             not tell the columns of the accumulated update).
     """
+
+    # Whether the optimizer's own `update_step` leaves untouched columns alone (no snapshots).
+    column_update = False
 
     def __init__(self, *args, lazy_column_paths=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,6 +79,8 @@ class LazyColumns:
         self._bookkeeping.variables = list(variables)
 
     def apply(self, grads, trainable_variables=None):
+        if self.column_update:
+            return super().apply(grads, trainable_variables)
         if not self.built and trainable_variables is not None:
             self.build(trainable_variables)
         grads = list(grads)
@@ -91,6 +98,13 @@ class LazyColumns:
                 holder.assign(keras.ops.where(touched[None, :], keras.ops.convert_to_tensor(holder), before))
         return result
 
+    def _path_of(self, variable):
+        """The Keras path of a variable `update_step` was handed (TensorFlow hands the backend variable)."""
+        path = getattr(variable, "path", None)
+        if path is not None:
+            return path
+        return next((v.path for v in self._bookkeeping.variables if getattr(v, "value", None) is variable), None)
+
     def get_config(self):
         config = super().get_config()
         config["lazy_column_paths"] = list(self.lazy_column_paths)
@@ -102,9 +116,15 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
     """`keras.optimizers.SGD` whose registered class matrices update only the columns a step touched.
 
     The optimizer of Partial FC training (`sample_rate` < 1): a class
-    sampled in a step moves as with `SGD`; any other column keeps its value
-    and its momentum (see `LazyColumns`). `MarginClassifier.compile` and
-    `TrainStep` register a sampling head's kernel themselves.
+    sampled in a step moves as with `SGD` (the same expressions, so the same
+    numbers); any other column keeps its value and its momentum. Its update
+    of a registered (d, K) variable is SGD's, masked by the columns whose
+    gradient is not all zero: one pass over the kernel and its momentum
+    (reading the gradient once more to find the columns), no snapshot. The
+    decoupled `weight_decay` of a registered variable is applied in that
+    pass, to the touched columns only (Keras' own, applied to every column
+    before the update, is switched off for it). `MarginClassifier.compile`
+    and `TrainStep` register a sampling head's kernel themselves.
 
     Args:
         learning_rate, momentum, nesterov, ...: as `keras.optimizers.SGD`.
@@ -118,6 +138,44 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
     >>> optimizer = LazyColumnSGD(0.01, momentum=0.9)
     >>> optimizer.lazy_columns([head.kernel])
     """
+
+    column_update = True
+
+    def lazy_columns(self, variables):
+        variables = list(variables)
+        super().lazy_columns(variables)
+        if self.weight_decay:
+            if self.built:
+                raise ValueError(
+                    "Register the lazy columns of a `LazyColumnSGD` with `weight_decay` before it is built (its "
+                    "decay of a registered kernel is applied to the touched columns only)."
+                )
+            self.exclude_from_weight_decay(var_list=variables)
+
+    def update_step(self, gradient, variable, learning_rate):
+        path = self._path_of(variable)
+        if path not in self.lazy_column_paths:
+            return super().update_step(gradient, variable, learning_rate)
+        learning_rate = keras.ops.cast(learning_rate, variable.dtype)
+        gradient = keras.ops.cast(gradient, variable.dtype)
+        touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=0)[None, :]  # (1, K)
+        value = keras.ops.convert_to_tensor(variable)
+        if self.weight_decay:  # as `_apply_weight_decay` writes it, for the touched columns
+            value = value - value * keras.ops.cast(self.weight_decay, variable.dtype) * learning_rate
+        if self.momentum != 0:
+            m = self._bookkeeping.slots_by_path[path][0]
+            momentum = keras.ops.cast(self.momentum, variable.dtype)
+            old = keras.ops.convert_to_tensor(m)
+            new = keras.ops.subtract(keras.ops.multiply(old, momentum), keras.ops.multiply(gradient, learning_rate))
+            self.assign(m, keras.ops.where(touched, new, old))
+            if self.nesterov:
+                step = keras.ops.subtract(keras.ops.multiply(new, momentum), keras.ops.multiply(gradient, learning_rate))
+            else:
+                step = new
+            updated = keras.ops.add(value, step)
+        else:
+            updated = keras.ops.subtract(value, keras.ops.multiply(gradient, learning_rate))
+        self.assign(variable, keras.ops.where(touched, updated, keras.ops.convert_to_tensor(variable)))
 
 
 def register_sampled_kernels(optimizer, heads):

@@ -5,7 +5,10 @@ backend: on TensorFlow as a `tf.function` (with or without XLA) around a
 `GradientTape`, on JAX as `jax.jit(jax.value_and_grad(...))`, which XLA
 compiles. Only the timing harness differs per backend. The JAX harness
 imports no TensorFlow, so it runs where only JAX and Keras are installed
-(e.g. a GPU machine).
+(e.g. a GPU machine). With `update=True` the timed step also applies the
+optimizer to the class matrices (`head_step`: a head's part of a training
+step). On JAX each record carries the compiled step's peak bytes (XLA's
+`memory_analysis()`).
 """
 
 import statistics
@@ -18,6 +21,8 @@ from tf_wsoftmax.app.bench.names import FLOOR
 from tf_wsoftmax.app.bench.names import FLOOR_PRODUCTS
 from tf_wsoftmax.app.bench.names import HEADS  # noqa: F401  (re-exported: `heads.HEADS`)
 from tf_wsoftmax.app.bench.names import VARIANTS
+from tf_wsoftmax import ops
+from tf_wsoftmax.app.bench import head_step
 from tf_wsoftmax.declarations import SAMPLE_RATE
 from tf_wsoftmax.losses import LOSSES
 from tf_wsoftmax.losses import build_loss
@@ -134,6 +139,56 @@ def _step_of(name, classes, dim, jit_compile, sample_rate=1.0):
     return make_step(build_head(name, classes, dim, sample_rate), jit_compile)
 
 
+def peak_bytes(step, *arguments):
+    """XLA's peak bytes of a `jax.jit` step for these arguments (arguments + outputs - aliased +
+    temporaries, `memory_analysis()`); None on other backends."""
+    if keras.backend.backend() != "jax":
+        return None
+    analysis = step.lower(*arguments).compile().memory_analysis()
+    return int(
+        analysis.argument_size_in_bytes + analysis.output_size_in_bytes - analysis.alias_size_in_bytes
+        + analysis.temp_size_in_bytes
+    )
+
+
+def _runner(name, classes, dim, jit_compile, sample_rate, update, tensors):
+    """(a callable taking one timed step and waiting for it, the step's peak bytes or None)."""
+    if name == FLOOR or not update:
+        step = _step_of(name, classes, dim, jit_compile, sample_rate)
+        return (lambda: _block(step(*tensors))), peak_bytes(step, *tensors)
+    layers = build_head(name, classes, dim, sample_rate)
+    head, feature_loss = layers
+    features, kernel, bias, centers, labels = tensors
+    head.kernel.assign(kernel)
+    if getattr(head, "bias", None) is not None:
+        head.bias.assign(bias)
+    if feature_loss is not None:
+        feature_loss.centers.assign(centers)
+    optimizer = head_step.make_optimizer(head)
+    if keras.backend.backend() == "tensorflow":
+        step = head_step.tensorflow_step(head, feature_loss, optimizer, jit_compile)
+        return (lambda: _block(step(features, labels))), None
+    import jax
+
+    optimizer.build(head.trainable_variables)
+    # Copies: the step donates its state, and the inputs (assigned to the head above) are timed again.
+    state = [[keras.ops.copy(keras.ops.convert_to_tensor(v)) for v in group] for group in head_step.jax_state(*layers, optimizer)]
+    step = jax.jit(head_step.jax_step(*layers, optimizer), donate_argnums=(0, 1, 2))
+    peak = peak_bytes(step, *state, features, labels)
+
+    def run():
+        outputs = step(*state, features, labels)
+        state[:] = outputs[:3]
+        return _block(outputs[3:])
+
+    return run, peak
+
+
+def _columns(name, classes, sample_rate):
+    """The classes a step of `name` scores: K, or Partial FC's round(rate K) (the batch's padding aside)."""
+    return classes if name == FLOOR or sample_rate == 1.0 else ops.num_sampled_classes(sample_rate, classes)
+
+
 def device_name():
     """The device the backend computes on, as it names it (e.g. "cpu", "NVIDIA H100 80GB HBM3")."""
     if keras.backend.backend() == "jax":
@@ -152,7 +207,7 @@ def device_name():
 def _block(outputs):
     """Waits for the step's results (JAX dispatches asynchronously; TF returns when done)."""
     loss, grads = outputs
-    for value in [loss] + list(grads):
+    for value in [loss] + list(grads if isinstance(grads, (list, tuple)) else [grads]):
         if hasattr(value, "block_until_ready"):
             value.block_until_ready()
     return float(np.asarray(loss))
@@ -170,7 +225,7 @@ def _inputs(classes, dim, batch, dtype, seed):
 
 
 def time_heads(names, classes, dim, batch, dtype="float32", jit_compile=False, warmup=3, repeats=20, rounds=3,
-               seed=0, sample_rate=1.0):
+               seed=0, sample_rate=1.0, update=False):
     """Milliseconds of one forward + backward pass of each head, timed in interleaved rounds.
 
     The heads are the registry's (`build_head`, its defaults) and the timed
@@ -184,32 +239,40 @@ def time_heads(names, classes, dim, batch, dtype="float32", jit_compile=False, w
 
     With `sample_rate` < 1 (Partial FC) only the heads that sample are
     timed (and the floor, which stays the full product): each step draws
-    its classes (the same draw every call: the bench heads' step counter
-    is discarded), gathers their columns and scores those; the kernel
-    gradient is still a dense (d, K) tensor, zero outside the sample.
+    its classes (without `update` the same draw every call: the bench
+    heads' step counter is discarded), gathers their columns and scores
+    those; the kernel gradient is still a dense (d, K) tensor, zero outside
+    the sample.
+
+    With `update` the timed step is a head's part of a training step: the
+    objective on the head's own weights, the gradients and the optimizer's
+    update of the class matrices (`head_step`; `LazyColumnSGD` when the
+    head samples), so the draws follow the step counter as in training.
 
     Returns:
         One record per head: loss, backend, device, jit_compile, classes,
-        dim, batch, dtype, sample_rate, rounds, repeats, min_ms (over all
-        calls), median_ms (the median of the rounds' medians),
-        round_medians_ms.
+        dim, batch, dtype, sample_rate, update, columns (the classes a step
+        scores), products (of its own floor), rounds, repeats, min_ms (over
+        all calls), median_ms (the median of the rounds' medians),
+        round_medians_ms, peak_bytes (XLA's peak of the compiled step on
+        JAX, else None).
     """
     sample_rate = SAMPLE_RATE.check(sample_rate)
     if sample_rate != 1.0:
         names = [name for name in names if name == FLOOR or samples(name)]
     tensors = _inputs(classes, dim, batch, dtype, seed)
     backend = keras.backend.backend()
-    steps = {name: _step_of(name, classes, dim, jit_compile, sample_rate) for name in names}
-    for step in steps.values():
+    runners = {name: _runner(name, classes, dim, jit_compile, sample_rate, update, tensors) for name in names}
+    for run, _ in runners.values():
         for _ in range(warmup):
-            _block(step(*tensors))
+            run()
     times = {name: [] for name in names}
     for _ in range(rounds):
-        for name, step in steps.items():
+        for name, (run, _) in runners.items():
             calls = []
             for _ in range(repeats):
                 started = time.perf_counter()
-                _block(step(*tensors))
+                run()
                 calls.append(1000.0 * (time.perf_counter() - started))
             times[name].append(calls)
     return [
@@ -223,6 +286,10 @@ def time_heads(names, classes, dim, batch, dtype="float32", jit_compile=False, w
             "batch": batch,
             "dtype": dtype,
             "sample_rate": 1.0 if name == FLOOR else sample_rate,
+            "update": update and name != FLOOR,
+            "columns": _columns(name, classes, 1.0 if name == FLOOR else sample_rate),
+            "products": 3 if name == FLOOR else FLOOR_PRODUCTS.get(name, 3),
+            "peak_bytes": runners[name][1],
             "rounds": rounds,
             "repeats": repeats,
             "min_ms": min(min(calls) for calls in times[name]),
@@ -280,15 +347,16 @@ def _not_applicable(records, requested):
 
 
 def markdown(records, requested=None):
-    """Markdown table: each head's min and median, its ratio to normalised softmax and to its floor.
+    """Markdown table: each head's min and median, its ratio to normalised softmax and to its own floor.
 
-    The floor of a head is the `matmul_floor` record of the same setting
-    times the head's products over 3 (`FLOOR_PRODUCTS`; 3 when not listed);
-    it is the full (B, d) x (d, K) product whatever the sample rate. "x rate
-    1" is a head's median over its own median at sample rate 1 (same setting).
-    At a sample rate below 1, the heads that cannot sample classes get a
-    row of "n/a" (not applicable) after that setting's rows, and a key
-    under the table says why.
+    A head's own floor is the `matmul_floor` record of the same setting
+    times its products over 3 (`FLOOR_PRODUCTS`; 3 when not listed) times
+    the share of the classes it scores (`columns` / K: Partial FC's sampled
+    columns). "x rate 1" is a head's min over its own min at sample rate 1
+    (same setting, with or without the update). "peak GiB": XLA's peak of
+    the compiled step (JAX; "-" where not measured). At a sample rate below
+    1, the heads that cannot sample classes get a row of "n/a" (not
+    applicable) after that setting's rows, and a key under the table says why.
 
     Args:
         records: `time_heads` records.
@@ -298,41 +366,41 @@ def markdown(records, requested=None):
     Returns:
         The table as a string.
     """
-    baseline = {_group(r) + (_rate(r),): r["median_ms"] for r in records if r["loss"] == "normalized_softmax"}
+    keyed = lambda r: _group(r) + (bool(r.get("update")),)  # noqa: E731
+    baseline = {keyed(r) + (_rate(r),): r["min_ms"] for r in records if r["loss"] == "normalized_softmax"}
     floor = {_group(r): r for r in records if r["loss"] == FLOOR}
-    full = {_group(r) + (r["loss"],): r["median_ms"] for r in records if _rate(r) == 1.0}
+    full = {keyed(r) + (r["loss"],): r["min_ms"] for r in records if _rate(r) == 1.0}
     not_applicable = _not_applicable(records, requested)
     last = {(_group(r), _rate(r)): index for index, r in enumerate(records)}
     lines = [
-        "| loss | backend | device | jit | K | d | B | dtype | rate | min ms | median ms | x rate 1 | "
-        "x normalised softmax | products | x floor (min) | x floor (median) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| loss | backend | device | jit | K | d | B | dtype | rate | update | min ms | median ms | x rate 1 (min) | "
+        "x normalised softmax (min) | products | x own floor (min) | x own floor (median) | peak GiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for index, r in enumerate(records):
-        base, bare = baseline.get(_group(r) + (_rate(r),)), floor.get(_group(r))
-        ratio = f"{r['median_ms'] / base:.2f}" if base else "-"
-        at_one = full.get(_group(r) + (r["loss"],))
-        versus_rate_one = f"{r['median_ms'] / at_one:.2f}" if at_one else "-"
-        products = 3 if r["loss"] == FLOOR else FLOOR_PRODUCTS.get(r["loss"], 3)
+        base, bare = baseline.get(keyed(r) + (_rate(r),)), floor.get(_group(r))
+        ratio = f"{r['min_ms'] / base:.2f}" if base else "-"
+        at_one = full.get(keyed(r) + (r["loss"],))
+        versus_rate_one = f"{r['min_ms'] / at_one:.2f}" if at_one else "-"
+        products = r.get("products", 3 if r["loss"] == FLOOR else FLOOR_PRODUCTS.get(r["loss"], 3))
         if bare:
-            scale = products / 3
+            scale = products / 3 * r.get("columns", r["classes"]) / r["classes"]
             floor_min = f"{r['min_ms'] / (scale * bare['min_ms']):.2f}"
             floor_median = f"{r['median_ms'] / (scale * bare['median_ms']):.2f}"
         else:
             floor_min = floor_median = "-"
+        peak = r.get("peak_bytes")
+        setting = (f"| {r.get('backend', 'tensorflow')} | {r.get('device', '-')} | {r['jit_compile']} | {r['classes']} | "
+                   f"{r['dim']} | {r['batch']} | {r['dtype']} | {_rate(r):g} |")
         lines.append(
-            f"| {r['loss']} | {r.get('backend', 'tensorflow')} | {r.get('device', '-')} | {r['jit_compile']} | "
-            f"{r['classes']} | {r['dim']} | {r['batch']} | {r['dtype']} | {_rate(r):g} | {r['min_ms']:.2f} | "
-            f"{r['median_ms']:.2f} | {versus_rate_one} | {ratio} | {products} | {floor_min} | {floor_median} |"
+            f"| {r['loss']} {setting} {'yes' if r.get('update') else 'no'} | {r['min_ms']:.2f} | {r['median_ms']:.2f} | "
+            f"{versus_rate_one} | {ratio} | {products} | {floor_min} | {floor_median} | "
+            f"{'-' if peak is None else f'{peak / 2**30:.3f}'} |"
         )
         key = (_group(r), _rate(r))
         if last[key] == index:
             for name in not_applicable.get(key, []):
-                lines.append(
-                    f"| {name} | {r.get('backend', 'tensorflow')} | {r.get('device', '-')} | {r['jit_compile']} | "
-                    f"{r['classes']} | {r['dim']} | {r['batch']} | {r['dtype']} | {_rate(r):g} | n/a | n/a | n/a | "
-                    f"n/a | {FLOOR_PRODUCTS.get(name, 3)} | n/a | n/a |"
-                )
+                lines.append(f"| {name} {setting} n/a | n/a | n/a | n/a | n/a | {FLOOR_PRODUCTS.get(name, 3)} | n/a | n/a | n/a |")
     if not_applicable:
         lines.append("")
         lines.append(

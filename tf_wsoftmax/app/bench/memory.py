@@ -1,123 +1,86 @@
-"""Per-device memory of a class-sharded head's train step (`tf-wsoftmax bench memory`).
+"""Per-device memory of a head's train step, replicated or class-sharded (`tf-wsoftmax bench memory`).
 
-The step is the head's loss, its gradients and an SGD-with-momentum update of
-the (d, K) kernel and its momentum, `jax.jit`-compiled over a ("data",
-"model") device mesh with the kernel and momentum split along K (the layout
-`tf_wsoftmax.distribution.class_sharded_layout` gives a model's heads) and
-the batch split over "data". XLA compiles it for abstract inputs
-(`jax.ShapeDtypeStruct`), so nothing is allocated and K = 10^7 can be
-analysed on any machine; `memory_analysis()` of the compiled step gives the
-bytes each device holds. Needs the JAX backend and as many devices as the
-mesh (on a CPU: XLA_FLAGS=--xla_force_host_platform_device_count=8).
-
-With a sample rate < 1 (Partial FC) the step draws round(rate K) classes
-(`tf_wsoftmax.ops.sample_classes`, every batch class kept), gathers their
-columns, scores those, and updates only the columns with a gradient (the
-kernel and momentum stay unchanged elsewhere, as `LazyColumnSGD` does).
+The step is the library's own (`head_step.jax_step`): the registry head's training objective
+(`compute_objective`, chunked: no (B, K) matrix), its gradients and the optimizer's update of the
+class matrices (SGD with momentum 0.9; `LazyColumnSGD` for a class-sampling head), `jax.jit`-compiled
+over a ("data", "model") device mesh under a `keras.distribution.ModelParallel` that splits the
+class matrices along K over "model" (the layout `tf_wsoftmax.distribution.class_sharded_layout`
+gives a model's heads) and the batch over "data". The head and the optimizer are made without
+allocating their variables (`keras.StatelessScope(initialize_variables=False)`) and XLA compiles
+the step for abstract inputs (`jax.ShapeDtypeStruct`), so K = 10^7 can be analysed on any machine;
+`memory_analysis()` of the compiled step gives the bytes each device holds. Needs the JAX backend
+and as many devices as the mesh (on a CPU: XLA_FLAGS=--xla_force_host_platform_device_count=8).
 """
 
 import keras
 import numpy as np
 
-from tf_wsoftmax import ops
+from tf_wsoftmax.app.bench import head_step
+from tf_wsoftmax.app.bench.heads import VARIANTS
 from tf_wsoftmax.declarations import SAMPLE_RATE
-from tf_wsoftmax.declarations import default_of
-
-MOMENTUM = 0.9
-LEARNING_RATE = 0.01
-
-# The margin heads' logits as the layers compute them (the same ops, the registry's defaults),
-# written on the kernel tensor itself: a head layer of K = 10^7 classes would allocate its
-# kernel, and this analysis compiles for abstract inputs only.
-HEAD_LOGITS = {
-    "wsoftmax": lambda x, w, y: ops.wsoftmax_logits(x, w, y, default_of("wsoftmax", "alpha"), "stop"),
-    "wsoftmax_full": lambda x, w, y: ops.wsoftmax_logits(x, w, y, default_of("wsoftmax", "alpha"), "full"),
-    "cosface": lambda x, w, y: ops.cosface_logits(
-        x, w, y, default_of("cosface", "scale"), default_of("cosface", "cosine_margin")
-    ),
-    "arcface": lambda x, w, y: ops.arcface_logits(
-        x, w, y, default_of("arcface", "scale"), default_of("arcface", "angular_margin")
-    ),
-}
+from tf_wsoftmax.losses import build_loss
 
 
-def _sampled_logits(head, features, kernel, labels, num_sampled, column_sharding):
-    """(logits, labels) of the head over the classes drawn for this batch (seed 0, step 0).
-
-    The gathered (d, W) columns are laid out like the kernel (split along the sampled classes),
-    as the layers do under `keras.distribution` (`MarginHead.training_pass`).
-    """
-    import jax
-
-    classes, sampled_labels, valid = ops.sample_classes(labels, kernel.shape[1], num_sampled, 0, 0)
-    columns = jax.lax.with_sharding_constraint(keras.ops.take(kernel, classes, axis=1), column_sharding)
-    return ops.mask_padding(HEAD_LOGITS[head](features, columns, sampled_labels), valid), sampled_labels
+def _make(head, classes, sample_rate):
+    """The registry head `head` (bench variants too) and its centre layer, K classes."""
+    loss, params = VARIANTS.get(head, (head, {}))
+    if sample_rate != 1.0:
+        params = dict(params, sample_rate=sample_rate)
+    return build_loss(loss, classes, **params)
 
 
-def _step_function(head, sample_rate=1.0, column_sharding=None):
-    import jax
+def _partition(shape, classes, dim):
+    """How a value of the step is split: class matrices along K ("model"), the rest whole."""
+    from jax.sharding import PartitionSpec
 
-    def loss(kernel, features, labels):
-        if sample_rate == 1.0:
-            logits = HEAD_LOGITS[head](features, kernel, labels)
-        else:
-            num_sampled = ops.num_sampled_classes(sample_rate, kernel.shape[1])
-            logits, labels = _sampled_logits(head, features, kernel, labels, num_sampled, column_sharding)
-        return keras.ops.mean(ops.sparse_softmax_cross_entropy(labels, keras.ops.cast(logits, "float32")))
-
-    def step(kernel, momentum, features, labels):
-        value, (kernel_gradient, feature_gradient) = jax.value_and_grad(loss, argnums=(0, 1))(
-            kernel, features, labels
-        )
-        new_momentum = MOMENTUM * momentum - LEARNING_RATE * kernel_gradient  # keras.optimizers.SGD's rule
-        if sample_rate == 1.0:
-            return kernel + new_momentum, new_momentum, value, feature_gradient
-        touched = jax.numpy.any(kernel_gradient != 0, axis=0)[None, :]  # LazyColumnSGD: the sampled columns
-        new_momentum = jax.numpy.where(touched, new_momentum, momentum)
-        return jax.numpy.where(touched, kernel + new_momentum, kernel), new_momentum, value, feature_gradient
-
-    return step
+    if tuple(shape) == (dim, classes):
+        return PartitionSpec(None, "model")
+    if tuple(shape) == (classes, dim):
+        return PartitionSpec("model", None)
+    if tuple(shape) == (classes,):
+        return PartitionSpec("model")
+    return PartitionSpec()
 
 
-def _execute(compiled, shardings, shapes, dtype, repeats=2):
+def _execute(compiled, state, shardings, shapes, repeats=2):
     """Runs the compiled step on real sharded arrays; returns (median ms, per-device peak bytes or None)."""
     import statistics
     import time
 
     import jax
 
-    kernel_sharding, feature_sharding, label_sharding = shardings
-    (dim, classes), batch = shapes
+    (batch, dim), classes = shapes
     key = jax.random.PRNGKey(0)
-    make = jax.jit(
-        lambda: (
-            (0.01 * jax.random.normal(key, (dim, classes))).astype(dtype),
-            jax.numpy.zeros((dim, classes), dtype),
-            jax.random.normal(key, (batch, dim)),
-            jax.random.randint(key, (batch,), 0, classes),
-        ),
-        out_shardings=(kernel_sharding, kernel_sharding, feature_sharding, label_sharding),
-    )
-    kernel, momentum, features, labels = make()
+    values = []
+    for group, group_shardings in zip(state, shardings[:3]):
+        values.append([
+            jax.device_put((0.01 * jax.random.normal(key, v.shape)).astype(v.dtype) if v.ndim == 2 else
+                           jax.numpy.zeros(v.shape, v.dtype), s)
+            for v, s in zip(group, group_shardings)
+        ])
+    features = jax.device_put(jax.random.normal(key, (batch, dim)), shardings[3])
+    labels = jax.device_put(jax.random.randint(key, (batch,), 0, classes), shardings[4])
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        kernel, momentum, loss, _ = compiled(kernel, momentum, features, labels)
-        loss.block_until_ready()
+        outputs = compiled(*values, features, labels)
+        outputs[3].block_until_ready()
+        values = list(outputs[:3])
         times.append(1000.0 * (time.perf_counter() - started))
-    stats = kernel.sharding.mesh.devices.flat[0].memory_stats() or {}
+    device = features.sharding.mesh.devices.flat[0]
+    stats = device.memory_stats() or {}
     return statistics.median(times), stats.get("peak_bytes_in_use")
 
 
 def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devices=None, execute=False,
                  sample_rate=1.0):
-    """Compiles one sharded train step for abstract inputs and reads its per-device memory.
+    """Compiles one sharded train step of `head` for abstract inputs and reads its per-device memory.
 
     Args:
-        head: a key of `HEAD_LOGITS` (e.g. "wsoftmax", "cosface").
+        head: a registry loss (or bench variant, e.g. "wsoftmax_full").
         classes, dim, batch: K, d, B.
         model_shards: devices K is split over; the rest of the devices split the batch.
-        dtype: the kernel's dtype.
+        dtype: the variables' dtype (the layers' policy).
         devices: the devices to use. Defaults to all of `jax.devices()`.
         execute: also run the step twice on real (random) sharded arrays
             and record its time, the first device's peak bytes where the
@@ -147,46 +110,73 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     data_shards = len(devices) // model_shards
     if classes % model_shards or batch % data_shards:
         raise ValueError(f"K={classes} and B={batch} must divide by the shards ({model_shards} model, {data_shards} data).")
-    mesh = jax.sharding.Mesh(np.array(devices).reshape(data_shards, model_shards), ("data", "model"))
-    by_class = NamedSharding(mesh, PartitionSpec(None, "model"))
-    by_batch = NamedSharding(mesh, PartitionSpec("data", None))
-    labels_by_batch = NamedSharding(mesh, PartitionSpec("data"))
-    replicated = NamedSharding(mesh, PartitionSpec())
-    kernel = jax.ShapeDtypeStruct((dim, classes), dtype, sharding=by_class)
-    features = jax.ShapeDtypeStruct((batch, dim), "float32", sharding=by_batch)
-    labels = jax.ShapeDtypeStruct((batch,), "int32", sharding=labels_by_batch)
-    step = jax.jit(
-        _step_function(head, sample_rate, by_class),
-        out_shardings=(by_class, by_class, replicated, by_batch),
-        donate_argnums=(0, 1),
-    )
-    compiled = step.lower(kernel, kernel, features, labels).compile()
-    analysis = compiled.memory_analysis()
-    itemsize = np.dtype(dtype).itemsize
-    record = {
-        "loss": head,
-        "classes": classes,
-        "dim": dim,
-        "batch": batch,
-        "dtype": str(dtype),
-        "devices": len(devices),
-        "device": getattr(devices[0], "device_kind", devices[0].platform),
-        "model_shards": model_shards,
-        "data_shards": data_shards,
-        "sample_rate": sample_rate,
-        "computed_class_matrices_bytes": 2 * dim * classes * itemsize // model_shards,
-    }
-    for key in ("argument", "output", "alias", "temp"):
-        record[f"{key}_bytes"] = int(getattr(analysis, f"{key}_size_in_bytes"))
-    record["peak_bytes"] = record["argument_bytes"] + record["output_bytes"] - record["alias_bytes"] + record["temp_bytes"]
-    if execute:
-        import resource
-
-        record["executed_step_ms"], record["device_peak_bytes"] = _execute(
-            compiled, (by_class, by_batch, labels_by_batch), ((dim, classes), batch), dtype
+    mesh = keras.distribution.DeviceMesh((data_shards, model_shards), ("data", "model"), devices)
+    jax_mesh = jax.sharding.Mesh(np.array(devices).reshape(data_shards, model_shards), ("data", "model"))
+    layout_map = keras.distribution.LayoutMap(mesh)
+    for weight, axes in (("kernel", (None, "model")), ("bias", ("model",)), ("centers", ("model", None))):
+        layout_map[f"(.*/)?head(_centers)?/{weight}"] = axes
+    previous_policy = keras.config.dtype_policy()
+    keras.distribution.set_distribution(keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name="data"))
+    keras.config.set_dtype_policy(dtype)
+    try:
+        layer, feature_loss = _make(head, classes, sample_rate)
+        with keras.StatelessScope(initialize_variables=False):  # nothing of K size is allocated
+            layer.build((None, dim))
+            if feature_loss is not None:
+                feature_loss.build((None, dim))
+        optimizer = head_step.make_optimizer(layer)  # its scalars are made here, its slots lazily below
+        with keras.StatelessScope(initialize_variables=False):
+            optimizer.build(layer.trainable_variables)
+        state = head_step.jax_state(layer, feature_loss, optimizer)
+        state_shardings = [
+            [NamedSharding(jax_mesh, _partition(v.shape, classes, dim)) for v in group] for group in state
+        ]
+        by_batch = NamedSharding(jax_mesh, PartitionSpec("data", None))
+        labels_by_batch = NamedSharding(jax_mesh, PartitionSpec("data"))
+        abstract = [
+            [jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=s) for v, s in zip(group, shardings)]
+            for group, shardings in zip(state, state_shardings)
+        ]
+        features = jax.ShapeDtypeStruct((batch, dim), "float32", sharding=by_batch)
+        labels = jax.ShapeDtypeStruct((batch,), "int32", sharding=labels_by_batch)
+        step = jax.jit(
+            head_step.jax_step(layer, feature_loss, optimizer),
+            out_shardings=tuple(state_shardings) + (NamedSharding(jax_mesh, PartitionSpec()), by_batch),
+            donate_argnums=(0, 1, 2),
         )
-        record["process_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return record
+        with keras.StatelessScope(initialize_variables=False):
+            compiled = step.lower(*abstract, features, labels).compile()
+        analysis = compiled.memory_analysis()
+        itemsize = np.dtype(layer.kernel.dtype).itemsize
+        record = {
+            "loss": head,
+            "classes": classes,
+            "dim": dim,
+            "batch": batch,
+            "dtype": str(dtype),
+            "devices": len(devices),
+            "device": getattr(devices[0], "device_kind", devices[0].platform),
+            "model_shards": model_shards,
+            "data_shards": data_shards,
+            "sample_rate": sample_rate,
+            "computed_class_matrices_bytes": 2 * dim * classes * itemsize // model_shards,
+        }
+        for key in ("argument", "output", "alias", "temp"):
+            record[f"{key}_bytes"] = int(getattr(analysis, f"{key}_size_in_bytes"))
+        record["peak_bytes"] = (
+            record["argument_bytes"] + record["output_bytes"] - record["alias_bytes"] + record["temp_bytes"]
+        )
+        if execute:
+            import resource
+
+            record["executed_step_ms"], record["device_peak_bytes"] = _execute(
+                compiled, state, state_shardings + [by_batch, labels_by_batch], ((batch, dim), classes)
+            )
+            record["process_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return record
+    finally:
+        keras.distribution.set_distribution(None)
+        keras.config.set_dtype_policy(previous_policy)
 
 
 def _gib(value):

@@ -73,7 +73,7 @@ def _run_heads(config, args):
                 for index, rate in enumerate(args.sample_rate):
                     timed = heads.time_heads(
                         names if index == 0 else names[1:], classes, dim, args.batch, dtype, jit,
-                        repeats=args.repeats, rounds=args.rounds, sample_rate=rate,
+                        repeats=args.repeats, rounds=args.rounds, sample_rate=rate, update=args.update,
                     )  # the floor (the full product) once per setting
                     records.extend(timed)
                     for r in timed:
@@ -97,6 +97,9 @@ HEADS_COMMAND = Command(
             help="the Keras backend to time on (default: KERAS_BACKEND); jax times jax.jit(value_and_grad)"),
         arg("--losses", nargs="+", choices=(FLOOR,) + HEADS, metavar="HEAD",
             help=f"the heads to time (default: all: {', '.join(HEADS)}; {FLOOR} is always timed)"),
+        arg("--update", action="store_true",
+            help="time a head's part of a training step (objective, gradients and the optimizer's update of the class "
+            "matrices; LazyColumnSGD for sampling heads) instead of the objective's forward and backward pass"),
         REPEATS,
         arg("--rounds", type=positive_int, default=3,
             help="interleaved rounds (every head once per round); min over all calls, median of the rounds' medians"),
