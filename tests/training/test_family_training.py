@@ -23,7 +23,7 @@ CLASSES = 4
 
 CONFIGS = {
     "softmax": lambda: (keras.layers.Dense(CLASSES), None),
-    "normalized_softmax": lambda: (NormalizedDense(CLASSES), None),
+    "normalized_softmax": lambda: (NormalizedDense(CLASSES, alpha=0.0), None),
     "wsoftmax": lambda: (NormalizedDense(CLASSES, alpha=1.0), None),
     "lsoftmax": lambda: (LSoftmaxDense(CLASSES, margin=4, lambda_base=100.0, lambda_gamma=0.05, lambda_power=1.0), None),
     "sphereface": lambda: (SphereFaceDense(CLASSES, margin=4, lambda_gamma=0.05), None),
