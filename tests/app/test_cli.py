@@ -292,7 +292,7 @@ def test_bench_heads_lists_the_heads_that_cannot_sample_as_not_applicable(monkey
     """Only rates below 1 timed: the asked-for heads that cannot sample are 'n/a' rows, not left out."""
     from tf_wsoftmax.app.bench import heads
 
-    def time_heads(names, classes, dim, batch, dtype, jit, repeats, rounds, sample_rate):
+    def time_heads(names, classes, dim, batch, dtype, jit, repeats, rounds, sample_rate, update):
         return [
             dict(loss=name, backend="tensorflow", device="cpu", jit_compile=jit, classes=classes, dim=dim, batch=batch,
                  dtype=dtype, sample_rate=sample_rate, rounds=rounds, repeats=repeats, min_ms=1.0, median_ms=1.0,
