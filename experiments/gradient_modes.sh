@@ -4,7 +4,7 @@
 # {0, 0.5, 1, 1.5}, 3 seeds. Writes summary.md / summary.json / angles.png
 # into each --out folder (docs/gradient_modes.md quotes them).
 #
-#   bash experiments/gradient_modes.sh digits         # ~10 min on 2 CPU cores
+#   bash experiments/gradient_modes.sh digits         # ~12 min on 2 CPU cores (TensorFlow)
 #   bash experiments/gradient_modes.sh fashion_mnist  # the paper's MNIST net: hours on CPU
 #
 # digits: sklearn's 1,797 8x8 digits, small CNN with 9 feature units (K - 1),
