@@ -17,21 +17,40 @@ import sys
 
 
 def start_quietly(args):
-    """Imports TensorFlow with its start-up log hidden, unless --verbose or Keras runs on another backend.
+    """Imports TensorFlow with its start-up log hidden, unless --verbose.
+
+    On another Keras backend TensorFlow is imported too where it is installed, since Keras
+    imports it anyway (`keras.utils.set_random_seed` seeds it, `keras.utils` reads files through
+    `tf.io.gfile`): quietly here rather than with its log halfway through a run. Where it is not
+    installed (or cannot be imported), nothing happens.
 
     Args:
         args: the parsed and checked arguments (`tf_wsoftmax.app.cli.parse`).
     """
+    import importlib.util
+
     from tf_wsoftmax._quiet import silenced_stderr
     from tf_wsoftmax.app.commands.spec import keras_backend
 
-    if getattr(args, "verbose", False) or keras_backend(args) != "tensorflow":
+    if getattr(args, "verbose", False):
         return
+    tensorflow_backend = keras_backend(args) == "tensorflow"
+    if not tensorflow_backend:
+        try:
+            if importlib.util.find_spec("tensorflow") is None:
+                return
+        except ImportError:  # an import hook that refuses it
+            return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with silenced_stderr():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
+        try:
+            import tensorflow as tf
+        except ImportError:
+            if tensorflow_backend:
+                raise
+            return
+        if tensorflow_backend:
+            tf.config.list_physical_devices()
 
 
 def main(argv=None):

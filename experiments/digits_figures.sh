@@ -4,8 +4,8 @@
 #
 # Command (repository root, after `make venv`):  bash experiments/digits_figures.sh
 # BACKEND=jax runs them on Keras-JAX (MarginClassifier.fit; the figures in docs were made so).
-# Writes runs/digits_{units_sweep,alpha_sweep,class_sweep,features_2d}/ with summary.json (features_2d:
-# none) and PNGs; about 12 min on 2 CPU cores with BACKEND=jax.
+# Writes runs/digits_{units_sweep,alpha_sweep,class_sweep,features_2d}/ with summary.json and PNGs;
+# about 12 min on 2 CPU cores with BACKEND=jax.
 # The same sweeps on MNIST / CIFAR: replace --dataset digits by --dataset mnist|cifar10|cifar100
 # (GPU-sized; not run here). Hardware and results: docs/reproduction.md, "Results".
 set -euo pipefail

@@ -417,6 +417,18 @@ def test_console_entry_point_starts_quietly_unless_verbose(tmp_path):
     assert helped.returncode == 0 and "usage: tf-wsoftmax" in helped.stdout and helped.stderr == ""
 
 
+@pytest.mark.slow
+def test_a_jax_run_prints_none_of_tensorflows_start_up_log_where_tensorflow_is_installed(tmp_path):
+    """Keras imports TensorFlow on JAX too where it is installed (`keras.utils.set_random_seed`
+    seeds it): the entry point imports it quietly first, so its log does not appear mid-run."""
+    argv = [sys.executable, ENTRY, "train", "--backend", "jax", "--dataset", "digits", "--classes", "2",
+            "--backbone", "tiny", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                            env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "absl::InitializeLog" not in result.stderr and "oneDNN" not in result.stderr, result.stderr
+
+
 def readme_first_command():
     """The first command of the README's "Command line" section, as written."""
     text = (ROOT / "README.md").read_text()

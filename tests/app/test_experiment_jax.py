@@ -25,7 +25,7 @@ COMMANDS = {
     "train": ["--loss", "wsoftmax", "--epochs", "2"],
     "features-2d": [],
 }
-FILES = {"features-2d": ["features_2d.png"]}
+FILES = {"features-2d": ["features_2d.png", "summary.json"]}
 RUN_FILES = ["metrics.json", "model.keras", "history.jsonl", "checkpoint.zip", "config.json", "timing.json"]
 
 

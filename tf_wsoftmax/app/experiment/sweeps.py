@@ -142,6 +142,8 @@ def features_2d(base, out_dir="runs/features_2d"):
         features, _, labels = collect_features(pixels_to_features, head, ArrayBatches(*data.test))
         panels.append((f"{loss} ({100 * results[loss]['test_accuracy']:.1f}%)", features, labels))
     plots.plot_feature_scatter(panels, os.path.join(out_dir, "features_2d.png"), subtitle=caption(configs["softmax"]))
+    write_json(os.path.join(out_dir, "summary.json"),
+               [{"loss": loss, "test_accuracy": results[loss]["test_accuracy"]} for loss in configs])
     return {loss: results[loss]["test_accuracy"] for loss in configs}
 
 
