@@ -20,8 +20,8 @@ venv: $(STAMP)
 # another, so a slow file does not keep one CPU busy alone).
 test: $(STAMP)
 	$(PYTHON) -m pytest -q -n auto --dist worksteal --doctest-modules tests tf_wsoftmax
-	KERAS_BACKEND=jax $(PYTHON) -m pytest -q -n auto --dist worksteal -m backend_neutral tests
-	KERAS_BACKEND=jax $(PYTHON) -m pytest -q --doctest-modules tf_wsoftmax/ops tf_wsoftmax/layers tf_wsoftmax/losses tf_wsoftmax/distribution.py
+	KERAS_BACKEND=jax $(PYTHON) -m pytest -q -n auto --dist worksteal -m backend_neutral --doctest-modules tests \
+	  tf_wsoftmax/ops tf_wsoftmax/layers tf_wsoftmax/losses tf_wsoftmax/distribution.py
 
 demo: $(STAMP)
 	$(VENV)/bin/tf-wsoftmax demo

@@ -28,3 +28,15 @@ def _seed_and_policy():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# The library's backend-neutral doctests (ops, layers, losses, distribution) run in the JAX pass too
+# (`make test`): marked here, since a doctest item carries no marker of its own.
+NEUTRAL_DOCTESTS = ("tf_wsoftmax/ops/", "tf_wsoftmax/layers/", "tf_wsoftmax/losses/", "tf_wsoftmax/distribution.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = str(item.path).replace(os.sep, "/")
+        if isinstance(item, pytest.DoctestItem) and any(part in path for part in NEUTRAL_DOCTESTS):
+            item.add_marker(pytest.mark.backend_neutral)
