@@ -199,7 +199,8 @@ def format_markdown(summary, missing, failed):
     for backbone, content in summary["backbones"].items():
         rows = content["rows"]
         any_row = next(iter(rows.values()))
-        lines += [f"### `{backbone}` ({any_row['total_params']:,} parameters, {any_row['epochs']} epochs)", "",
+        lines += [f"### `{backbone}` ({any_row['total_params']:,} parameters with the first row's head, "
+                  f"{any_row['epochs']} epochs)", "",
                   "| row | seeds | test acc % | train acc % | train - test gap | diff. to softmax [95 % CI] | p | "
                   "p (Holm) | Eq. 14 test / train (deg) |", "|---|---|---|---|---|---|---|---|---|"]
         for row, e in rows.items():
@@ -262,7 +263,8 @@ def plot(summary, path):
                         for b in backbones])
     ax.set_xlabel("backbone")
     ax.set_ylabel("test accuracy minus softmax (points)")
-    ax.legend(fontsize=8, loc="best")
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=8, loc="best")
     caption = ("Fashion-MNIST, 6,000-image stratified training subset (600/class), full 10,000-image test set; "
                "paired by seed, 95 % Student-t intervals.\n" + "; ".join(seeds_text))
     fig.text(0.01, 0.01, caption, fontsize=7, va="bottom", wrap=True)
