@@ -259,6 +259,7 @@ def plot(summary, path):
         seeds_text.append(f"{backbone}: {epochs} epochs, seeds {seeds}")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(backbones)))
+    ax.set_xlim(-0.5, len(backbones) - 0.5)  # each backbone's rows spread over [i - 0.4, i + 0.4]
     ax.set_xticklabels([f"{b}\n({summary['backbones'][b]['rows'][next(iter(summary['backbones'][b]['rows']))]['total_params']:,} params)"
                         for b in backbones])
     ax.set_xlabel("backbone")
