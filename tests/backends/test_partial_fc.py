@@ -304,6 +304,58 @@ def test_lazy_column_sgd_moves_the_touched_columns_as_sgd_and_no_other(rng, opti
         assert np.abs(after[:, touched] - before[:, touched]).min() > 0
 
 
+@pytest.mark.parametrize("options", [
+    {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.0}, {"momentum": 0.9, "weight_decay": 0.01},
+], ids=["momentum", "nesterov", "plain", "weight_decay"])
+def test_lazy_column_sgd_by_columns_is_the_dense_update(rng, options):
+    """A column step hands `LazyColumnSGD` the (d, W) gradient of W columns and their class ids
+    (`sampled_columns`); two steps end bit for bit where the dense (d, K) gradient (zero elsewhere)
+    puts the kernel and its momentum, a sampled column with an all-zero gradient included."""
+    start = rng.normal(size=(4, 10)).astype("float32")
+    steps = [np.array([7, 2, 5, 0], "int32"), np.array([2, 9, 4, 6], "int32")]
+    gradients = [rng.normal(size=(4, 4)).astype("float32") for _ in steps]
+    gradients[0][:, 2] = 0.0  # column 5: drawn, no gradient (padding)
+    by_columns, dense = keras.Variable(start, name="kernel"), keras.Variable(start, name="kernel")
+    optimizers = [LazyColumnSGD(0.1, **options), LazyColumnSGD(0.1, **options)]
+    for optimizer, variable in zip(optimizers, (by_columns, dense)):
+        optimizer.lazy_columns([variable])
+        optimizer.build([variable])
+    for columns, g in zip(steps, gradients):
+        full = np.zeros((4, 10), "float32")
+        full[:, columns] = g
+        with optimizers[0].sampled_columns({by_columns.path: keras.ops.convert_to_tensor(columns)}):
+            optimizers[0].apply([keras.ops.convert_to_tensor(g)], [by_columns])
+        optimizers[1].apply([keras.ops.convert_to_tensor(full)], [dense])
+        np.testing.assert_array_equal(np.asarray(by_columns), np.asarray(dense))
+        for a, b in zip(optimizers[0].variables, optimizers[1].variables):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert np.any(np.asarray(by_columns) != start)
+
+
+def test_fit_hands_the_optimizer_the_sampled_columns_gradient(rng, monkeypatch):
+    """`fit` (and, on TensorFlow, `TrainStep`) differentiate a sampling head's kernel by its sampled
+    columns: `LazyColumnSGD` receives a (d, W) gradient for the (d, K) kernel, W = round(rate K)."""
+    seen = []
+    update_step = LazyColumnSGD.update_step
+
+    def recording(self, gradient, variable, learning_rate):
+        seen.append(tuple(gradient.shape))
+        return update_step(self, gradient, variable, learning_rate)
+
+    monkeypatch.setattr(LazyColumnSGD, "update_step", recording)
+    x = rng.normal(size=(8, 6)).astype("float32")
+    y = rng.integers(0, 64, 8).astype("int32")
+    model = classifier(lambda: NormalizedDense(64, alpha=ALPHA, sample_rate=0.25, sample_seed=SEED, name="head"))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    assert (8, 16) in seen and (8, 64) not in seen
+    if BACKEND == "tensorflow":
+        from tf_wsoftmax.training import TrainStep
+
+        seen.clear()
+        TrainStep(model.backbone, model.head, model.optimizer)(x, y)
+        assert (8, 16) in seen and (8, 64) not in seen
+
+
 def test_an_optimizer_that_would_move_unsampled_columns_is_refused_on_every_path(rng):
     """Plain momentum SGD would move unsampled columns through their momentum: `MarginClassifier.compile`
     refuses it, naming `LazyColumnSGD`; a `LossScaleOptimizer` around a `LazyColumnSGD` (mixed_float16's

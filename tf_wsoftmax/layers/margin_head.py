@@ -64,6 +64,43 @@ def score_logits(logits, labels, regularization=None, test_logits=None, row_weig
     return TrainingLoss(per_sample, correct, regularization, cross_entropy)
 
 
+class SampledColumns:
+    """A class-sampling head's drawn columns in one training step, for a step that updates them alone.
+
+    A train step that differentiates with respect to the sampled columns
+    rather than the whole (d, K) kernel (`tf_wsoftmax.training.column_step`)
+    hands one to the head (`MarginHead.sampled_columns`) for the step's
+    objective. The head then gathers its columns from the kernel with no
+    gradient path to it and records them here: `columns` (d, W), the tensor
+    to differentiate (TensorFlow: `watch` is the tape's, called on it), or
+    `delta`, a (d, W) zero added to the gathered columns that a JAX step
+    differentiates instead; `classes`, the (W,) class ids they are. The
+    numbers are those of the usual step: the same gather, the same
+    objective, and the columns' gradient is the kernel gradient's sampled
+    columns (every other column's is exactly zero).
+
+    Args:
+        delta: a (d, W) zero tensor added to the columns, or None.
+        watch: a callable on the gathered (d, W) tensor (`tape.watch`), or None.
+    """
+
+    def __init__(self, delta=None, watch=None):
+        self.delta = delta
+        self.watch = watch
+        self.classes = None
+        self.columns = None
+
+    def take(self, kernel, classes):
+        """The (d, W) columns `classes` of `kernel` (no gradient to `kernel`), recorded."""
+        columns = _backend.gather_sampled_columns(keras.ops.stop_gradient(kernel), classes)
+        if self.delta is not None:
+            columns = columns + keras.ops.cast(self.delta, columns.dtype)
+        if self.watch is not None:
+            self.watch(columns)
+        self.classes, self.columns = classes, columns
+        return columns
+
+
 def kernel_shards(kernel):
     """(devices a (d, K) kernel's K axis is split over, devices the batch is split over).
 
@@ -358,7 +395,11 @@ class MarginHead(keras.layers.Layer):
         scored_labels, mask, regularization = labels, None, None
         if self.samples_classes:
             classes, sampled_labels, mask = self._draw(labels)
-            kernel = self._laid_out_like_kernel(_backend.take_columns(kernel, classes))
+            step_columns = getattr(self, "_step_columns", None)
+            if step_columns is None:
+                kernel = self._laid_out_like_kernel(_backend.take_columns(kernel, classes))
+            else:  # a column step: the gradient goes to the gathered columns, not the kernel
+                kernel = self._laid_out_like_kernel(step_columns.take(kernel, classes))
             # A label outside [0, K) (unchecked inside a compiled step) stays invalid among the sampled.
             scored_labels = keras.ops.where(checks.label_errors(labels, self.units), -1, sampled_labels)
             regularization = self._sampled_penalty(kernel, mask)
@@ -370,6 +411,18 @@ class MarginHead(keras.layers.Layer):
         if getattr(self, "iterations", None) is not None:
             self.iterations.assign_add(1)
         return TrainingLoss(result.per_sample, result.correct, regularization, result.loss)
+
+    def sampled_width(self, batch):
+        """W: the number of columns a training step of `batch` samples scores (static; `ops.sample_classes`)."""
+        return min(self.units, max(self.num_sampled, batch))
+
+    def sampled_columns(self, record):
+        """Hands the next training steps' objective a `SampledColumns` (None: back to the kernel).
+
+        Used by the column steps of `tf_wsoftmax.training.column_step`, which
+        set it around one step's objective.
+        """
+        self._step_columns = record
 
     def _draw(self, labels):
         """This step's sampled classes (`ops.sample_classes` of the seed and the step counter)."""

@@ -178,6 +178,63 @@ def take_columns(matrix, labels):
     return keras.ops.take(matrix, labels, axis=1)
 
 
+def dense_column_updates():
+    """Whether `LazyColumnSGD` updates a column step's kernel by a masked dense pass rather than a scatter.
+
+    True inside TensorFlow's XLA compilation: TensorFlow's scatter into a
+    variable lowers to an element-wise XLA scatter with bounds checks, which
+    on XLA:CPU cost more than the one scatter of the gradient and the masked
+    pass (measured: docs/benchmarks.md). JAX's column scatter has
+    `promise_in_bounds` and unique, sorted indices.
+    """
+    return is_tensorflow() and _tensorflow().compiled_by_xla()
+
+
+def column_order(columns):
+    """The permutation that sorts (W,) distinct class ids (memory order of their columns)."""
+    return keras.ops.argsort(columns)
+
+
+def gather_columns(matrix, columns):
+    """Columns `columns` (in range, distinct) of a (d, K) variable or matrix, as (d, W), no gradient."""
+    if is_tensorflow():
+        return _tensorflow().gather_columns(matrix, columns)
+    import jax.numpy as jnp
+
+    value = keras.ops.convert_to_tensor(matrix)
+    return jnp.asarray(value).at[:, columns].get(mode="promise_in_bounds", indices_are_sorted=True, unique_indices=True)
+
+
+def gather_sampled_columns(matrix, classes):
+    """Columns `classes` of a (d, K) matrix, as (d, W), in the order given: a draw's classes.
+
+    The draw's classes are distinct and in [0, K), which JAX's gather is
+    told (`promise_in_bounds`, unique: no fill of out-of-range columns);
+    TensorFlow's is `take_columns`.
+    """
+    if is_tensorflow():
+        return take_columns(matrix, classes)
+    import jax.numpy as jnp
+
+    return jnp.asarray(matrix).at[:, classes].get(mode="promise_in_bounds", unique_indices=True)
+
+
+def set_columns(matrix, columns, values):
+    """Columns `columns` (sorted, distinct, in range) of a (d, K) matrix set to the (d, W) `values`.
+
+    TensorFlow: a scatter into the variable `matrix` (returns nothing). JAX:
+    the new matrix, one scatter of (d, 1) windows (in place where the step
+    donates the buffer).
+    """
+    if is_tensorflow():
+        return _tensorflow().set_columns(matrix, columns, values)
+    import jax.numpy as jnp
+
+    return jnp.asarray(matrix).at[:, columns].set(
+        values, mode="promise_in_bounds", indices_are_sorted=True, unique_indices=True
+    )
+
+
 def take_rows(matrix, labels):
     """Rows `labels` of a (K, d) matrix, as (B, d)."""
     if is_tensorflow():

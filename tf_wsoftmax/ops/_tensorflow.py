@@ -134,6 +134,31 @@ def scatter_add_columns(matrix, columns, updates):
     return tf.tensor_scatter_nd_add(matrix, indices, tf.reshape(updates, [-1]))
 
 
+def _variable(value):
+    """The `tf.Variable` behind a Keras variable (or the argument itself)."""
+    import keras
+
+    return value.value if isinstance(value, keras.Variable) else value
+
+
+def gather_columns(matrix, columns):
+    """Columns `columns` of a (d, K) variable or tensor, as (d, W)."""
+    return tf.gather(_variable(matrix), columns, axis=1)
+
+
+def set_columns(variable, columns, values):
+    """Writes the (d, W) `values` into columns `columns` (sorted, distinct) of a (d, K) variable.
+
+    One element-wise scatter into the variable, its indices in memory order
+    (row by row, the columns ascending).
+    """
+    variable = _variable(variable)
+    rows = tf.broadcast_to(tf.range(tf.shape(values)[0])[:, None], tf.shape(values))
+    cols = tf.broadcast_to(columns[None, :], tf.shape(values))
+    indices = tf.stack([tf.reshape(rows, [-1]), tf.reshape(tf.cast(cols, rows.dtype), [-1])], axis=1)
+    variable.scatter_nd_update(indices, tf.reshape(values, [-1]))
+
+
 def take_columns(matrix, labels):
     """Columns `labels` of a (d, K) matrix, with the faster gradient where XLA compiles it."""
     if compiled_by_xla():

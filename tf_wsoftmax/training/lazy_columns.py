@@ -1,6 +1,10 @@
 """Optimisers that leave a class matrix's untouched columns alone: Partial FC's sparse update."""
 
+import contextlib
+
 import keras
+
+from tf_wsoftmax.ops import _backend
 
 
 class _Bookkeeping:
@@ -10,6 +14,7 @@ class _Bookkeeping:
     def __init__(self):
         self.slots_by_path = {}
         self.variables = []
+        self.columns_by_path = {}  # a column step's (W,) class ids per kernel path (`sampled_columns`)
 
 
 class LazyColumns:
@@ -126,6 +131,18 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
     before the update, is switched off for it). `MarginClassifier.compile`
     and `TrainStep` register a sampling head's kernel themselves.
 
+    Their train steps (`fit` on TensorFlow and JAX, `TrainStep`) are
+    column steps (`tf_wsoftmax.training.column_step`): they differentiate
+    the head's sampled (d, W) columns instead of the (d, K) kernel and hand
+    this optimizer that gradient with the columns' class ids
+    (`sampled_columns`). The update then gathers those columns of the kernel
+    and its momentum, applies the same expressions and scatters them back
+    (JAX: into the donated buffers; TensorFlow without XLA: a scatter into
+    the variables), so its cost follows the rate. Inside TensorFlow's XLA
+    compilation, whose element-wise scatter into a variable is slower on
+    XLA:CPU than a dense pass, the columns' gradient is scattered once into
+    a dense one and the masked pass above applies (the same numbers).
+
     Args:
         learning_rate, momentum, nesterov, ...: as `keras.optimizers.SGD`.
         lazy_column_paths: as `LazyColumns`. Defaults to ().
@@ -152,10 +169,77 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
                 )
             self.exclude_from_weight_decay(var_list=variables)
 
+    @contextlib.contextmanager
+    def sampled_columns(self, columns_by_path):
+        """Within it, a registered kernel's gradient is that of the columns `columns_by_path[path]`.
+
+        What a column step (`tf_wsoftmax.training.column_step`: `fit`,
+        `TrainStep`) hands the optimizer: for each registered (d, K) kernel
+        the (d, W) gradient of the W columns its step sampled, and here their
+        (W,) class ids (distinct). The update then reads and writes those
+        columns of the kernel and its momentum only (a gather and a scatter),
+        with the expressions of the dense update; a column whose gradient is
+        all zero (padding, an underflowed softmax) keeps its value and
+        momentum, as in the dense update.
+
+        Args:
+            columns_by_path: {kernel path: int32 (W,) class ids}.
+        """
+        before = dict(self._bookkeeping.columns_by_path)
+        self._bookkeeping.columns_by_path.update(columns_by_path)
+        try:
+            yield
+        finally:
+            self._bookkeeping.columns_by_path = before
+
+    def _update_columns(self, gradient, variable, learning_rate, path, columns):
+        """`update_step` of a (d, W) gradient of the kernel's columns `columns`: those columns alone."""
+        learning_rate = keras.ops.cast(learning_rate, variable.dtype)
+        gradient = keras.ops.cast(gradient, variable.dtype)
+        touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=0)[None, :]  # (1, W)
+        # The columns in memory order (sorted class ids): the same numbers, a scatter of sorted indices.
+        order = _backend.column_order(columns)
+        columns = keras.ops.take(columns, order)
+        gradient = keras.ops.take(gradient, order, axis=1)
+        touched = keras.ops.take(touched, order, axis=1)
+        before = _backend.gather_columns(variable, columns)
+        value = before
+        if self.weight_decay:  # as `_apply_weight_decay` writes it, for the touched columns
+            value = value - value * keras.ops.cast(self.weight_decay, variable.dtype) * learning_rate
+        if self.momentum != 0:
+            m = self._bookkeeping.slots_by_path[path][0]
+            momentum = keras.ops.cast(self.momentum, variable.dtype)
+            old = _backend.gather_columns(m, columns)
+            new = keras.ops.subtract(keras.ops.multiply(old, momentum), keras.ops.multiply(gradient, learning_rate))
+            self._write_columns(m, columns, keras.ops.where(touched, new, old))
+            if self.nesterov:
+                step = keras.ops.subtract(keras.ops.multiply(new, momentum), keras.ops.multiply(gradient, learning_rate))
+            else:
+                step = new
+            updated = keras.ops.add(value, step)
+        else:
+            updated = keras.ops.subtract(value, keras.ops.multiply(gradient, learning_rate))
+        self._write_columns(variable, columns, keras.ops.where(touched, updated, before))
+
+    def _write_columns(self, variable, columns, values):
+        if _backend.is_tensorflow():
+            _backend.set_columns(variable, columns, values)  # a scatter into the variable
+        else:
+            self.assign(variable, _backend.set_columns(keras.ops.convert_to_tensor(variable), columns, values))
+
     def update_step(self, gradient, variable, learning_rate):
         path = self._path_of(variable)
         if path not in self.lazy_column_paths:
             return super().update_step(gradient, variable, learning_rate)
+        columns = self._bookkeeping.columns_by_path.get(path)
+        if columns is not None and _backend.dense_column_updates():
+            # XLA:CPU under TensorFlow scatters element by element (no `promise_in_bounds`), slower
+            # than the masked pass: the columns' gradient is scattered once into a dense one.
+            gradient = _backend.scatter_add_columns(
+                keras.ops.zeros(variable.shape, variable.dtype), columns, keras.ops.cast(gradient, variable.dtype)
+            )
+        elif columns is not None:
+            return self._update_columns(gradient, variable, learning_rate, path, columns)
         learning_rate = keras.ops.cast(learning_rate, variable.dtype)
         gradient = keras.ops.cast(gradient, variable.dtype)
         touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=0)[None, :]  # (1, K)

@@ -3,6 +3,7 @@
 import keras
 
 from tf_wsoftmax.losses import objective as objective_lib  # the module
+from tf_wsoftmax.training import column_step
 from tf_wsoftmax.training.lazy_columns import register_sampled_kernels
 
 
@@ -37,7 +38,9 @@ class MarginClassifier(keras.Model):
     `tf_wsoftmax.training.LazyColumnSGD` (also inside the
     `LossScaleOptimizer` of a `mixed_float16` policy): compile registers the
     head's kernel, so unsampled columns and their momentum do not move.
-    Another optimizer is refused.
+    Another optimizer is refused. Its train step is then a column step
+    (`train_step`): the optimizer receives the sampled columns' (d, W)
+    gradient, not a (d, K) one.
 
     Compile it without a `loss` (the objective is fixed by the head).
     `serving_model()` returns backbone + head alone, without the centres,
@@ -105,6 +108,91 @@ class MarginClassifier(keras.Model):
         if training:
             return {"features": features}  # `compute_loss` runs the head once, with the labels
         return self.head(features, training=False)  # test-time logits
+
+    def train_step(self, *args):
+        """Keras' train step; with a class-sampling head trained by `LazyColumnSGD`, a column step.
+
+        The column step (`tf_wsoftmax.training.column_step`) is Keras' own
+        step (TensorFlow's or JAX's) with the head's kernel differentiated
+        and updated by its sampled columns alone: the same loss, gradients of
+        the sampled columns and update, without a (d, K) kernel gradient.
+        """
+        heads = column_step.column_heads(self.optimizer, [self.head], self.trainable_variables)
+        if not heads:
+            return super().train_step(*args)
+        if keras.backend.backend() == "jax":
+            return self._jax_column_step(heads, *args)
+        if keras.backend.backend() == "tensorflow":
+            return self._tensorflow_column_step(heads, *args)
+        return super().train_step(*args)
+
+    def _tensorflow_column_step(self, heads, data):
+        """`TensorFlowTrainer.train_step` (Keras 3) with the sampled kernels' gradients by columns."""
+        import tensorflow as tf
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            with column_step.recording(heads, tape=tape) as records:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            self._loss_metric().update_state(  # one replica (`column_heads`): the loss is unscaled
+                loss,
+                sample_weight=tf.shape(next(i for i in keras.tree.flatten(x) if i is not None))[0],
+            )
+            loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_weights
+        gradients = column_step.tensorflow_gradients(tape, loss, variables, heads, records)
+        with column_step.applying(self.optimizer, heads, records):
+            self.optimizer.apply_gradients(zip(gradients, variables))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _jax_column_step(self, heads, state, data):
+        """`JAXTrainer.train_step` (Keras 3) with the sampled kernels' gradients by columns."""
+        import jax
+
+        trainable, non_trainable, optimizer_values, metrics_values = state
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        variables = self.trainable_variables
+        kernels = [next(i for i, v in enumerate(variables) if v is head.kernel) for head in heads]
+        others = [value for i, value in enumerate(trainable) if i not in kernels]
+        batch = next(i for i in keras.tree.flatten(x) if i is not None).shape[0]
+        zeros = column_step.deltas(heads, batch)
+
+        def loss_and_updates(others, zeros):
+            values = list(others)
+            for i in sorted(kernels):
+                values.insert(i, trainable[i])  # the kernels' values, not differentiated
+            with column_step.recording(heads, deltas=zeros) as records:
+                loss, aux = self.compute_loss_and_updates(
+                    values, non_trainable, metrics_values, x, y, sample_weight, training=True,
+                    optimizer_variables=optimizer_values,
+                )
+            return loss, (aux, [record.classes for record in records])
+
+        (loss, (aux, classes)), (other_gradients, column_gradients) = jax.value_and_grad(
+            loss_and_updates, argnums=(0, 1), has_aux=True
+        )(others, zeros)
+        unscaled_loss, y_pred, non_trainable, metrics_values = aux
+        gradients = list(other_gradients)
+        for i, gradient in sorted(zip(kernels, column_gradients)):
+            gradients.insert(i, gradient)
+        records = [column_step.SampledColumns() for _ in heads]
+        for record, drawn in zip(records, classes):
+            record.classes = drawn
+        with column_step.applying(self.optimizer, heads, records):
+            trainable, optimizer_values = self.optimizer.stateless_apply(optimizer_values, gradients, trainable)
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_values))) as scope:
+            self._loss_metric().update_state(unscaled_loss, sample_weight=batch)
+            logs = self.compute_metrics(x, y, y_pred, sample_weight)
+        metrics_values = [
+            variable.value if scope.get_current_value(variable) is None else scope.get_current_value(variable)
+            for variable in self.metrics_variables
+        ]
+        return logs, (trainable, non_trainable, optimizer_values, metrics_values)
+
+    def _loss_metric(self):
+        """Keras' `loss` tracker (the first of a compiled model's `metrics`)."""
+        return next(metric for metric in self.metrics if metric.name == "loss")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The objective (`tf_wsoftmax.losses.objective`) for Keras' train and test steps.

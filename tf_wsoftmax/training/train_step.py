@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tf_wsoftmax.losses import objective as objective_lib  # the module
 from tf_wsoftmax.ops import checks
+from tf_wsoftmax.training import column_step
 from tf_wsoftmax.training.lazy_columns import register_sampled_kernels
 
 
@@ -19,7 +20,10 @@ class TrainStep:
     (with class sampling: among the sampled classes). A class-sampling head
     (Partial FC) needs no strategy and a `LazyColumnSGD` (also inside a
     `LossScaleOptimizer`), which keeps its unsampled columns and their
-    momentum unchanged; another optimizer is refused.
+    momentum unchanged; another optimizer is refused. Its step is a column
+    step (`tf_wsoftmax.training.column_step`): the head's sampled columns
+    are differentiated instead of its kernel, and the optimizer receives
+    their (d, W) gradient with their class ids.
 
     Labels are range-checked in a separate plain `tf.function` before an XLA
     step, so the check also runs when `jit_compile=True` (XLA drops run-time
@@ -106,12 +110,19 @@ class TrainStep:
 
     def _replica_step(self, images, labels):
         labels = tf.cast(labels, tf.int32)
+        if not self.head.built and getattr(self.head, "samples_classes", False):
+            self.head.build(self.backbone.compute_output_shape(images.shape))  # its kernel, before the tape
+        register_sampled_kernels(self.optimizer, [self.head])  # at trace time: a sampling head is built by now
+        heads = column_step.column_heads(self.optimizer, [self.head], self.head.trainable_variables)
         with tf.GradientTape() as tape:
-            outputs = self._objective(images, labels, self.feature_loss)
+            # A sampling head's kernel: differentiated and updated by its sampled columns alone.
+            with column_step.recording(heads, tape=tape) as records:
+                outputs = self._objective(images, labels, self.feature_loss)
             scaled = self.optimizer.scale_loss(outputs["loss"])
-        variables = self.trainable_variables
-        register_sampled_kernels(self.optimizer, [self.head])  # at trace time: the head is built by now
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        variables = self.trainable_variables  # after the objective: the layers are built
+        gradients = column_step.tensorflow_gradients(tape, scaled, variables, heads, records)
+        with column_step.applying(self.optimizer, heads, records):
+            self.optimizer.apply(gradients, variables)
         return {
             "loss": outputs["loss"],
             "cross_entropy": outputs["cross_entropy"],

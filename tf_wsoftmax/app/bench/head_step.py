@@ -14,6 +14,7 @@ import keras
 
 from tf_wsoftmax.losses import compute_objective
 from tf_wsoftmax.training import LazyColumnSGD
+from tf_wsoftmax.training import column_step
 from tf_wsoftmax.training.lazy_columns import register_sampled_kernels
 
 LEARNING_RATE = 0.01
@@ -33,13 +34,16 @@ def tensorflow_step(head, feature_loss, optimizer, jit_compile):
     import tensorflow as tf
 
     variables = head.trainable_variables
+    heads = column_step.column_heads(optimizer, [head], variables)  # a sampling head: the column step
 
     def step(features, labels):
         with tf.GradientTape() as tape:
             tape.watch(features)
-            loss = compute_objective(head, features, labels, feature_loss=feature_loss)["loss"]
-        gradients = tape.gradient(loss, [features] + variables)
-        optimizer.apply(gradients[1:], variables)
+            with column_step.recording(heads, tape=tape) as records:
+                loss = compute_objective(head, features, labels, feature_loss=feature_loss)["loss"]
+        gradients = column_step.tensorflow_gradients(tape, loss, [features] + variables, heads, records)
+        with column_step.applying(optimizer, heads, records):
+            optimizer.apply(gradients[1:], variables)
         return loss, gradients[0]
 
     optimizer.build(variables)
@@ -65,21 +69,38 @@ def jax_step(head, feature_loss, optimizer):
 
     trainable, non_trainable, optimizer_variables = jax_state(head, feature_loss, optimizer)
 
-    def objective(trainable_values, features, non_trainable_values, labels):
+    heads = column_step.column_heads(optimizer, [head], trainable)  # a sampling head: the column step
+    kernels = [next(i for i, v in enumerate(trainable) if v is h.kernel) for h in heads]
+
+    def objective(trainable_values, features, non_trainable_values, labels, zeros, kernel_values):
+        trainable_values = list(trainable_values)
+        for i, value in sorted(zip(kernels, kernel_values)):
+            trainable_values.insert(i, value)  # not differentiated: the columns are (`zeros`)
         mapping = list(zip(trainable, trainable_values)) + list(zip(non_trainable, non_trainable_values))
         with keras.StatelessScope(state_mapping=mapping, initialize_variables=False) as scope:
-            loss = compute_objective(head, features, labels, feature_loss=feature_loss)["loss"]
+            with column_step.recording(heads, deltas=zeros) as records:
+                loss = compute_objective(head, features, labels, feature_loss=feature_loss)["loss"]
         updated = [scope.get_current_value(v) for v in non_trainable]
-        return loss, [old if new is None else new for old, new in zip(non_trainable_values, updated)]
+        classes = [record.classes for record in records]
+        return loss, ([old if new is None else new for old, new in zip(non_trainable_values, updated)], classes)
 
     def step(trainable_values, non_trainable_values, optimizer_values, features, labels):
-        (loss, non_trainable_values), (gradients, feature_gradient) = jax.value_and_grad(
-            objective, argnums=(0, 1), has_aux=True
-        )(trainable_values, features, non_trainable_values, labels)
+        others = [value for i, value in enumerate(trainable_values) if i not in kernels]
+        zeros = column_step.deltas(heads, features.shape[0])
+        (loss, (non_trainable_values, classes)), (gradients, feature_gradient, column_gradients) = jax.value_and_grad(
+            objective, argnums=(0, 1, 4), has_aux=True
+        )(others, features, non_trainable_values, labels, zeros, [trainable_values[i] for i in kernels])
+        gradients = list(gradients)
+        for i, gradient in sorted(zip(kernels, column_gradients)):
+            gradients.insert(i, gradient)
+        records = [column_step.SampledColumns() for _ in heads]
+        for record, drawn in zip(records, classes):
+            record.classes = drawn
         with keras.StatelessScope(initialize_variables=False):  # Keras' inner scope then initialises nothing
-            trainable_values, optimizer_values = optimizer.stateless_apply(
-                optimizer_values, gradients, trainable_values
-            )
+            with column_step.applying(optimizer, heads, records):
+                trainable_values, optimizer_values = optimizer.stateless_apply(
+                    optimizer_values, gradients, trainable_values
+                )
         return trainable_values, non_trainable_values, optimizer_values, loss, feature_gradient
 
     del optimizer_variables
