@@ -203,23 +203,36 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
         gradient = keras.ops.take(gradient, order, axis=1)
         touched = keras.ops.take(touched, order, axis=1)
         before = _backend.gather_columns(variable, columns)
-        value = before
-        if self.weight_decay:  # as `_apply_weight_decay` writes it, for the touched columns
-            value = value - value * keras.ops.cast(self.weight_decay, variable.dtype) * learning_rate
-        if self.momentum != 0:
-            m = self._bookkeeping.slots_by_path[path][0]
-            momentum = keras.ops.cast(self.momentum, variable.dtype)
-            old = _backend.gather_columns(m, columns)
-            new = keras.ops.subtract(keras.ops.multiply(old, momentum), keras.ops.multiply(gradient, learning_rate))
+        m = self._bookkeeping.slots_by_path[path][0] if self.momentum != 0 else None
+        old = _backend.gather_columns(m, columns) if m is not None else None
+        updated, new = self._sgd(before, old, gradient, learning_rate, variable.dtype)
+        if m is not None:
             self._write_columns(m, columns, keras.ops.where(touched, new, old))
-            if self.nesterov:
-                step = keras.ops.subtract(keras.ops.multiply(new, momentum), keras.ops.multiply(gradient, learning_rate))
-            else:
-                step = new
-            updated = keras.ops.add(value, step)
-        else:
-            updated = keras.ops.subtract(value, keras.ops.multiply(gradient, learning_rate))
         self._write_columns(variable, columns, keras.ops.where(touched, updated, before))
+
+    def _sgd(self, value, momentum_value, gradient, learning_rate, dtype):
+        """SGD's expressions (decoupled weight decay, momentum, nesterov) on the given values.
+
+        Args:
+            value: the kernel's values (all columns, or the gathered ones).
+            momentum_value: the momentum slot's values at the same columns, or None without momentum.
+            gradient, learning_rate: cast to `dtype`.
+            dtype: the variable's dtype.
+
+        Returns:
+            (the updated values, the new momentum values or None).
+        """
+        if self.weight_decay:  # as `_apply_weight_decay` writes it, for the touched columns
+            value = value - value * keras.ops.cast(self.weight_decay, dtype) * learning_rate
+        if momentum_value is None:
+            return keras.ops.subtract(value, keras.ops.multiply(gradient, learning_rate)), None
+        momentum = keras.ops.cast(self.momentum, dtype)
+        new = keras.ops.subtract(keras.ops.multiply(momentum_value, momentum), keras.ops.multiply(gradient, learning_rate))
+        if self.nesterov:
+            step = keras.ops.subtract(keras.ops.multiply(new, momentum), keras.ops.multiply(gradient, learning_rate))
+        else:
+            step = new
+        return keras.ops.add(value, step), new
 
     def _write_columns(self, variable, columns, values):
         if _backend.is_tensorflow():
@@ -243,23 +256,13 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
         learning_rate = keras.ops.cast(learning_rate, variable.dtype)
         gradient = keras.ops.cast(gradient, variable.dtype)
         touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=0)[None, :]  # (1, K)
-        value = keras.ops.convert_to_tensor(variable)
-        if self.weight_decay:  # as `_apply_weight_decay` writes it, for the touched columns
-            value = value - value * keras.ops.cast(self.weight_decay, variable.dtype) * learning_rate
-        if self.momentum != 0:
-            m = self._bookkeeping.slots_by_path[path][0]
-            momentum = keras.ops.cast(self.momentum, variable.dtype)
-            old = keras.ops.convert_to_tensor(m)
-            new = keras.ops.subtract(keras.ops.multiply(old, momentum), keras.ops.multiply(gradient, learning_rate))
+        before = keras.ops.convert_to_tensor(variable)
+        m = self._bookkeeping.slots_by_path[path][0] if self.momentum != 0 else None
+        old = keras.ops.convert_to_tensor(m) if m is not None else None
+        updated, new = self._sgd(before, old, gradient, learning_rate, variable.dtype)
+        if m is not None:
             self.assign(m, keras.ops.where(touched, new, old))
-            if self.nesterov:
-                step = keras.ops.subtract(keras.ops.multiply(new, momentum), keras.ops.multiply(gradient, learning_rate))
-            else:
-                step = new
-            updated = keras.ops.add(value, step)
-        else:
-            updated = keras.ops.subtract(value, keras.ops.multiply(gradient, learning_rate))
-        self.assign(variable, keras.ops.where(touched, updated, keras.ops.convert_to_tensor(variable)))
+        self.assign(variable, keras.ops.where(touched, updated, before))
 
 
 def register_sampled_kernels(optimizer, heads):
