@@ -103,6 +103,27 @@ def applying(optimizer, heads, records):
         yield
 
 
+def jax_gradients_and_records(other_gradients, kernels, column_gradients, classes):
+    """A JAX step's gradients in variable order, and the heads' records of their drawn classes.
+
+    Args:
+        other_gradients: the gradients of every trainable variable but the sampled kernels, in order.
+        kernels: the indices of the sampled kernels among the trainable variables.
+        column_gradients: each sampled kernel's (d, W) column gradient, in the order of `kernels`.
+        classes: each head's drawn class ids (the step's auxiliary output).
+
+    Returns:
+        (the full list of gradients, a `SampledColumns` per head holding its classes).
+    """
+    gradients = list(other_gradients)
+    for i, gradient in sorted(zip(kernels, column_gradients)):
+        gradients.insert(i, gradient)
+    records = [SampledColumns() for _ in classes]
+    for record, drawn in zip(records, classes):
+        record.classes = drawn
+    return gradients, records
+
+
 def deltas(heads, batch):
     """JAX: the (d, W) zeros a step of `batch` samples differentiates, one per head."""
     return [

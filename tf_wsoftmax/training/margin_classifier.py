@@ -173,12 +173,7 @@ class MarginClassifier(keras.Model):
             loss_and_updates, argnums=(0, 1), has_aux=True
         )(others, zeros)
         unscaled_loss, y_pred, non_trainable, metrics_values = aux
-        gradients = list(other_gradients)
-        for i, gradient in sorted(zip(kernels, column_gradients)):
-            gradients.insert(i, gradient)
-        records = [column_step.SampledColumns() for _ in heads]
-        for record, drawn in zip(records, classes):
-            record.classes = drawn
+        gradients, records = column_step.jax_gradients_and_records(other_gradients, kernels, column_gradients, classes)
         with column_step.applying(self.optimizer, heads, records):
             trainable, optimizer_values = self.optimizer.stateless_apply(optimizer_values, gradients, trainable)
         with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_values))) as scope:

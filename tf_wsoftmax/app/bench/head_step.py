@@ -90,12 +90,7 @@ def jax_step(head, feature_loss, optimizer):
         (loss, (non_trainable_values, classes)), (gradients, feature_gradient, column_gradients) = jax.value_and_grad(
             objective, argnums=(0, 1, 4), has_aux=True
         )(others, features, non_trainable_values, labels, zeros, [trainable_values[i] for i in kernels])
-        gradients = list(gradients)
-        for i, gradient in sorted(zip(kernels, column_gradients)):
-            gradients.insert(i, gradient)
-        records = [column_step.SampledColumns() for _ in heads]
-        for record, drawn in zip(records, classes):
-            record.classes = drawn
+        gradients, records = column_step.jax_gradients_and_records(gradients, kernels, column_gradients, classes)
         with keras.StatelessScope(initialize_variables=False):  # Keras' inner scope then initialises nothing
             with column_step.applying(optimizer, heads, records):
                 trainable_values, optimizer_values = optimizer.stateless_apply(
