@@ -55,7 +55,8 @@ def class_matrix_layers(model, heads=()):
         if isinstance(layer, ClassCenters):
             found.append((layer, {"centers": ("model", None)}))
         elif isinstance(layer, MarginHead) or layer in extra:
-            axes = {"kernel": (None, "model")}
+            # A class-sampling head stores its kernel class-major, (K, d) (`MarginHead.class_major`).
+            axes = {"kernel": ("model", None) if getattr(layer, "class_major", False) else (None, "model")}
             if getattr(layer, "use_bias", False):
                 axes["bias"] = ("model",)
             found.append((layer, axes))

@@ -146,7 +146,8 @@ class NormalizedDense(MarginHead):
 
     def build(self, input_shape):
         if self.fixed_simplex:
-            simplex = theory.simplex_weights(self.units, dim=self._input_dim(input_shape))
+            simplex = theory.simplex_weights(self.units, dim=self._input_dim(input_shape))  # (d, units)
+            simplex = simplex.T if self.class_major else simplex
             self.kernel = self.add_weight(
                 name="kernel",
                 shape=simplex.shape,
@@ -171,7 +172,7 @@ class NormalizedDense(MarginHead):
 
     def normalized_kernel(self):
         """Returns the (d, units) kernel with unit-norm columns (float32)."""
-        return ops.normalize_kernel(keras.ops.convert_to_tensor(self.kernel))
+        return ops.normalize_kernel(self.class_vectors())
 
     def current_alpha(self):
         """The alpha the next training step uses: `alpha` times the schedule's factor.
@@ -227,8 +228,8 @@ class NormalizedDense(MarginHead):
         """
         if not self.weight_bias:
             return checks.mark_invalid_labels(test_logits, labels, checks.num_classes_of(test_logits, -1))
-        kernel = self.kernel if kernel is None else kernel
-        unit_kernel = keras.ops.cast(ops.normalize_kernel(keras.ops.convert_to_tensor(kernel)), test_logits.dtype)
+        kernel = self.class_vectors() if kernel is None else keras.ops.convert_to_tensor(kernel)
+        unit_kernel = keras.ops.cast(ops.normalize_kernel(kernel), test_logits.dtype)
         features = None if inputs is None else keras.ops.cast(inputs, test_logits.dtype)
         logits = ops.wsoftmax_logits_from_cosine_logits(
             test_logits, unit_kernel, labels, self.current_alpha(), self.bias_gradient, features
