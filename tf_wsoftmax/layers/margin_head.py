@@ -478,14 +478,14 @@ class MarginHead(keras.layers.Layer):
         scored_labels, mask, regularization = labels, None, None
         if self.samples_classes:
             classes, sampled_labels, mask = self._draw(labels)
-            kernel = self._sampled_class_vectors(kernel, classes)
+            kernel = self._sampled_rows(kernel, classes)  # (W, d): the objective takes them class-major
             # A label outside [0, K) (unchecked inside a compiled step) stays invalid among the sampled.
             scored_labels = keras.ops.where(checks.label_errors(labels, self.units), -1, sampled_labels)
-            regularization = self._sampled_penalty(kernel, mask)
+            regularization = self._sampled_penalty(keras.ops.transpose(kernel), mask)
         model_shards, data_shards = self._shards()
         result = ops.chunked_cross_entropy(
             inputs, kernel, scored_labels, row_weights, self.scoring(), column_mask=mask,
-            model_shards=model_shards, data_shards=data_shards,
+            model_shards=model_shards, data_shards=data_shards, class_major=self.samples_classes,
         )
         if getattr(self, "iterations", None) is not None:
             self.iterations.assign_add(1)
@@ -507,8 +507,8 @@ class MarginHead(keras.layers.Layer):
         """This step's sampled classes (`ops.sample_classes` of the seed and the step counter)."""
         return ops.sample_classes(labels, self.units, self.num_sampled, self.sample_seed_weight, self.iterations)
 
-    def _sampled_class_vectors(self, kernel, classes):
-        """The (d, W) class vectors of the drawn `classes`: rows of the class-major kernel, transposed.
+    def _sampled_rows(self, kernel, classes):
+        """The (W, d) rows of the class-major kernel of the drawn `classes`.
 
         In a column step (`sampled_columns` was handed a `SampledRows`) the
         rows are gathered with no gradient path to the kernel and recorded,
@@ -517,7 +517,7 @@ class MarginHead(keras.layers.Layer):
         """
         record = getattr(self, "_step_columns", None)
         rows = _backend.gather_sampled_rows(kernel, classes) if record is None else record.take(kernel, classes)
-        return keras.ops.transpose(self._laid_out_like_kernel(rows))
+        return self._laid_out_like_kernel(rows)
 
     def _sampled_penalty(self, columns, valid):
         """The kernel penalty of the sampled (d, W) columns (padding excluded), or None."""
@@ -529,7 +529,7 @@ class MarginHead(keras.layers.Layer):
 
     def _sampled_pass(self, inputs, labels, test_logits):
         classes, sampled_labels, valid = self._draw(labels)
-        kernel = self._sampled_class_vectors(keras.ops.convert_to_tensor(self.kernel), classes)
+        kernel = keras.ops.transpose(self._sampled_rows(keras.ops.convert_to_tensor(self.kernel), classes))  # (d, W)
         if test_logits is None:
             test_logits = self.logits_with(inputs, kernel)
         else:

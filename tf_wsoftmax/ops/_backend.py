@@ -155,6 +155,13 @@ def scatter_add_columns(matrix, columns, updates):
     return matrix.at[:, columns].add(updates)
 
 
+def scatter_add_rows(matrix, rows, updates):
+    """`matrix` with the (n, d) `updates` added to its rows `rows` (int32 (n,), repeats add up)."""
+    if is_tensorflow():
+        return _tensorflow().tf.tensor_scatter_nd_add(matrix, rows[:, None], updates)
+    return matrix.at[rows].add(updates)
+
+
 def matmul(a, b, transpose_a=False, transpose_b=False):
     """a @ b with either operand transposed; TensorFlow folds the transposes into its kernel."""
     if is_tensorflow():
