@@ -28,7 +28,7 @@ def draw(rate, seed=0):
     """Sorted distinct class ids (the batch's labels among them) and the labels' positions in them."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, K, B)
-    width = int(round(rate * K))
+    width = round(rate * K)
     others = np.setdiff1d(np.arange(K), labels)
     ids = np.union1d(labels, rng.choice(others, width - len(np.unique(labels)), replace=False)).astype(np.int32)
     return ids, np.searchsorted(ids, labels).astype(np.int32), labels.astype(np.int32)
@@ -62,7 +62,7 @@ def jax_variants(rates):
         return jax.jit(step, donate_argnums=(0, 1))
 
     def rows_step(kernel, momentum, x, ids, local):
-        kw = dict(mode="promise_in_bounds", unique_indices=True, indices_are_sorted=True)
+        kw = {"mode": "promise_in_bounds", "unique_indices": True, "indices_are_sorted": True}
         rows = kernel.at[ids].get(**kw)
         value, (gx, gw) = jax.value_and_grad(loss_rows, argnums=(0, 1))(x, rows, local)
         new = MU * momentum.at[ids].get(**kw) - LR * gw
@@ -78,7 +78,7 @@ def jax_variants(rates):
         state[name] = [jnp.asarray(rng.standard_normal(shape, dtype=np.float32)), jnp.zeros(shape, jnp.float32)]
 
         def call():
-            kernel, momentum, value, gx = fn(*state[name], x, *args)
+            kernel, momentum, value, _ = fn(*state[name], x, *args)
             state[name] = [kernel, momentum]
             value.block_until_ready()
             kernel.block_until_ready()

@@ -327,8 +327,10 @@ class MarginHead(keras.layers.Layer):
     def build(self, input_shape):
         input_dim = self._input_dim(input_shape)
         initializer = self.kernel_initializer
-        if self.class_major:  # the (d, units) initializer's values, transposed: the same vectors at every rate
-            initializer = lambda shape, dtype=None: keras.ops.transpose(self.kernel_initializer(shape[::-1], dtype))  # noqa: E731
+        if self.class_major:
+            def initializer(shape, dtype=None):  # the (d, units) initializer's values, transposed: the same vectors at every rate
+                return keras.ops.transpose(self.kernel_initializer(tuple(shape)[::-1], dtype))
+
         self.kernel = self.add_weight(
             name="kernel",
             shape=self.kernel_shape(input_dim),
