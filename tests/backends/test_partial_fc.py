@@ -464,6 +464,37 @@ def test_heads_that_cannot_sample_and_bad_seeds_are_refused(rng):
         head(x, labels=np.array([0, 1]), training=True)
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_a_sampling_head_stores_the_class_vectors_of_a_full_head_as_rows(case):
+    """Same seed, rate 1 and rate 0.5: the sampling head's kernel is class-major, (K, d), and its
+    `class_vectors()` (d, K) are the full head's kernel exactly (the initializer sees the (d, K)
+    view); a head at rate 1 stores Keras' (d, K) and its view is the kernel itself."""
+    make, _ = CASES[case]
+    keras.utils.set_random_seed(3)
+    full = make(12, kernel_initializer=keras.initializers.GlorotUniform(seed=5))
+    sampling = make(12, sample_rate=0.5, kernel_initializer=keras.initializers.GlorotUniform(seed=5))
+    full.build((None, 4))
+    sampling.build((None, 4))
+    assert (full.class_major, full.class_axis, tuple(full.kernel.shape)) == (False, 1, (4, 12))
+    assert (sampling.class_major, sampling.class_axis, tuple(sampling.kernel.shape)) == (True, 0, (12, 4))
+    np.testing.assert_array_equal(np.asarray(sampling.kernel), np.asarray(full.kernel).T)
+    np.testing.assert_array_equal(np.asarray(sampling.class_vectors()), np.asarray(full.kernel))
+    np.testing.assert_array_equal(np.asarray(full.class_vectors()), np.asarray(full.kernel))
+
+
+def test_a_kernel_constraint_of_a_sampling_head_applies_to_the_class_vectors(rng):
+    """`UnitNorm(axis=0)` asks for unit (d, K) columns; on a class-major kernel it is applied to
+    that view, so after a step every class vector has norm 1 (float32 rounding, 1e-6)."""
+    x = rng.normal(size=(8, 6)).astype("float32")
+    y = rng.integers(0, 64, 8).astype("int32")
+    model = classifier(lambda: NormalizedDense(
+        64, alpha=ALPHA, sample_rate=0.2, kernel_constraint=keras.constraints.UnitNorm(axis=0), name="head"
+    ))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    norms = np.linalg.norm(kernel_of(model), axis=0)
+    np.testing.assert_allclose(norms, 1.0, rtol=0, atol=1e-6)
+
+
 def test_the_config_round_trips_with_the_sampling_arguments():
     head = CosFaceDense(10, sample_rate=0.3, sample_seed=5)
     clone = CosFaceDense.from_config(head.get_config())

@@ -103,6 +103,23 @@ class SampledRows:
         return rows
 
 
+class _Transposed:
+    """An initializer or constraint of a (d, units) kernel, applied to a class-major (units, d) one.
+
+    Args:
+        function: the initializer (called with a shape and a dtype) or the
+            constraint (called with the kernel) of the (d, units) layout.
+    """
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, value_or_shape, dtype=None):
+        if isinstance(value_or_shape, (tuple, list)):  # an initializer's shape
+            return keras.ops.transpose(self.function(tuple(value_or_shape)[::-1], dtype))
+        return keras.ops.transpose(self.function(keras.ops.transpose(value_or_shape)))
+
+
 def layout_mismatch(head, where, shape):
     """The message for a stored kernel of `shape` that does not fit `head`'s kernel.
 
@@ -318,26 +335,19 @@ class MarginHead(keras.layers.Layer):
         kernel = keras.ops.convert_to_tensor(self.kernel if kernel is None else kernel)
         return keras.ops.transpose(kernel) if self.class_major else kernel
 
-    def _as_class_vectors(self, function):
-        """`function` of the (d, units) view, taking and returning the class-major kernel when it is so."""
-        if function is None or not self.class_major:
-            return function
-        return lambda kernel, *args, **kwargs: keras.ops.transpose(function(keras.ops.transpose(kernel), *args, **kwargs))
-
     def build(self, input_shape):
         input_dim = self._input_dim(input_shape)
-        initializer = self.kernel_initializer
-        if self.class_major:
-            def initializer(shape, dtype=None):  # the (d, units) initializer's values, transposed: the same vectors at every rate
-                return keras.ops.transpose(self.kernel_initializer(tuple(shape)[::-1], dtype))
-
+        initializer, constraint = self.kernel_initializer, self.kernel_constraint
+        if self.class_major:  # both see the (d, units) view: a seed gives the same class vectors at every rate
+            initializer = _Transposed(initializer)
+            constraint = None if constraint is None else _Transposed(constraint)
         self.kernel = self.add_weight(
             name="kernel",
             shape=self.kernel_shape(input_dim),
             initializer=initializer,
             # Sampling: the penalty of the sampled columns comes with each `training_pass`.
             regularizer=None if self.samples_classes else self.kernel_regularizer,
-            constraint=self._as_class_vectors(self.kernel_constraint),
+            constraint=constraint,
             dtype=self.variable_dtype,  # float32, also under mixed precision; float64 under a float64 policy
         )
 

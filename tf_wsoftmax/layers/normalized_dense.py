@@ -15,7 +15,8 @@ class NormalizedDense(MarginHead):
     """Bias-free dense classifier whose class vectors are L2-normalised.
 
     The W-Softmax head (Li & Wang 2019, Sec. 4). Its kernel W has shape
-    (d, units); column j is class j's weight vector and is normalised to
+    (d, units) (class-major (units, d) with `sample_rate` < 1: see
+    `MarginHead`); column j is class j's weight vector and is normalised to
     unit length inside `call`, so logits are ||x|| cos(theta_j). During
     training with labels, negative classes are scored with the weights-biased
     vectors W~_j = normalise(W_j + alpha W_y) (Eq. 1); at test time (no labels
