@@ -185,23 +185,18 @@ def take_columns(matrix, labels):
     return keras.ops.take(matrix, labels, axis=1)
 
 
-def index_order(indices):
-    """The permutation that sorts (W,) distinct class ids (memory order of their rows)."""
-    return keras.ops.argsort(indices)
-
-
 def gather_rows(matrix, rows):
-    """Rows `rows` (sorted, distinct, in range) of a (K, d) variable or matrix, as (W, d), no gradient.
+    """Rows `rows` (distinct, in range) of a (K, d) variable or matrix, as (W, d), no gradient.
 
     Contiguous windows of d values each: a class-major kernel's class vectors.
-    JAX is told the indices are sorted, unique and in range (no fill).
+    JAX is told the indices are unique and in range (no fill).
     """
     if is_tensorflow():
         return _tensorflow().gather_rows(matrix, rows)
     import jax.numpy as jnp
 
     value = keras.ops.convert_to_tensor(matrix)
-    return jnp.asarray(value).at[rows].get(mode="promise_in_bounds", indices_are_sorted=True, unique_indices=True)
+    return jnp.asarray(value).at[rows].get(mode="promise_in_bounds", unique_indices=True)
 
 
 def gather_sampled_rows(matrix, classes):
@@ -219,7 +214,7 @@ def gather_sampled_rows(matrix, classes):
 
 
 def set_rows(matrix, rows, values):
-    """Rows `rows` (sorted, distinct, in range) of a (K, d) matrix set to the (W, d) `values`.
+    """Rows `rows` (distinct, in range) of a (K, d) matrix set to the (W, d) `values`.
 
     TensorFlow: a scatter of row slices into the variable `matrix`
     (`scatter_update` of `tf.IndexedSlices`; returns nothing), inside XLA
@@ -230,7 +225,7 @@ def set_rows(matrix, rows, values):
         return _tensorflow().set_rows(matrix, rows, values)
     import jax.numpy as jnp
 
-    return jnp.asarray(matrix).at[rows].set(values, mode="promise_in_bounds", indices_are_sorted=True, unique_indices=True)
+    return jnp.asarray(matrix).at[rows].set(values, mode="promise_in_bounds", unique_indices=True)
 
 
 def take_rows(matrix, labels):

@@ -202,11 +202,8 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
         learning_rate = keras.ops.cast(learning_rate, variable.dtype)
         gradient = keras.ops.cast(gradient, variable.dtype)
         touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=1)[:, None]  # (W, 1)
-        # The rows in memory order (sorted class ids): the same numbers, a scatter of sorted indices.
-        order = _backend.index_order(classes)
-        classes = keras.ops.take(classes, order)
-        gradient = keras.ops.take(gradient, order, axis=0)
-        touched = keras.ops.take(touched, order, axis=0)
+        # In the draw's order (distinct ids): each row a contiguous window, so sorting them (an
+        # argsort and a permuted copy of the (W, d) gradient) would buy no locality.
         before = _backend.gather_rows(variable, classes)
         m = self._bookkeeping.slots_by_path[path][0] if self.momentum != 0 else None
         old = _backend.gather_rows(m, classes) if m is not None else None
