@@ -156,7 +156,7 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
     >>> head = NormalizedDense(100, sample_rate=0.1)
     >>> head.build((None, 8))
     >>> optimizer = LazyColumnSGD(0.01, momentum=0.9)
-    >>> head.kernel.shape  # class-major: a sampling head's class vectors are rows
+    >>> tuple(head.kernel.shape)  # class-major: a sampling head's class vectors are rows
     (100, 8)
     >>> optimizer.lazy_columns([head.kernel])
     """
