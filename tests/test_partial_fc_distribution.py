@@ -28,9 +28,10 @@ def test_sampled_sharded_fit_equals_one_device(report):
 
 @pytest.mark.slow
 def test_the_sampled_head_is_split_along_k(report):
+    """A sampling head's kernel is class-major, (K, d): K is its axis 0."""
     for case, result in report["cases"].items():
         kernel = next(spec for path, spec in result["shardings"].items() if path.endswith("head/kernel"))
-        assert kernel == [None, "model"], case
+        assert kernel == ["model", None], case
 
 
 @pytest.mark.slow

@@ -9,7 +9,8 @@ InsightFace's Partial FC.
 
 `class_sharded_layout(model, mesh)` gives every class matrix of a model a
 layout split along K over the mesh's "model" axis: the kernels of the margin
-heads (d, K) and of the model's own classifier head (d, K) and bias (K,), and
+heads (d, K), or (K, d) for a head that samples classes (`MarginHead.class_major`:
+split along axis 0), and of the model's own classifier head (d, K) and bias (K,), and
 the centres (K, d) of the centre-loss layers. Everything else is replicated,
 and the batch is split over the "data" axis by `ModelParallel`.
 
@@ -23,7 +24,8 @@ Recipe (also in docs/distributed.md):
 
 The layout is keyed by layer names, so a model built small (to read its layer
 names) and the real one must name their heads and centre layers alike (the
-loss registry names the head "head"). A model whose variables already exist
+loss registry names the head "head") and give them the same `sample_rate`
+(it decides the kernel's layout). A model whose variables already exist
 can be re-laid out in place with `shard_variables(model, distribution)`.
 """
 
@@ -55,7 +57,8 @@ def class_matrix_layers(model, heads=()):
         if isinstance(layer, ClassCenters):
             found.append((layer, {"centers": ("model", None)}))
         elif isinstance(layer, MarginHead) or layer in extra:
-            axes = {"kernel": (None, "model")}
+            # A class-sampling head stores its kernel class-major, (K, d) (`MarginHead.class_major`).
+            axes = {"kernel": ("model", None) if getattr(layer, "class_major", False) else (None, "model")}
             if getattr(layer, "use_bias", False):
                 axes["bias"] = ("model",)
             found.append((layer, axes))

@@ -168,7 +168,7 @@ def test_update_steps_train_the_head_and_sampling_heads_keep_their_unsampled_col
     step = heads.head_step.tensorflow_step(*layers, optimizer, jit_compile=False)
     features, _, _, _, labels = heads._inputs(40, 6, 8, "float32", 0)
     step(features, labels)
-    moved = np.abs(np.asarray(layers[0].kernel) - before).sum(0) > 0
+    moved = np.abs(np.asarray(layers[0].kernel) - before).sum(1) > 0  # class-major (K, d): rows are classes
     assert 8 <= moved.sum() <= 10 + 8  # the sampled columns (the batch's classes among them), not all 40
 
 

@@ -4,8 +4,8 @@ Started by tests/test_partial_fc_distribution.py in a subprocess with the
 environment of `tests.backends.sharded_worker.ENVIRONMENT` (KERAS_BACKEND=jax,
 8 virtual host devices, JAX_ENABLE_X64=1). Each case trains the same model a
 few `fit` steps on one device and on a (2 data x 4 model) mesh with the
-head's kernel split along K; the sampled columns' gather and its gradient
-are left to XLA's partitioner.
+head's class-major (K, d) kernel split along K (its axis 0); the sampled
+rows' gather and the update's scatter are left to XLA's partitioner.
 """
 
 import json
@@ -82,7 +82,7 @@ def main():
             "max_momentum_difference": float(np.abs(single_momentum - sharded_momentum).max()),
             "max_abs_weight": max(float(np.abs(a).max()) for a in single_weights if a.dtype.kind == "f"),
             "max_kernel_movement": float(np.abs(kernel - initial_kernel).max()),
-            "moved_columns": int(np.sum(np.abs(kernel - initial_kernel).sum(0) > 0)),
+            "moved_columns": int(np.sum(np.abs(kernel - initial_kernel).sum(1) > 0)),  # class-major: rows
             "shardings": shardings,
         }
     keras.config.set_floatx("float32")

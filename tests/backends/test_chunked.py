@@ -106,24 +106,31 @@ def reference_loss(case, x, w, y, r, frozen=None):
     return float(np.sum(r * reference.softmax_cross_entropy(CASES[case][1](x, w, y), y)))
 
 
-def chunked_loss(case, y, max_logits, wrap=None):
+def chunked_loss(case, y, max_logits, wrap=None, class_major=False):
+    """sum r CE as a function of (x, w (d, K), r); `class_major`: the objective is handed w^T, (K, d)."""
     scoring = CASES[case][0]
 
     def loss(x, w, r):
-        return ops.chunked_cross_entropy(x, w, y, r, scoring, max_logits=max_logits).loss
+        kernel = keras.ops.transpose(w) if class_major else w
+        return ops.chunked_cross_entropy(x, kernel, y, r, scoring, max_logits=max_logits, class_major=class_major).loss
 
     return compiled(loss) if wrap == "compiled" else loss
 
 
+@pytest.mark.parametrize("class_major", [False, True], ids=["columns", "class_major"])
 @pytest.mark.parametrize("chunks", [1, 3, 7])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_loss_and_gradients_equal_the_float64_reference(rng, case, chunks):
-    """One chunk of 7 rows, 3 chunks (7 rows padded to 9) and one row per chunk: the same numbers."""
+def test_loss_and_gradients_equal_the_float64_reference(rng, case, chunks, class_major):
+    """One chunk of 7 rows, 3 chunks (7 rows padded to 9) and one row per chunk: the same numbers;
+    also with the kernel handed class-major, (K, d) (a sampling head's rows), whose gradient is
+    then (K, d) (here read back through the transpose)."""
     x, w, y, r = problem(rng)
     max_logits = math.ceil(len(y) * w.shape[1] / chunks)
     assert ops.row_chunks(len(y), w.shape[1], max_logits) == chunks
     with float64():
-        value, (grad_x, grad_w, grad_r) = value_and_gradients(chunked_loss(case, y, max_logits), x, w, r)
+        value, (grad_x, grad_w, grad_r) = value_and_gradients(
+            chunked_loss(case, y, max_logits, class_major=class_major), x, w, r
+        )
     frozen = w if case in STOP else None
     np.testing.assert_allclose(value, reference_loss(case, x, w, y, r), rtol=1e-12)
     for grad, numeric in (
@@ -134,12 +141,13 @@ def test_loss_and_gradients_equal_the_float64_reference(rng, case, chunks):
         np.testing.assert_allclose(grad, numeric, rtol=0, atol=1e-6 * np.abs(numeric).max())
 
 
+@pytest.mark.parametrize("class_major", [False, True], ids=["columns", "class_major"])
 @pytest.mark.parametrize("case", ["normalized_softmax", "wsoftmax_full_0.7", "arcface", "lsoftmax"])
-def test_compiled_equals_eager_in_float32(rng, case):
+def test_compiled_equals_eager_in_float32(rng, case, class_major):
     """XLA (jax.jit, TF jit_compile) and eager: float32 sums in another order, 1e-5 relative."""
     x, w, y, r = (a.astype("float32") if a.dtype == np.float64 else a for a in problem(rng))
-    eager = value_and_gradients(chunked_loss(case, y, 14), x, w, r)
-    xla = value_and_gradients(chunked_loss(case, y, 14, "compiled"), x, w, r)
+    eager = value_and_gradients(chunked_loss(case, y, 14, class_major=class_major), x, w, r)
+    xla = value_and_gradients(chunked_loss(case, y, 14, "compiled", class_major=class_major), x, w, r)
     np.testing.assert_allclose(xla[0], eager[0], rtol=1e-5)
     for a, b in zip(xla[1], eager[1]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())

@@ -50,12 +50,13 @@ SEED = 7
 
 
 def objective_and_gradients(head, features, kernel, labels):
-    """The objective's loss and its gradients in (features, kernel), with the kernel as an input."""
+    """The objective's loss and its gradients in (features, kernel), with the (d, K) kernel as an input
+    (a class-sampling head stores it transposed, class-major: `MarginHead.class_major`)."""
     if not head.built:
         head.build(features.shape)
 
     def loss(x, w):
-        with keras.StatelessScope(state_mapping=[(head.kernel, w)]):
+        with keras.StatelessScope(state_mapping=[(head.kernel, keras.ops.transpose(w) if head.class_major else w)]):
             return compute_objective(head, x, labels)["loss"]  # float64 problems: a float64 loss
 
     return value_and_gradients(loss, features, kernel)
@@ -171,7 +172,7 @@ def test_more_batch_classes_than_the_rate_keeps_them_all_and_pads_the_rest(rng):
     with float64():
         head = NormalizedDense(20, alpha=0.0, sample_rate=0.1, sample_seed=SEED, dtype="float64")
         head.build(x.shape)
-        head.kernel.assign(w)
+        head.kernel.assign(w.T)  # class-major
         head_pass = head.training_pass(x, y)
         logits, remapped = np.asarray(head_pass.logits), np.asarray(head_pass.labels)
         head.iterations.assign(0)  # the same draw again
@@ -195,8 +196,14 @@ def classifier(make_head, optimizer=None):
     return model
 
 
+def kernel_of(model):
+    """The head's class vectors as (d, K) columns (its kernel is class-major, (K, d))."""
+    return np.asarray(model.head.class_vectors())
+
+
 def momentum_of(model):
-    return next(np.asarray(v) for v in model.optimizer.variables if v.path.endswith("head_kernel_momentum"))
+    """The kernel's momentum, as `kernel_of` lays it out."""
+    return momentum_slot(model.optimizer).T
 
 
 def sampled_columns(model, labels, step):
@@ -217,13 +224,13 @@ def test_unsampled_columns_and_their_momentum_do_not_move(rng, case):
     y = rng.integers(0, 64, 16).astype("int32")
     model = classifier(lambda: make(64, sample_rate=0.2, kernel_regularizer=paper_kernel_regularizer(), name="head"))
     model.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0, shuffle=False)
-    kernel_1, momentum_1 = np.asarray(model.head.kernel), momentum_of(model)
+    kernel_1, momentum_1 = kernel_of(model), momentum_of(model)
     first = sampled_columns(model, y[:8], 0)
     assert np.all(np.abs(momentum_1[:, first]).sum(0) > 0)
     never = np.setdiff1d(np.arange(64), first)
     assert np.all(momentum_1[:, never] == 0)
     model.fit(x[8:], y[8:], batch_size=8, epochs=1, verbose=0, shuffle=False)
-    kernel_2, momentum_2 = np.asarray(model.head.kernel), momentum_of(model)
+    kernel_2, momentum_2 = kernel_of(model), momentum_of(model)
     second = sampled_columns(model, y[8:], 1)
     left = np.setdiff1d(np.arange(64), second)
     assert len(np.intersect1d(left, first)) > 0  # columns with momentum that step 2 did not sample
@@ -233,6 +240,7 @@ def test_unsampled_columns_and_their_momentum_do_not_move(rng, case):
 
 
 def momentum_slot(optimizer):
+    """The head kernel's momentum as stored: (K, d), class-major."""
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     return next(np.asarray(v) for v in inner.variables if v.path.endswith("head_kernel_momentum"))
 
@@ -258,25 +266,25 @@ def test_unsampled_columns_stay_frozen_on_every_training_path_and_policy(rng, po
     if policy == "mixed_float16":
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     train(x[:8], y[:8])
-    kernel_1, momentum_1 = np.asarray(model.head.kernel), momentum_slot(model.optimizer)
+    kernel_1, momentum_1 = kernel_of(model), momentum_of(model)
     train(x[8:], y[8:])
     left = np.setdiff1d(np.arange(64), sampled_columns(model, y[8:], 1))
     moved = np.setdiff1d(sampled_columns(model, y[:8], 0), sampled_columns(model, y[8:], 1))
     assert len(moved) > 0 and np.all(np.abs(momentum_1[:, moved]).sum(0) > 0)  # they had momentum to move by
-    np.testing.assert_array_equal(np.asarray(model.head.kernel)[:, left], kernel_1[:, left])
-    np.testing.assert_array_equal(momentum_slot(model.optimizer)[:, left], momentum_1[:, left])
+    np.testing.assert_array_equal(kernel_of(model)[:, left], kernel_1[:, left])
+    np.testing.assert_array_equal(momentum_of(model)[:, left], momentum_1[:, left])
 @pytest.mark.parametrize("options", [
     {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.0}, {"momentum": 0.9, "weight_decay": 0.01},
 ], ids=["momentum", "nesterov", "plain", "weight_decay"])
-def test_lazy_column_sgd_moves_the_touched_columns_as_sgd_and_no_other(rng, options):
-    """Two steps on a (4, 10) variable whose gradients are zero in some columns: every touched
-    column ends where `keras.optimizers.SGD` puts it (the same expressions: bit for bit), with its
-    momentum; every other column keeps its value and momentum from before, also under decoupled
-    weight decay. A column touched in step 1 but not in step 2 keeps its step-1 momentum."""
-    start = rng.normal(size=(4, 10)).astype("float32")
-    gradients = [rng.normal(size=(4, 10)).astype("float32") for _ in range(2)]
-    gradients[0][:, [1, 4, 7]] = 0.0
-    gradients[1][:, [2, 4, 9]] = 0.0
+def test_lazy_column_sgd_moves_the_touched_rows_as_sgd_and_no_other(rng, options):
+    """Two steps on a class-major (10, 4) variable whose gradients are zero in some rows (classes):
+    every touched row ends where `keras.optimizers.SGD` puts it (the same expressions: bit for bit),
+    with its momentum; every other row keeps its value and momentum from before, also under decoupled
+    weight decay. A row touched in step 1 but not in step 2 keeps its step-1 momentum."""
+    start = rng.normal(size=(10, 4)).astype("float32")
+    gradients = [rng.normal(size=(10, 4)).astype("float32") for _ in range(2)]
+    gradients[0][[1, 4, 7]] = 0.0
+    gradients[1][[2, 4, 9]] = 0.0
     lazy_variable, dense_variable = keras.Variable(start, name="kernel"), keras.Variable(start, name="kernel")
     lazy, dense = LazyColumnSGD(0.1, **options), keras.optimizers.SGD(0.1, **options)
     lazy.lazy_columns([lazy_variable])
@@ -291,50 +299,66 @@ def test_lazy_column_sgd_moves_the_touched_columns_as_sgd_and_no_other(rng, opti
             dense.momentums[0].assign(momentum_before)
         lazy.apply([keras.ops.convert_to_tensor(g)], [lazy_variable])
         dense.apply([keras.ops.convert_to_tensor(g)], [dense_variable])
-        touched = np.abs(g).sum(0) > 0
+        touched = np.abs(g).sum(1) > 0
         after = np.asarray(lazy_variable)
-        np.testing.assert_array_equal(after[:, touched], np.asarray(dense_variable)[:, touched])
-        np.testing.assert_array_equal(after[:, ~touched], before[:, ~touched])
+        np.testing.assert_array_equal(after[touched], np.asarray(dense_variable)[touched])
+        np.testing.assert_array_equal(after[~touched], before[~touched])
         if momentum:
             kept = np.asarray(lazy.momentums[0])
-            np.testing.assert_array_equal(kept[:, touched], np.asarray(dense.momentums[0])[:, touched])
-            np.testing.assert_array_equal(kept[:, ~touched], momentum_before[:, ~touched])
+            np.testing.assert_array_equal(kept[touched], np.asarray(dense.momentums[0])[touched])
+            np.testing.assert_array_equal(kept[~touched], momentum_before[~touched])
             if step == 1:
-                assert np.abs(kept[:, 2]).sum() > 0  # touched in step 1, kept through step 2
-        assert np.abs(after[:, touched] - before[:, touched]).min() > 0
+                assert np.abs(kept[2]).sum() > 0  # touched in step 1, kept through step 2
+        assert np.abs(after[touched] - before[touched]).min() > 0
 
 
 @pytest.mark.parametrize("options", [
     {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.0}, {"momentum": 0.9, "weight_decay": 0.01},
 ], ids=["momentum", "nesterov", "plain", "weight_decay"])
-def test_lazy_column_sgd_by_columns_is_the_dense_update(rng, options):
-    """A column step hands `LazyColumnSGD` the (d, W) gradient of W columns and their class ids
-    (`sampled_columns`); two steps end bit for bit where the dense (d, K) gradient (zero elsewhere)
-    puts the kernel and its momentum, a sampled column with an all-zero gradient included."""
-    start = rng.normal(size=(4, 10)).astype("float32")
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_lazy_column_sgd_by_rows_is_the_dense_update(rng, options, compiled):
+    """A column step hands `LazyColumnSGD` the (W, d) gradient of W rows of a class-major (K, d)
+    kernel and their class ids (`sampled_columns`); two steps end bit for bit where the dense (K, d)
+    gradient (zero elsewhere) puts the kernel and its momentum, a sampled row with an all-zero
+    gradient included; eagerly and inside XLA (TensorFlow: `scatter_update` of the rows; JAX's
+    compiled scatter runs in every `fit` of the tests above)."""
+    if compiled and BACKEND != "tensorflow":
+        pytest.skip("the optimizer writes Keras variables: compiled here on TensorFlow (XLA)")
+    start = rng.normal(size=(10, 4)).astype("float32")
     steps = [np.array([7, 2, 5, 0], "int32"), np.array([2, 9, 4, 6], "int32")]
     gradients = [rng.normal(size=(4, 4)).astype("float32") for _ in steps]
-    gradients[0][:, 2] = 0.0  # column 5: drawn, no gradient (padding)
-    by_columns, dense = keras.Variable(start, name="kernel"), keras.Variable(start, name="kernel")
+    gradients[0][2] = 0.0  # class 5: drawn, no gradient (padding)
+    by_rows, dense = keras.Variable(start, name="kernel"), keras.Variable(start, name="kernel")
     optimizers = [LazyColumnSGD(0.1, **options), LazyColumnSGD(0.1, **options)]
-    for optimizer, variable in zip(optimizers, (by_columns, dense)):
+    for optimizer, variable in zip(optimizers, (by_rows, dense)):
         optimizer.lazy_columns([variable])
         optimizer.build([variable])
-    for columns, g in zip(steps, gradients):
-        full = np.zeros((4, 10), "float32")
-        full[:, columns] = g
-        with optimizers[0].sampled_columns({by_columns.path: keras.ops.convert_to_tensor(columns)}):
-            optimizers[0].apply([keras.ops.convert_to_tensor(g)], [by_columns])
-        optimizers[1].apply([keras.ops.convert_to_tensor(full)], [dense])
-        np.testing.assert_array_equal(np.asarray(by_columns), np.asarray(dense))
+
+    def sparse(classes, g):
+        with optimizers[0].sampled_columns({by_rows.path: classes}):
+            optimizers[0].apply([g], [by_rows])
+
+    def dense_step(g):
+        optimizers[1].apply([g], [dense])
+
+    if compiled:  # both in XLA: the same compiler's contractions of the same expressions
+        import tensorflow as tf
+
+        sparse, dense_step = tf.function(sparse, jit_compile=True), tf.function(dense_step, jit_compile=True)
+    for classes, g in zip(steps, gradients):
+        full = np.zeros((10, 4), "float32")
+        full[classes] = g
+        sparse(keras.ops.convert_to_tensor(classes), keras.ops.convert_to_tensor(g))
+        dense_step(keras.ops.convert_to_tensor(full))
+        np.testing.assert_array_equal(np.asarray(by_rows), np.asarray(dense))
         for a, b in zip(optimizers[0].variables, optimizers[1].variables):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert np.any(np.asarray(by_columns) != start)
+    assert np.any(np.asarray(by_rows) != start)
 
 
 def test_fit_hands_the_optimizer_the_sampled_columns_gradient(rng, monkeypatch):
     """`fit` (and, on TensorFlow, `TrainStep`) differentiate a sampling head's kernel by its sampled
-    columns: `LazyColumnSGD` receives a (d, W) gradient for the (d, K) kernel, W = round(rate K)."""
+    rows: `LazyColumnSGD` receives a (W, d) gradient for the class-major (K, d) kernel, W = round(rate K)."""
     seen = []
     update_step = LazyColumnSGD.update_step
 
@@ -347,13 +371,13 @@ def test_fit_hands_the_optimizer_the_sampled_columns_gradient(rng, monkeypatch):
     y = rng.integers(0, 64, 8).astype("int32")
     model = classifier(lambda: NormalizedDense(64, alpha=ALPHA, sample_rate=0.25, sample_seed=SEED, name="head"))
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
-    assert (8, 16) in seen and (8, 64) not in seen
+    assert (16, 8) in seen and (64, 8) not in seen
     if BACKEND == "tensorflow":
         from tf_wsoftmax.training import TrainStep
 
         seen.clear()
         TrainStep(model.backbone, model.head, model.optimizer)(x, y)
-        assert (8, 16) in seen and (8, 64) not in seen
+        assert (16, 8) in seen and (64, 8) not in seen
 
 
 def test_an_optimizer_that_would_move_unsampled_columns_is_refused_on_every_path(rng):
@@ -406,7 +430,7 @@ def test_evaluation_and_prediction_score_every_class(rng):
     logits = np.asarray(model.predict(x, verbose=0))
     assert logits.shape == (8, 64)
     features = model.backbone(x)
-    np.testing.assert_allclose(logits, np.asarray(ops.cosine_logits(features, model.head.kernel)) * S, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(logits, np.asarray(ops.cosine_logits(features, model.head.class_vectors())) * S, rtol=1e-5, atol=1e-4)
     outputs = compute_objective(model.head, None, y, training=False, test_logits=logits)
     np.testing.assert_array_equal(np.asarray(outputs["correct"]), (logits.argmax(-1) == y).astype("float32"))
 
@@ -438,6 +462,37 @@ def test_heads_that_cannot_sample_and_bad_seeds_are_refused(rng):
     x = rng.normal(size=(2, 4)).astype("float32")
     with pytest.raises(ValueError, match="samples classes"):
         head(x, labels=np.array([0, 1]), training=True)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_sampling_head_stores_the_class_vectors_of_a_full_head_as_rows(case):
+    """Same seed, rate 1 and rate 0.5: the sampling head's kernel is class-major, (K, d), and its
+    `class_vectors()` (d, K) are the full head's kernel exactly (the initializer sees the (d, K)
+    view); a head at rate 1 stores Keras' (d, K) and its view is the kernel itself."""
+    make, _ = CASES[case]
+    keras.utils.set_random_seed(3)
+    full = make(12, kernel_initializer=keras.initializers.GlorotUniform(seed=5))
+    sampling = make(12, sample_rate=0.5, kernel_initializer=keras.initializers.GlorotUniform(seed=5))
+    full.build((None, 4))
+    sampling.build((None, 4))
+    assert (full.class_major, full.class_axis, tuple(full.kernel.shape)) == (False, 1, (4, 12))
+    assert (sampling.class_major, sampling.class_axis, tuple(sampling.kernel.shape)) == (True, 0, (12, 4))
+    np.testing.assert_array_equal(np.asarray(sampling.kernel), np.asarray(full.kernel).T)
+    np.testing.assert_array_equal(np.asarray(sampling.class_vectors()), np.asarray(full.kernel))
+    np.testing.assert_array_equal(np.asarray(full.class_vectors()), np.asarray(full.kernel))
+
+
+def test_a_kernel_constraint_of_a_sampling_head_applies_to_the_class_vectors(rng):
+    """`UnitNorm(axis=0)` asks for unit (d, K) columns; on a class-major kernel it is applied to
+    that view, so after a step every class vector has norm 1 (float32 rounding, 1e-6)."""
+    x = rng.normal(size=(8, 6)).astype("float32")
+    y = rng.integers(0, 64, 8).astype("int32")
+    model = classifier(lambda: NormalizedDense(
+        64, alpha=ALPHA, sample_rate=0.2, kernel_constraint=keras.constraints.UnitNorm(axis=0), name="head"
+    ))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    norms = np.linalg.norm(kernel_of(model), axis=0)
+    np.testing.assert_allclose(norms, 1.0, rtol=0, atol=1e-6)
 
 
 def test_the_config_round_trips_with_the_sampling_arguments():

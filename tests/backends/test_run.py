@@ -254,6 +254,59 @@ def test_non_finite_or_foreign_weights_in_a_checkpoint_are_named(tmp_path):
         fit_in(tmp_path / "wide", make_model(), EpochBatches(images, labels, 8), epochs=2)
 
 
+def make_sampling_model(seed=0):
+    """A W-Softmax head of 6 classes at sample rate 0.5: its kernel is class-major, (6, 4)."""
+    from tf_wsoftmax.layers import NormalizedDense
+    from tf_wsoftmax.training import LazyColumnSGD
+
+    keras.utils.set_random_seed(seed)
+    backbone = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+    model = MarginClassifier(backbone, NormalizedDense(6, alpha=1.0, sample_rate=0.5, sample_seed=1))
+    model.compile(optimizer=LazyColumnSGD(0.05, momentum=0.9), metrics=["accuracy"])
+    return model
+
+
+def test_a_checkpoint_of_a_sampling_head_in_the_former_column_layout_is_refused(tmp_path):
+    """A class-sampling head's kernel (and its momentum) is (K, d); a checkpoint that holds them
+    (d, K), as a head at rate 1 or a tf_wsoftmax before the class-major layout wrote it, is refused
+    before any array is read, naming the file, the variable and both shapes."""
+    from tf_wsoftmax.training.checkpoint import write_checkpoint
+
+    images, labels = pixel_problem()
+    model = make_sampling_model()
+    assert tuple(model.head.kernel.shape) == (6, 4)
+    fit_in(tmp_path / "run", model, EpochBatches(images, labels, 8), epochs=1)
+    path = str(tmp_path / "run" / "checkpoint.zip")
+    state = read_state(path)
+    kernel_shaped = [tuple(v.shape) == (6, 4) for v in run_variables(model)]
+    assert sum(kernel_shaped) == 2  # the kernel and its momentum
+    former = [a.T if shaped else a for a, shaped in zip(arrays(model), kernel_shaped)]
+    write_checkpoint(path, former, state)
+    with pytest.raises(CheckpointError, match=(
+        rf"{path} holds the state of another model \(first difference: .*kernel has shape \[4, 6\] in the "
+        r"file, \[6, 4\] in the model\)\. A class-sampling head .* class-major, \(K, d\)"
+    )):
+        fit_in(tmp_path / "run", make_sampling_model(), EpochBatches(images, labels, 8), epochs=2)
+
+
+def test_weights_of_a_head_in_the_column_layout_are_refused_by_a_sampling_head(tmp_path):
+    """`load_weights` of (d, K) head weights (a head at rate 1) into the class-major kernel of a
+    sampling head: a ValueError naming both shapes and the layout, not Keras' bare shape error."""
+    from tf_wsoftmax.layers import NormalizedDense
+
+    keras.utils.set_random_seed(0)
+    backbone = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+    head = NormalizedDense(6, alpha=1.0, sample_seed=1)
+    head.build((None, 4))
+    assert tuple(head.kernel.shape) == (4, 6)
+    path = str(tmp_path / "head.weights.h5")
+    keras.Sequential([backbone, head]).save_weights(path)
+    sampling = make_sampling_model()
+    target = keras.Sequential([sampling.backbone, sampling.head])
+    with pytest.raises(ValueError, match=r"kernel has shape \(4, 6\), expected \(6, 4\)\. The head samples classes"):
+        target.load_weights(path)
+
+
 def test_a_run_whose_checkpoint_is_gone_is_refused_not_restarted(tmp_path):
     images, labels = pixel_problem()
     fit_in(tmp_path / "run", make_model(), EpochBatches(images, labels, 8), epochs=1)

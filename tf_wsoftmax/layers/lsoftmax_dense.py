@@ -52,7 +52,7 @@ class LSoftmaxDense(AngularMarginHead):
     def test_logits(self, inputs):
         inputs = checks.check_float(inputs, "features")
         dtype = checks.compute_dtype(inputs)
-        return keras.ops.matmul(keras.ops.cast(inputs, dtype), keras.ops.cast(self.kernel, dtype))
+        return keras.ops.matmul(keras.ops.cast(inputs, dtype), keras.ops.cast(self.class_vectors(), dtype))
 
     def scoring(self):
         """Plain W_j . x; the label column L-Softmax's target at the schedule's current lambda."""
@@ -65,6 +65,6 @@ class LSoftmaxDense(AngularMarginHead):
 
     def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         return ops.lsoftmax_logits_from_logits(
-            test_logits, keras.ops.cast(inputs, test_logits.dtype), keras.ops.cast(self.kernel, test_logits.dtype),
+            test_logits, keras.ops.cast(inputs, test_logits.dtype), keras.ops.cast(self.class_vectors(), test_logits.dtype),
             labels, self.margin, self.current_lambda(),
         )

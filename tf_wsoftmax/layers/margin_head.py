@@ -64,47 +64,94 @@ def score_logits(logits, labels, regularization=None, test_logits=None, row_weig
     return TrainingLoss(per_sample, correct, regularization, cross_entropy)
 
 
-class SampledColumns:
-    """A class-sampling head's drawn columns in one training step, for a step that updates them alone.
+class SampledRows:
+    """A class-sampling head's drawn class vectors in one training step, for a step that updates them alone.
 
-    A train step that differentiates with respect to the sampled columns
-    rather than the whole (d, K) kernel (`tf_wsoftmax.training.column_step`)
-    hands one to the head (`MarginHead.sampled_columns`) for the step's
-    objective. The head then gathers its columns from the kernel with no
-    gradient path to it and records them here: `columns` (d, W), the tensor
-    to differentiate (TensorFlow: `watch` is the tape's, called on it), or
-    `delta`, a (d, W) zero added to the gathered columns that a JAX step
+    A class-sampling head stores its kernel class-major, (K, d)
+    (`MarginHead.class_major`), so the W classes a step draws are W
+    contiguous rows. A train step that differentiates with respect to those
+    rows rather than the whole kernel (`tf_wsoftmax.training.column_step`)
+    hands one of these to the head (`MarginHead.sampled_columns`) for the
+    step's objective. The head then gathers the rows with no gradient path
+    to the kernel and records them here: `rows` (W, d), the tensor to
+    differentiate (TensorFlow: `watch` is the tape's, called on it), or
+    `delta`, a (W, d) zero added to the gathered rows that a JAX step
     differentiates instead; `classes`, the (W,) class ids they are. The
     numbers are those of the usual step: the same gather, the same
-    objective, and the columns' gradient is the kernel gradient's sampled
-    columns (every other column's is exactly zero).
+    objective, and the rows' gradient is the kernel gradient's sampled
+    rows (every other row's is exactly zero).
 
     Args:
-        delta: a (d, W) zero tensor added to the columns, or None.
-        watch: a callable on the gathered (d, W) tensor (`tape.watch`), or None.
+        delta: a (W, d) zero tensor added to the rows, or None.
+        watch: a callable on the gathered (W, d) tensor (`tape.watch`), or None.
     """
 
     def __init__(self, delta=None, watch=None):
         self.delta = delta
         self.watch = watch
         self.classes = None
-        self.columns = None
+        self.rows = None
 
     def take(self, kernel, classes):
-        """The (d, W) columns `classes` of `kernel` (no gradient to `kernel`), recorded."""
-        columns = _backend.gather_sampled_columns(keras.ops.stop_gradient(kernel), classes)
+        """The (W, d) rows `classes` of a (K, d) `kernel` (no gradient to `kernel`), recorded."""
+        rows = _backend.gather_sampled_rows(keras.ops.stop_gradient(kernel), classes)
         if self.delta is not None:
-            columns = columns + keras.ops.cast(self.delta, columns.dtype)
+            rows = rows + keras.ops.cast(self.delta, rows.dtype)
         if self.watch is not None:
-            self.watch(columns)
-        self.classes, self.columns = classes, columns
-        return columns
+            self.watch(rows)
+        self.classes, self.rows = classes, rows
+        return rows
 
 
-def kernel_shards(kernel):
-    """(devices a (d, K) kernel's K axis is split over, devices the batch is split over).
+class _Transposed:
+    """An initializer or constraint of a (d, units) kernel, applied to a class-major (units, d) one.
+
+    Args:
+        function: the initializer (called with a shape and a dtype) or the
+            constraint (called with the kernel) of the (d, units) layout.
+    """
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, value_or_shape, dtype=None):
+        if isinstance(value_or_shape, (tuple, list)):  # an initializer's shape
+            return keras.ops.transpose(self.function(tuple(value_or_shape)[::-1], dtype))
+        return keras.ops.transpose(self.function(keras.ops.transpose(value_or_shape)))
+
+
+def layout_mismatch(head, where, shape):
+    """The message for a stored kernel of `shape` that does not fit `head`'s kernel.
+
+    Args:
+        head: a built `MarginHead`.
+        where: what holds the stored kernel (a file, a weight), for the message.
+        shape: the stored kernel's shape.
+
+    Returns:
+        A message naming both shapes and, for a (d, units) kernel of a
+        class-major head, the layout change.
+    """
+    expected, shape = tuple(head.kernel.shape), tuple(shape)
+    hint = ""
+    if head.class_major and shape == expected[::-1]:
+        hint = (
+            " The head samples classes (sample_rate < 1) and stores its kernel class-major, (units, d); the "
+            "stored one is (d, units), as a head at rate 1 (or a tf_wsoftmax before the class-major layout) "
+            "stores it: restore it into a head with sample_rate=1 and assign its `class_vectors()`, transposed."
+        )
+    return f"{where} has shape {shape}, expected {expected}.{hint}"
+
+
+def kernel_shards(kernel, class_axis=-1):
+    """(devices a kernel's class axis is split over, devices the batch is split over).
 
     Read from the `keras.distribution` in force (JAX); (1, 1) without one.
+
+    Args:
+        kernel: the class matrix variable.
+        class_axis: its axis of the K classes: -1 for a (d, K) kernel
+            (Keras' `Dense`, heads at rate 1), 0 for a class-major (K, d) one.
     """
     distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
     if distribution is None:
@@ -112,7 +159,7 @@ def kernel_shards(kernel):
     layout = distribution.get_variable_layout(kernel)
     mesh = layout.device_mesh
     names = list(mesh.axis_names)
-    axis = layout.axes[-1]
+    axis = layout.axes[class_axis]
     model_shards = 1 if axis is None else mesh.shape[names.index(axis)]
     batch_axis = getattr(distribution, "batch_dim_name", None)
     return model_shards, mesh.shape[names.index(batch_axis)] if batch_axis in names else 1
@@ -127,8 +174,12 @@ def mean_weights(batch_like):
 class MarginHead(keras.layers.Layer):
     """Base class of bias-free classifier heads with a label-aware training path.
 
-    A head holds a (d, units) kernel whose column j is class j's vector. A
-    training step (`training_loss`, what `MarginClassifier` and `TrainStep`
+    A head holds a (d, units) kernel whose column j is class j's vector
+    (Keras' `Dense` layout); a head that samples classes (`sample_rate` < 1)
+    stores it class-major instead, (units, d), row j class j's vector
+    (`class_major`, as InsightFace's Partial FC does), so that a step's
+    sampled classes are contiguous rows. `class_vectors()` is the (d, units)
+    view either way. A training step (`training_loss`, what `MarginClassifier` and `TrainStep`
     train with) scores the batch without a (B, K) matrix: the head describes
     its logits (`scoring`, an `ops.Scoring`) and `ops.chunked_cross_entropy`
     takes them a few rows at a time, with the gradient formed in the same
@@ -160,7 +211,10 @@ class MarginHead(keras.layers.Layer):
     count `iterations` (`add_class_sampler`), so checkpoints, `save_weights`
     and `.keras` files carry the generator's state and a resumed run draws
     the same classes. (A `keras.random.SeedGenerator`'s state is not among a
-    layer's weights, so `save_weights` would not keep it.) The kernel penalty (`kernel_regularizer`) then covers the
+    layer's weights, so `save_weights` would not keep it.) The kernel is
+    class-major (see above): the step gathers its W classes as rows, and its
+    initializer, regularizer and constraint see the (d, units) view, so a
+    seed initialises the same class vectors at every rate. The kernel penalty (`kernel_regularizer`) then covers the
     sampled columns only and is returned by `training_pass` (it is not
     attached to the variable), so an unsampled column gets an exactly zero
     gradient; `tf_wsoftmax.training.LazyColumnSGD` leaves such columns and
@@ -254,16 +308,57 @@ class MarginHead(keras.layers.Layer):
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
         return input_dim
 
+    @property
+    def class_major(self):
+        """Whether the kernel is stored (units, d), one class per row: the heads that sample classes."""
+        return self.samples_classes
+
+    @property
+    def class_axis(self):
+        """The kernel's axis of the classes: 0 when `class_major`, else 1."""
+        return 0 if self.class_major else 1
+
+    def kernel_shape(self, input_dim):
+        """The kernel variable's shape: (units, d) when `class_major`, else (d, units)."""
+        return (self.units, input_dim) if self.class_major else (input_dim, self.units)
+
+    def class_vectors(self, kernel=None):
+        """The (d, units) class vectors, column j class j's: what test-time logits, evaluation and export read.
+
+        Args:
+            kernel: a tensor of the kernel's shape. Defaults to None: the
+                head's kernel.
+
+        Returns:
+            The kernel itself, or the transpose of a class-major one.
+        """
+        kernel = keras.ops.convert_to_tensor(self.kernel if kernel is None else kernel)
+        return keras.ops.transpose(kernel) if self.class_major else kernel
+
     def build(self, input_shape):
+        input_dim = self._input_dim(input_shape)
+        initializer, constraint = self.kernel_initializer, self.kernel_constraint
+        if self.class_major:  # both see the (d, units) view: a seed gives the same class vectors at every rate
+            initializer = _Transposed(initializer)
+            constraint = None if constraint is None else _Transposed(constraint)
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(self._input_dim(input_shape), self.units),
-            initializer=self.kernel_initializer,
+            shape=self.kernel_shape(input_dim),
+            initializer=initializer,
             # Sampling: the penalty of the sampled columns comes with each `training_pass`.
             regularizer=None if self.samples_classes else self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+            constraint=constraint,
             dtype=self.variable_dtype,  # float32, also under mixed precision; float64 under a float64 policy
         )
+
+    def load_own_variables(self, store):
+        """Keras' loading of the weights, refusing a kernel of the other layout with the shapes named."""
+        order = self._trainable_variables + self._non_trainable_variables  # Keras' order of `store`
+        index = next((i for i, variable in enumerate(order) if variable is getattr(self, "kernel", None)), None)
+        stored = store[f"{index}"] if index is not None and f"{index}" in store else None
+        if stored is not None and tuple(stored.shape) != tuple(self.kernel.shape):
+            raise ValueError(layout_mismatch(self, f"`{self.name}`'s kernel", stored.shape))
+        super().load_own_variables(store)
 
     def add_step_counter(self):
         """Adds the non-trainable `iterations` weight: the training steps taken.
@@ -309,7 +404,7 @@ class MarginHead(keras.layers.Layer):
 
     def test_logits(self, inputs):
         """Test-time logits (B, units) over every class."""
-        return self.logits_with(inputs, self.kernel)
+        return self.logits_with(inputs, self.class_vectors())
 
     def margin_logits_from(self, test_logits, inputs, labels, kernel=None):
         """Training logits from this step's test-time logits (no state changes).
@@ -395,18 +490,14 @@ class MarginHead(keras.layers.Layer):
         scored_labels, mask, regularization = labels, None, None
         if self.samples_classes:
             classes, sampled_labels, mask = self._draw(labels)
-            step_columns = getattr(self, "_step_columns", None)
-            if step_columns is None:
-                kernel = self._laid_out_like_kernel(_backend.take_columns(kernel, classes))
-            else:  # a column step: the gradient goes to the gathered columns, not the kernel
-                kernel = self._laid_out_like_kernel(step_columns.take(kernel, classes))
+            kernel = self._sampled_rows(kernel, classes)  # (W, d): the objective takes them class-major
             # A label outside [0, K) (unchecked inside a compiled step) stays invalid among the sampled.
             scored_labels = keras.ops.where(checks.label_errors(labels, self.units), -1, sampled_labels)
-            regularization = self._sampled_penalty(kernel, mask)
+            regularization = self._sampled_penalty(keras.ops.transpose(kernel), mask)
         model_shards, data_shards = self._shards()
         result = ops.chunked_cross_entropy(
             inputs, kernel, scored_labels, row_weights, self.scoring(), column_mask=mask,
-            model_shards=model_shards, data_shards=data_shards,
+            model_shards=model_shards, data_shards=data_shards, class_major=self.samples_classes,
         )
         if getattr(self, "iterations", None) is not None:
             self.iterations.assign_add(1)
@@ -417,7 +508,7 @@ class MarginHead(keras.layers.Layer):
         return min(self.units, max(self.num_sampled, batch))
 
     def sampled_columns(self, record):
-        """Hands the next training steps' objective a `SampledColumns` (None: back to the kernel).
+        """Hands the next training steps' objective a `SampledRows` (None: back to the kernel).
 
         Used by the column steps of `tf_wsoftmax.training.column_step`, which
         set it around one step's objective.
@@ -427,6 +518,18 @@ class MarginHead(keras.layers.Layer):
     def _draw(self, labels):
         """This step's sampled classes (`ops.sample_classes` of the seed and the step counter)."""
         return ops.sample_classes(labels, self.units, self.num_sampled, self.sample_seed_weight, self.iterations)
+
+    def _sampled_rows(self, kernel, classes):
+        """The (W, d) rows of the class-major kernel of the drawn `classes`.
+
+        In a column step (`sampled_columns` was handed a `SampledRows`) the
+        rows are gathered with no gradient path to the kernel and recorded,
+        for the step to differentiate; otherwise the gradient reaches the
+        kernel through the gather.
+        """
+        record = getattr(self, "_step_columns", None)
+        rows = _backend.gather_sampled_rows(kernel, classes) if record is None else record.take(kernel, classes)
+        return self._laid_out_like_kernel(rows)
 
     def _sampled_penalty(self, columns, valid):
         """The kernel penalty of the sampled (d, W) columns (padding excluded), or None."""
@@ -438,7 +541,7 @@ class MarginHead(keras.layers.Layer):
 
     def _sampled_pass(self, inputs, labels, test_logits):
         classes, sampled_labels, valid = self._draw(labels)
-        kernel = self._laid_out_like_kernel(_backend.take_columns(keras.ops.convert_to_tensor(self.kernel), classes))
+        kernel = keras.ops.transpose(self._sampled_rows(keras.ops.convert_to_tensor(self.kernel), classes))  # (d, W)
         if test_logits is None:
             test_logits = self.logits_with(inputs, kernel)
         else:
@@ -454,30 +557,30 @@ class MarginHead(keras.layers.Layer):
         if distribution is None or not self.built:
             return None, 1
         layout = distribution.get_variable_layout(self.kernel)
-        axis = layout.axes[-1]
+        axis = layout.axes[self.class_axis]
         mesh = layout.device_mesh
         return layout, 1 if axis is None else mesh.shape[list(mesh.axis_names).index(axis)]
 
     def _shards(self):
         """(devices the kernel's K axis is split over, devices the batch is split over) under `keras.distribution`."""
-        return kernel_shards(self.kernel)
+        return kernel_shards(self.kernel, self.class_axis)
 
-    def _laid_out_like_kernel(self, columns):
-        """The (d, W) sampled columns, split along W as the kernel is along K under `keras.distribution`.
+    def _laid_out_like_kernel(self, rows):
+        """The (W, d) sampled rows, split along W as the class-major kernel is along K under `keras.distribution`.
 
         Without it XLA's partitioner keeps the gathered columns, and with them the (B, W) logits,
         whole on every device (at K = 10^6, rate 0.3, 8 model shards: 3.6 instead of 1.9 GiB
         per device; docs/scale.md).
         """
         layout, shards = self._kernel_layout()
-        if shards == 1 or columns.shape[-1] % shards:
-            return columns  # an uneven split of W gave NaN on JAX 0.10 (8 virtual CPU devices): left whole
-        return keras.distribution.distribute_tensor(columns, layout)
+        if shards == 1 or rows.shape[0] % shards:
+            return rows  # an uneven split of W gave NaN on JAX 0.10 (8 virtual CPU devices): left whole
+        return keras.distribution.distribute_tensor(rows, layout)
 
     def detached_regularization(self):
         """The whole kernel's penalty when sampling keeps it off the variable (for evaluation), else None."""
         if self.samples_classes and self.kernel_regularizer is not None and self.built:
-            return self.kernel_regularizer(keras.ops.convert_to_tensor(self.kernel))
+            return self.kernel_regularizer(self.class_vectors())
         return None
 
     def training_logits(self, inputs, labels, test_logits=None):

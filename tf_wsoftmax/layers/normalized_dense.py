@@ -15,7 +15,8 @@ class NormalizedDense(MarginHead):
     """Bias-free dense classifier whose class vectors are L2-normalised.
 
     The W-Softmax head (Li & Wang 2019, Sec. 4). Its kernel W has shape
-    (d, units); column j is class j's weight vector and is normalised to
+    (d, units) (class-major (units, d) with `sample_rate` < 1: see
+    `MarginHead`); column j is class j's weight vector and is normalised to
     unit length inside `call`, so logits are ||x|| cos(theta_j). During
     training with labels, negative classes are scored with the weights-biased
     vectors W~_j = normalise(W_j + alpha W_y) (Eq. 1); at test time (no labels
@@ -146,7 +147,8 @@ class NormalizedDense(MarginHead):
 
     def build(self, input_shape):
         if self.fixed_simplex:
-            simplex = theory.simplex_weights(self.units, dim=self._input_dim(input_shape))
+            simplex = theory.simplex_weights(self.units, dim=self._input_dim(input_shape))  # (d, units)
+            simplex = simplex.T if self.class_major else simplex
             self.kernel = self.add_weight(
                 name="kernel",
                 shape=simplex.shape,
@@ -171,7 +173,7 @@ class NormalizedDense(MarginHead):
 
     def normalized_kernel(self):
         """Returns the (d, units) kernel with unit-norm columns (float32)."""
-        return ops.normalize_kernel(keras.ops.convert_to_tensor(self.kernel))
+        return ops.normalize_kernel(self.class_vectors())
 
     def current_alpha(self):
         """The alpha the next training step uses: `alpha` times the schedule's factor.
@@ -227,8 +229,8 @@ class NormalizedDense(MarginHead):
         """
         if not self.weight_bias:
             return checks.mark_invalid_labels(test_logits, labels, checks.num_classes_of(test_logits, -1))
-        kernel = self.kernel if kernel is None else kernel
-        unit_kernel = keras.ops.cast(ops.normalize_kernel(keras.ops.convert_to_tensor(kernel)), test_logits.dtype)
+        kernel = self.class_vectors() if kernel is None else keras.ops.convert_to_tensor(kernel)
+        unit_kernel = keras.ops.cast(ops.normalize_kernel(kernel), test_logits.dtype)
         features = None if inputs is None else keras.ops.cast(inputs, test_logits.dtype)
         logits = ops.wsoftmax_logits_from_cosine_logits(
             test_logits, unit_kernel, labels, self.current_alpha(), self.bias_gradient, features

@@ -42,7 +42,7 @@ class SphereFaceDense(AngularMarginHead):
         super().__init__(units, margin, lambda_base, lambda_gamma, lambda_power, lambda_min, **kwargs)
 
     def test_logits(self, inputs):
-        return ops.normalized_logits(inputs, self.kernel)
+        return ops.normalized_logits(inputs, self.class_vectors())
 
     def scoring(self):
         """x . W_j / ||W_j||; the label column A-Softmax's target at the schedule's current lambda."""

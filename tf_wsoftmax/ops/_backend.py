@@ -155,6 +155,13 @@ def scatter_add_columns(matrix, columns, updates):
     return matrix.at[:, columns].add(updates)
 
 
+def scatter_add_rows(matrix, rows, updates):
+    """`matrix` with the (n, d) `updates` added to its rows `rows` (int32 (n,), repeats add up)."""
+    if is_tensorflow():
+        return _tensorflow().tf.tensor_scatter_nd_add(matrix, rows[:, None], updates)
+    return matrix.at[rows].add(updates)
+
+
 def matmul(a, b, transpose_a=False, transpose_b=False):
     """a @ b with either operand transposed; TensorFlow folds the transposes into its kernel."""
     if is_tensorflow():
@@ -178,61 +185,47 @@ def take_columns(matrix, labels):
     return keras.ops.take(matrix, labels, axis=1)
 
 
-def dense_column_updates():
-    """Whether `LazyColumnSGD` updates a column step's kernel by a masked dense pass rather than a scatter.
+def gather_rows(matrix, rows):
+    """Rows `rows` (distinct, in range) of a (K, d) variable or matrix, as (W, d), no gradient.
 
-    True inside TensorFlow's XLA compilation: TensorFlow's scatter into a
-    variable lowers to an element-wise XLA scatter with bounds checks, which
-    on XLA:CPU cost more than the one scatter of the gradient and the masked
-    pass (measured: docs/benchmarks.md). JAX's column scatter has
-    `promise_in_bounds` and unique, sorted indices.
+    Contiguous windows of d values each: a class-major kernel's class vectors.
+    JAX is told the indices are unique and in range (no fill).
     """
-    return is_tensorflow() and _tensorflow().compiled_by_xla()
-
-
-def column_order(columns):
-    """The permutation that sorts (W,) distinct class ids (memory order of their columns)."""
-    return keras.ops.argsort(columns)
-
-
-def gather_columns(matrix, columns):
-    """Columns `columns` (in range, distinct) of a (d, K) variable or matrix, as (d, W), no gradient."""
     if is_tensorflow():
-        return _tensorflow().gather_columns(matrix, columns)
+        return _tensorflow().gather_rows(matrix, rows)
     import jax.numpy as jnp
 
     value = keras.ops.convert_to_tensor(matrix)
-    return jnp.asarray(value).at[:, columns].get(mode="promise_in_bounds", indices_are_sorted=True, unique_indices=True)
+    return jnp.asarray(value).at[rows].get(mode="promise_in_bounds", unique_indices=True)
 
 
-def gather_sampled_columns(matrix, classes):
-    """Columns `classes` of a (d, K) matrix, as (d, W), in the order given: a draw's classes.
+def gather_sampled_rows(matrix, classes):
+    """Rows `classes` of a (K, d) matrix, as (W, d), in the order given: a draw's classes.
 
     The draw's classes are distinct and in [0, K), which JAX's gather is
-    told (`promise_in_bounds`, unique: no fill of out-of-range columns);
-    TensorFlow's is `take_columns`.
+    told (`promise_in_bounds`, unique: no fill of out-of-range rows);
+    TensorFlow's is `tf.gather`.
     """
     if is_tensorflow():
-        return take_columns(matrix, classes)
+        return _tensorflow().take_rows(matrix, classes)
     import jax.numpy as jnp
 
-    return jnp.asarray(matrix).at[:, classes].get(mode="promise_in_bounds", unique_indices=True)
+    return jnp.asarray(matrix).at[classes].get(mode="promise_in_bounds", unique_indices=True)
 
 
-def set_columns(matrix, columns, values):
-    """Columns `columns` (sorted, distinct, in range) of a (d, K) matrix set to the (d, W) `values`.
+def set_rows(matrix, rows, values):
+    """Rows `rows` (distinct, in range) of a (K, d) matrix set to the (W, d) `values`.
 
-    TensorFlow: a scatter into the variable `matrix` (returns nothing). JAX:
-    the new matrix, one scatter of (d, 1) windows (in place where the step
-    donates the buffer).
+    TensorFlow: a scatter of row slices into the variable `matrix`
+    (`scatter_update` of `tf.IndexedSlices`; returns nothing), inside XLA
+    and outside. JAX: the new matrix, one scatter of (1, d) windows (in place
+    where the step donates the buffer).
     """
     if is_tensorflow():
-        return _tensorflow().set_columns(matrix, columns, values)
+        return _tensorflow().set_rows(matrix, rows, values)
     import jax.numpy as jnp
 
-    return jnp.asarray(matrix).at[:, columns].set(
-        values, mode="promise_in_bounds", indices_are_sorted=True, unique_indices=True
-    )
+    return jnp.asarray(matrix).at[rows].set(values, mode="promise_in_bounds", unique_indices=True)
 
 
 def take_rows(matrix, labels):

@@ -141,22 +141,14 @@ def _variable(value):
     return value.value if isinstance(value, keras.Variable) else value
 
 
-def gather_columns(matrix, columns):
-    """Columns `columns` of a (d, K) variable or tensor, as (d, W)."""
-    return tf.gather(_variable(matrix), columns, axis=1)
+def gather_rows(matrix, rows):
+    """Rows `rows` of a (K, d) variable or tensor, as (W, d)."""
+    return tf.gather(_variable(matrix), rows)
 
 
-def set_columns(variable, columns, values):
-    """Writes the (d, W) `values` into columns `columns` (sorted, distinct) of a (d, K) variable.
-
-    One element-wise scatter into the variable, its indices in memory order
-    (row by row, the columns ascending).
-    """
-    variable = _variable(variable)
-    rows = tf.broadcast_to(tf.range(tf.shape(values)[0])[:, None], tf.shape(values))
-    cols = tf.broadcast_to(columns[None, :], tf.shape(values))
-    indices = tf.stack([tf.reshape(rows, [-1]), tf.reshape(tf.cast(cols, rows.dtype), [-1])], axis=1)
-    variable.scatter_nd_update(indices, tf.reshape(values, [-1]))
+def set_rows(variable, rows, values):
+    """Writes the (W, d) `values` into rows `rows` (distinct) of a (K, d) variable: one scatter of row slices."""
+    _variable(variable).scatter_update(tf.IndexedSlices(values, rows))
 
 
 def take_columns(matrix, labels):

@@ -114,7 +114,7 @@ def row_chunks(batch, classes, max_logits=None):
 
 def chunked_cross_entropy(
     features, kernel, labels, row_weights, scoring, bias=None, column_mask=None, max_logits=None, model_shards=1,
-    data_shards=1,
+    data_shards=1, class_major=False,
 ):
     """sum_i r_i CE_i of a head's training logits, computed in row chunks (no (B, K) matrix).
 
@@ -125,7 +125,8 @@ def chunked_cross_entropy(
 
     Args:
         features: float (B, d); half precision is computed in float32.
-        kernel: float (d, K) class vectors (all K, or Partial FC's sampled columns).
+        kernel: float (d, K) class vectors (all K, or Partial FC's sampled
+            columns); (K, d) with `class_major`.
         labels: int32 (B,) in [0, K).
         row_weights: float (B,) r_i, the weights of the per-sample losses in the
             objective (e.g. sample weight / B).
@@ -138,6 +139,10 @@ def chunked_cross_entropy(
         model_shards: devices the kernel's K axis is split over.
         data_shards: devices the batch is split over. The chunks are decided
             by the logits per device: (B / data_shards) x (K / model_shards).
+        class_major: the kernel is (K, d), one class vector per row (a
+            class-sampling head's gathered rows, `MarginHead.class_major`):
+            the same products with the operands' roles transposed, and the
+            kernel gradient (K, d). Defaults to False.
 
     Returns:
         A `ChunkedLoss`; `loss` is differentiable with respect to `features`,
@@ -145,14 +150,14 @@ def chunked_cross_entropy(
     """
     features, kernel, row_weights = (_backend.value_of(t) for t in (features, kernel, row_weights))
     dtype = checks.compute_dtype(features, kernel)
-    num_classes = checks.num_classes_of(kernel, -1)
+    num_classes = checks.num_classes_of(kernel, 0 if class_major else -1)
     local_classes = num_classes // model_shards if isinstance(num_classes, int) else None
     batch = features.shape[0]
     local_batch = batch // data_shards if batch is not None and batch % data_shards == 0 else batch
     chunks = row_chunks(local_batch, local_classes, max_logits)
     if batch is not None and chunks > 1 and (batch // data_shards) % chunks:
         chunks = 1 if data_shards > 1 else chunks  # strided chunks must keep the batch's split over the devices
-    plan = _Plan(scoring, dtype, num_classes, chunks, rows_split=data_shards > 1)
+    plan = _Plan(scoring, dtype, num_classes, chunks, rows_split=data_shards > 1, class_major=class_major)
     # Every tensor the pass reads is an argument of the custom-gradient function (JAX cannot
     # close over the tracers of an enclosing `jit` there); the optional ones by name.
     alpha = None if scoring.alpha is None else checks.as_dtype(scoring.alpha, dtype)  # 0.7 keeps its float64 digits
@@ -187,8 +192,9 @@ def chunked_cross_entropy(
 class _Plan:
     """One call's constants and the pass over its row chunks (`run`)."""
 
-    def __init__(self, scoring, dtype, num_classes, chunks, rows_split=False):
+    def __init__(self, scoring, dtype, num_classes, chunks, rows_split=False, class_major=False):
         self.scoring = scoring
+        self.class_major = class_major
         self.rows_split = rows_split
         self.dtype = dtype
         self.num_classes = num_classes
@@ -212,7 +218,8 @@ class _Plan:
         r = _backend.mark_invalid(ops.cast(row_weights, self.dtype), self.invalid)
         b = None if bias is None else ops.cast(bias, self.dtype)
         eps = self.constant(EPSILON)
-        w_squares = _backend.sum_over_rows(ops.square(w))
+        # ||W_j||^2: over a row of a class-major kernel (contiguous), else over a column.
+        w_squares = ops.sum(ops.square(w), axis=1) if self.class_major else _backend.sum_over_rows(ops.square(w))
         self.w_scales = ops.rsqrt(ops.maximum(w_squares, eps))  # s_j = 1 / ||W_j||
         self.w_norms = ops.sqrt(ops.maximum(w_squares, eps))
         self.w = w
@@ -230,10 +237,12 @@ class _Plan:
         if s.kernel_gradient:
             kernel_gradient = _sum(p[3] for p in pieces)
             if self.full:
-                target_columns = ops.transpose(ops.concatenate([p[4] for p in pieces], axis=0))  # (d, B')
-                kernel_gradient = _backend.scatter_add_columns(
-                    kernel_gradient, _split_order(self.labels, self.chunks), target_columns
-                )
+                target_rows = ops.concatenate([p[4] for p in pieces], axis=0)  # (B', d)
+                order = _split_order(self.labels, self.chunks)
+                if self.class_major:
+                    kernel_gradient = _backend.scatter_add_rows(kernel_gradient, order, target_rows)
+                else:
+                    kernel_gradient = _backend.scatter_add_columns(kernel_gradient, order, ops.transpose(target_rows))
             coefficient = None  # per column: W_j times it is added (the norms' share of the gradient)
             if s.normalize_kernel:
                 v = _sum(p[5] for p in pieces)
@@ -245,7 +254,7 @@ class _Plan:
                 contribution = _backend.segment_sum(_join(radial, self.chunks)[:batch], self.labels, self.num_classes)
                 coefficient = contribution * along if coefficient is None else coefficient + contribution * along
             if coefficient is not None:
-                kernel_gradient = kernel_gradient + w * coefficient[None, :]
+                kernel_gradient = kernel_gradient + w * (coefficient[:, None] if self.class_major else coefficient[None, :])
         bias_gradient = None if b is None else _sum(p[7] for p in pieces)
         gradients = (row_gradients, kernel_gradient, per_sample, bias_gradient)
         return (loss, per_sample, correct), gradients
@@ -267,14 +276,16 @@ class _Plan:
         alpha = self.alpha
         column_scales = self.w_scales[None, :] if s.normalize_kernel else None
 
-        raw = _backend.matmul(rows, w)  # (b, K): the product
+        major = self.class_major  # w is (K, d): each product below takes it transposed
+        raw = _backend.matmul(rows, w, transpose_b=major)  # (b, K): the product
         unit = raw * column_scales if s.normalize_kernel else raw
         cosines = ops.clip(unit, -1.0, 1.0) if s.clip else unit
         logits = cosines * s.scale if s.scale != 1.0 else cosines
         if self.bias is not None:
             logits = logits + self.bias[None, :]
         is_target = ops.equal(self.columns, labels[:, None])
-        target_columns_raw = _backend.take_columns(w, labels)  # (d, b): W_y
+        # (d, b): W_y
+        target_columns_raw = ops.transpose(_backend.take_rows(w, labels)) if major else _backend.take_columns(w, labels)
         w_scale_y = _backend.take_rows(self.w_scales, labels)
         label_raw = ops.sum(rows * ops.transpose(target_columns_raw), axis=-1)  # u . W_y
         label_unit = label_raw * w_scale_y if s.normalize_kernel else label_raw
@@ -293,7 +304,7 @@ class _Plan:
         negatives = logits
         if self.wsoftmax:  # Eq. 1: (z_j + a z_y) / ||W_j + a W_y||, from the cosines W_y . W_j
             unit_targets = target_columns_raw * w_scale_y[None, :]  # (d, b): W_y, unit
-            cosines_raw = _backend.matmul(unit_targets, w, transpose_a=True)  # (b, K): the second product
+            cosines_raw = _backend.matmul(unit_targets, w, transpose_a=True, transpose_b=major)  # (b, K): the second product
             squared_norms = (1.0 + ops.square(alpha)) + 2.0 * alpha * (cosines_raw * self.w_scales[None, :])
             inverse_norms = ops.rsqrt(ops.maximum(squared_norms, eps))
             negatives = (logits + alpha * label_logit[:, None]) * inverse_norms
@@ -343,23 +354,31 @@ class _Plan:
         # cosines' own two, [g; h] W^T and [x; W_y^T]^T [g; h], one product each).
         target_columns = None
         if cosine_gradient is None:
-            rows_gradient = _backend.matmul(unit_gradient, w, transpose_b=True)
-            kernel_share = _backend.matmul(rows, unit_gradient, transpose_a=True) if s.kernel_gradient else None
+            rows_gradient = _backend.matmul(unit_gradient, w, transpose_b=not major)
+            kernel_share = None
+            if s.kernel_gradient:  # (d, K), or (K, d) for a class-major kernel
+                kernel_share = (
+                    _backend.matmul(unit_gradient, rows, transpose_a=True) if major
+                    else _backend.matmul(rows, unit_gradient, transpose_a=True)
+                )
         else:
             scaled_cosine_gradient = cosine_gradient * column_scales
             norms_share = norms_share + _backend.sum_over_rows(scaled_cosine_gradient * cosines_raw, self.rows_split)
             both = ops.concatenate([unit_gradient, scaled_cosine_gradient], axis=0)  # (2b, K)
-            row_products = _backend.matmul(both, w, transpose_b=True)  # (2b, d)
+            row_products = _backend.matmul(both, w, transpose_b=not major)  # (2b, d)
             size = ops.shape(rows)[0]
             rows_gradient, unit_target_gradient = row_products[:size], row_products[size:]
             target_columns = unit_target_gradient * w_scale_y[:, None]
             norms_share = norms_share + _backend.segment_sum(
                 ops.sum(ops.transpose(unit_targets) * unit_target_gradient, axis=-1), labels, self.num_classes
             )
-            kernel_share = (
-                _backend.matmul(ops.concatenate([rows, ops.transpose(unit_targets)], axis=0), both, transpose_a=True)
-                if s.kernel_gradient else None
-            )
+            kernel_share = None
+            if s.kernel_gradient:
+                stacked = ops.concatenate([rows, ops.transpose(unit_targets)], axis=0)  # (2b, d)
+                kernel_share = (
+                    _backend.matmul(both, stacked, transpose_a=True) if major
+                    else _backend.matmul(stacked, both, transpose_a=True)
+                )
         if features_extra is not None:
             rows_gradient = rows_gradient + features_extra
 

@@ -183,12 +183,27 @@ def read_checkpoint(path, expected):
         list(s.get("shape", [])) != list(e["shape"]) for s, e in zip(stored, expected)
     ):
         differing = next(
-            (e["path"] for s, e in zip(stored, expected) if list(s.get("shape", [])) != list(e["shape"])),
-            f"{len(stored)} arrays for {len(expected)} variables",
+            (
+                (e["path"], list(s.get("shape", [])), list(e["shape"]))
+                for s, e in zip(stored, expected) if list(s.get("shape", [])) != list(e["shape"])
+            ),
+            None,
         )
+        if differing is None:
+            raise CheckpointError(
+                f"{path} holds the state of another model (first difference: {len(stored)} arrays for "
+                f"{len(expected)} variables). Use the folder of this run's own settings, or a new one."
+            )
+        name, stored_shape, expected_shape = differing
+        hint = ""
+        if len(expected_shape) == 2 and stored_shape == expected_shape[::-1]:
+            hint = (
+                " A class-sampling head (sample_rate < 1) stores its kernel class-major, (K, d); this file holds "
+                "it (d, K), as a head at rate 1 or a tf_wsoftmax before the class-major layout wrote it."
+            )
         raise CheckpointError(
-            f"{path} holds the state of another model (first difference: {differing}). Use the folder of this "
-            "run's own settings, or a new one."
+            f"{path} holds the state of another model (first difference: {name} has shape {stored_shape} in the "
+            f"file, {expected_shape} in the model).{hint} Use the folder of this run's own settings, or a new one."
         )
     arrays = []
     try:

@@ -1,21 +1,22 @@
-"""Partial FC's column step: a sampled head's kernel is differentiated and updated by its sampled columns.
+"""Partial FC's column step: a sampled head's kernel is differentiated and updated by its sampled classes.
 
 A training step of a class-sampling head (`sample_rate` < 1) scores W of
-the K classes. Differentiating with respect to the (d, K) kernel would give
-a dense (d, K) gradient (the scatter of the gathered columns' gradient),
-which the optimizer would then read whole. The column step instead
-differentiates with respect to the gathered (d, W) columns themselves and
-hands `LazyColumnSGD` their gradient with their class ids
-(`LazyColumnSGD.sampled_columns`), which reads and writes those columns of
-the kernel and its momentum only. The numbers are those of the dense step:
-the same gather and objective, the columns' gradient is the dense
-gradient's sampled columns, and the update's expressions are the dense
-update's, column by column.
+the K classes. Such a head stores its kernel class-major, (K, d)
+(`MarginHead.class_major`), so the W classes are W contiguous rows.
+Differentiating with respect to the kernel would give a dense (K, d)
+gradient (the scatter of the gathered rows' gradient), which the optimizer
+would then read whole. The column step instead differentiates with respect
+to the gathered (W, d) rows themselves and hands `LazyColumnSGD` their
+gradient with their class ids (`LazyColumnSGD.sampled_columns`), which
+reads and writes those rows of the kernel and its momentum only. The
+numbers are those of the dense step: the same gather and objective, the
+rows' gradient is the dense gradient's sampled rows, and the update's
+expressions are the dense update's, row by row.
 
-How the gradient reaches the columns (`SampledColumns`): on TensorFlow the
-head gathers them with no gradient path to the kernel and the step's tape
-watches the gathered tensor; on JAX the step differentiates a (d, W) zero
-that the head adds to the gathered columns (JAX differentiates arguments
+How the gradient reaches the rows (`SampledRows`): on TensorFlow the head
+gathers them with no gradient path to the kernel and the step's tape
+watches the gathered tensor; on JAX the step differentiates a (W, d) zero
+that the head adds to the gathered rows (JAX differentiates arguments
 only).
 
 Used by `MarginClassifier`'s train step (both backends), `TrainStep` and the
@@ -29,12 +30,12 @@ import contextlib
 
 import keras
 
-from tf_wsoftmax.layers.margin_head import SampledColumns
+from tf_wsoftmax.layers.margin_head import SampledRows
 from tf_wsoftmax.ops import _backend
 
 
 def column_optimizer(optimizer):
-    """The `LazyColumnSGD` that updates by columns (looked up through `LossScaleOptimizer`s), or None."""
+    """The `LazyColumnSGD` that updates by sampled classes (looked up through `LossScaleOptimizer`s), or None."""
     inner = optimizer
     while isinstance(inner, keras.optimizers.LossScaleOptimizer):
         inner = inner.inner_optimizer
@@ -44,7 +45,7 @@ def column_optimizer(optimizer):
 
 
 def column_heads(optimizer, heads, variables):
-    """The heads among `heads` whose kernel a step over `variables` updates by columns.
+    """The heads among `heads` whose kernel a step over `variables` updates by its sampled rows.
 
     Those that sample classes, are built, whose kernel is trainable, among
     `variables` and registered with the optimizer's `LazyColumnSGD`. None
@@ -63,18 +64,18 @@ def column_heads(optimizer, heads, variables):
 
 @contextlib.contextmanager
 def recording(heads, tape=None, deltas=None):
-    """Within it, the heads' training steps gather their columns into `SampledColumns` records.
+    """Within it, the heads' training steps gather their sampled rows into `SampledRows` records.
 
     Args:
         heads: from `column_heads`.
-        tape: TensorFlow: the step's `tf.GradientTape` (it watches the columns).
-        deltas: JAX: one (d, W) zero per head, the differentiated arguments.
+        tape: TensorFlow: the step's `tf.GradientTape` (it watches the gathered rows).
+        deltas: JAX: one (W, d) zero per head, the differentiated arguments.
 
     Yields:
         The records, one per head.
     """
     records = [
-        SampledColumns(delta=None if deltas is None else deltas[i], watch=None if tape is None else tape.watch)
+        SampledRows(delta=None if deltas is None else deltas[i], watch=None if tape is None else tape.watch)
         for i in range(len(heads))
     ]
     for head, record in zip(heads, records):
@@ -87,14 +88,14 @@ def recording(heads, tape=None, deltas=None):
 
 
 def sources(variables, heads, records):
-    """`variables` with each head's kernel replaced by its gathered columns (TensorFlow's tape sources)."""
-    columns = {id(head.kernel): record.columns for head, record in zip(heads, records) if record.columns is not None}
-    return [columns.get(id(variable), variable) for variable in variables]
+    """`variables` with each head's kernel replaced by its gathered rows (TensorFlow's tape sources)."""
+    rows = {id(head.kernel): record.rows for head, record in zip(heads, records) if record.rows is not None}
+    return [rows.get(id(variable), variable) for variable in variables]
 
 
 @contextlib.contextmanager
 def applying(optimizer, heads, records):
-    """Within it, the optimizer takes each head's kernel gradient as that of its recorded columns."""
+    """Within it, the optimizer takes each head's kernel gradient as that of its recorded rows."""
     columns = {head.kernel.path: record.classes for head, record in zip(heads, records) if record.classes is not None}
     if not columns:
         yield
@@ -109,28 +110,28 @@ def jax_gradients_and_records(other_gradients, kernels, column_gradients, classe
     Args:
         other_gradients: the gradients of every trainable variable but the sampled kernels, in order.
         kernels: the indices of the sampled kernels among the trainable variables.
-        column_gradients: each sampled kernel's (d, W) column gradient, in the order of `kernels`.
+        column_gradients: each sampled kernel's (W, d) row gradient, in the order of `kernels`.
         classes: each head's drawn class ids (the step's auxiliary output).
 
     Returns:
-        (the full list of gradients, a `SampledColumns` per head holding its classes).
+        (the full list of gradients, a `SampledRows` per head holding its classes).
     """
     gradients = list(other_gradients)
     for i, gradient in sorted(zip(kernels, column_gradients)):
         gradients.insert(i, gradient)
-    records = [SampledColumns() for _ in classes]
+    records = [SampledRows() for _ in classes]
     for record, drawn in zip(records, classes):
         record.classes = drawn
     return gradients, records
 
 
 def deltas(heads, batch):
-    """JAX: the (d, W) zeros a step of `batch` samples differentiates, one per head."""
+    """JAX: the (W, d) zeros a step of `batch` samples differentiates, one per head."""
     return [
-        keras.ops.zeros((head.kernel.shape[0], head.sampled_width(batch)), head.kernel.dtype) for head in heads
+        keras.ops.zeros((head.sampled_width(batch), head.kernel.shape[1]), head.kernel.dtype) for head in heads
     ]
 
 
 def tensorflow_gradients(tape, loss, variables, heads, records):
-    """The tape's gradients of `variables`, each column-stepped kernel's as its columns' (d, W) gradient."""
+    """The tape's gradients of `variables`, each column-stepped kernel's as its rows' (W, d) gradient."""
     return tape.gradient(loss, sources(variables, heads, records))

@@ -1,4 +1,8 @@
-"""Optimisers that leave a class matrix's untouched columns alone: Partial FC's sparse update."""
+"""Optimisers that leave a class matrix's untouched class vectors alone: Partial FC's sparse update.
+
+The registered class matrices are class-major, (K, d), one class vector per
+row, as a class-sampling head stores its kernel (`MarginHead.class_major`).
+The names keep Partial FC's "columns" (of the (d, K) view)."""
 
 import contextlib
 
@@ -18,26 +22,26 @@ class _Bookkeeping:
 
 
 class LazyColumns:
-    """Mixin for a Keras optimizer: columns with an all-zero gradient keep their value and slots.
+    """Mixin for a Keras optimizer: class vectors with an all-zero gradient keep their value and slots.
 
-    With class sampling (Partial FC) a head's unsampled columns get an
+    With class sampling (Partial FC) a head's unsampled classes get an
     exactly zero gradient (their kernel penalty is left out too, see
     `MarginHead.training_pass`). A zero gradient is not enough for momentum
-    SGD: the momentum buffer m <- 0.9 m still moves the column, and so would
-    decoupled weight decay. An optimizer whose update knows columns
-    (`LazyColumnSGD`, `column_update = True`) updates the touched columns
-    only, in one pass. For any other optimizer this mixin snapshots the
-    registered (d, K) variables and every slot the optimizer made for them
-    (`add_variable_from_reference`), lets the optimizer apply its update,
-    and restores the columns whose gradient is all zero: one elementwise
-    select over (d, K) per slot per step.
+    SGD: the momentum buffer m <- 0.9 m still moves the class vector, and so
+    would decoupled weight decay. An optimizer whose update knows the
+    classes (`LazyColumnSGD`, `column_update = True`) updates the touched
+    ones only. For any other optimizer this mixin snapshots the registered
+    class-major (K, d) variables (row j: class j's vector) and every slot
+    the optimizer made for them (`add_variable_from_reference`), lets the
+    optimizer apply its update, and restores the rows whose gradient is all
+    zero: one elementwise select over (K, d) per slot per step.
 
-    A sampled column whose gradient is exactly zero (a negative whose
+    A sampled class whose gradient is exactly zero (a negative whose
     softmax probability underflows to 0, with no weight decay) counts as
     untouched too: the update is "lazy" in the sense of TensorFlow's sparse
     (IndexedSlices) updates and LazyAdam, with the rows of the step decided
     by the gradient. Adam-type optimizers keep one step count for all
-    columns, so a column's bias correction counts the steps it was frozen.
+    classes, so a class's bias correction counts the steps it was frozen.
 
     Args:
         lazy_column_paths: paths (`variable.path`) of the variables to treat
@@ -61,7 +65,7 @@ class LazyColumns:
         self._bookkeeping = _Bookkeeping()
 
     def lazy_columns(self, variables):
-        """Registers (d, K) variables whose untouched columns must not move.
+        """Registers class-major (K, d) variables whose untouched rows (classes) must not move.
 
         Args:
             variables: the variables (e.g. `[head.kernel]`).
@@ -94,13 +98,13 @@ class LazyColumns:
         for grad, variable in zip(grads, variables):
             if grad is None or variable.path not in self.lazy_column_paths:
                 continue
-            touched = keras.ops.any(keras.ops.not_equal(keras.ops.convert_to_tensor(grad), 0), axis=0)  # (K,)
+            touched = keras.ops.any(keras.ops.not_equal(keras.ops.convert_to_tensor(grad), 0), axis=1)  # (K,)
             holders = [variable] + self._bookkeeping.slots_by_path.get(variable.path, [])
             saved.append((touched, [(holder, keras.ops.copy(holder)) for holder in holders]))  # a copy: TF reads alias
         result = super().apply(grads, trainable_variables)
         for touched, snapshots in saved:
             for holder, before in snapshots:
-                holder.assign(keras.ops.where(touched[None, :], keras.ops.convert_to_tensor(holder), before))
+                holder.assign(keras.ops.where(touched[:, None], keras.ops.convert_to_tensor(holder), before))
         return result
 
     def _path_of(self, variable):
@@ -118,30 +122,29 @@ class LazyColumns:
 
 @keras.saving.register_keras_serializable(package="tf_wsoftmax")
 class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
-    """`keras.optimizers.SGD` whose registered class matrices update only the columns a step touched.
+    """`keras.optimizers.SGD` whose registered class matrices update only the classes a step touched.
 
     The optimizer of Partial FC training (`sample_rate` < 1): a class
     sampled in a step moves as with `SGD` (the same expressions, so the same
-    numbers); any other column keeps its value and its momentum. Its update
-    of a registered (d, K) variable is SGD's, masked by the columns whose
-    gradient is not all zero: one pass over the kernel and its momentum
-    (reading the gradient once more to find the columns), no snapshot. The
-    decoupled `weight_decay` of a registered variable is applied in that
-    pass, to the touched columns only (Keras' own, applied to every column
-    before the update, is switched off for it). `MarginClassifier.compile`
-    and `TrainStep` register a sampling head's kernel themselves.
+    numbers); any other class keeps its vector and its momentum. The
+    registered variables are class-major (K, d) kernels (row j: class j's
+    vector; `MarginHead.class_major`). Its update of one is SGD's, masked by
+    the rows whose gradient is not all zero: one pass over the kernel and its
+    momentum (reading the gradient once more to find the rows), no snapshot.
+    The decoupled `weight_decay` of a registered variable is applied in that
+    pass, to the touched rows only (Keras' own, applied to every row before
+    the update, is switched off for it). `MarginClassifier.compile` and
+    `TrainStep` register a sampling head's kernel themselves.
 
     Their train steps (`fit` on TensorFlow and JAX, `TrainStep`) are
     column steps (`tf_wsoftmax.training.column_step`): they differentiate
-    the head's sampled (d, W) columns instead of the (d, K) kernel and hand
-    this optimizer that gradient with the columns' class ids
-    (`sampled_columns`). The update then gathers those columns of the kernel
+    the head's sampled (W, d) rows instead of the (K, d) kernel and hand
+    this optimizer that gradient with the rows' class ids
+    (`sampled_columns`). The update then gathers those rows of the kernel
     and its momentum, applies the same expressions and scatters them back
-    (JAX: into the donated buffers; TensorFlow without XLA: a scatter into
-    the variables), so its cost follows the rate. Inside TensorFlow's XLA
-    compilation, whose element-wise scatter into a variable is slower on
-    XLA:CPU than a dense pass, the columns' gradient is scattered once into
-    a dense one and the masked pass above applies (the same numbers).
+    (JAX: into the donated buffers; TensorFlow: `scatter_update` of row
+    slices, inside XLA and outside), so its cost follows the rate: no pass
+    over (K, d).
 
     Args:
         learning_rate, momentum, nesterov, ...: as `keras.optimizers.SGD`.
@@ -153,6 +156,8 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
     >>> head = NormalizedDense(100, sample_rate=0.1)
     >>> head.build((None, 8))
     >>> optimizer = LazyColumnSGD(0.01, momentum=0.9)
+    >>> tuple(head.kernel.shape)  # class-major: a sampling head's class vectors are rows
+    (100, 8)
     >>> optimizer.lazy_columns([head.kernel])
     """
 
@@ -171,14 +176,14 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
 
     @contextlib.contextmanager
     def sampled_columns(self, columns_by_path):
-        """Within it, a registered kernel's gradient is that of the columns `columns_by_path[path]`.
+        """Within it, a registered kernel's gradient is that of the classes (rows) `columns_by_path[path]`.
 
         What a column step (`tf_wsoftmax.training.column_step`: `fit`,
-        `TrainStep`) hands the optimizer: for each registered (d, K) kernel
-        the (d, W) gradient of the W columns its step sampled, and here their
+        `TrainStep`) hands the optimizer: for each registered (K, d) kernel
+        the (W, d) gradient of the W rows its step sampled, and here their
         (W,) class ids (distinct). The update then reads and writes those
-        columns of the kernel and its momentum only (a gather and a scatter),
-        with the expressions of the dense update; a column whose gradient is
+        rows of the kernel and its momentum only (a gather and a scatter),
+        with the expressions of the dense update; a row whose gradient is
         all zero (padding, an underflowed softmax) keeps its value and
         momentum, as in the dense update.
 
@@ -192,37 +197,34 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
         finally:
             self._bookkeeping.columns_by_path = before
 
-    def _update_columns(self, gradient, variable, learning_rate, path, columns):
-        """`update_step` of a (d, W) gradient of the kernel's columns `columns`: those columns alone."""
+    def _update_rows(self, gradient, variable, learning_rate, path, classes):
+        """`update_step` of a (W, d) gradient of the kernel's rows `classes`: those rows alone."""
         learning_rate = keras.ops.cast(learning_rate, variable.dtype)
         gradient = keras.ops.cast(gradient, variable.dtype)
-        touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=0)[None, :]  # (1, W)
-        # The columns in memory order (sorted class ids): the same numbers, a scatter of sorted indices.
-        order = _backend.column_order(columns)
-        columns = keras.ops.take(columns, order)
-        gradient = keras.ops.take(gradient, order, axis=1)
-        touched = keras.ops.take(touched, order, axis=1)
-        before = _backend.gather_columns(variable, columns)
+        touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=1)[:, None]  # (W, 1)
+        # In the draw's order (distinct ids): each row a contiguous window, so sorting them (an
+        # argsort and a permuted copy of the (W, d) gradient) would buy no locality.
+        before = _backend.gather_rows(variable, classes)
         m = self._bookkeeping.slots_by_path[path][0] if self.momentum != 0 else None
-        old = _backend.gather_columns(m, columns) if m is not None else None
+        old = _backend.gather_rows(m, classes) if m is not None else None
         updated, new = self._sgd(before, old, gradient, learning_rate, variable.dtype)
         if m is not None:
-            self._write_columns(m, columns, keras.ops.where(touched, new, old))
-        self._write_columns(variable, columns, keras.ops.where(touched, updated, before))
+            self._write_rows(m, classes, keras.ops.where(touched, new, old))
+        self._write_rows(variable, classes, keras.ops.where(touched, updated, before))
 
     def _sgd(self, value, momentum_value, gradient, learning_rate, dtype):
         """SGD's expressions (decoupled weight decay, momentum, nesterov) on the given values.
 
         Args:
-            value: the kernel's values (all columns, or the gathered ones).
-            momentum_value: the momentum slot's values at the same columns, or None without momentum.
+            value: the kernel's values (all rows, or the gathered ones).
+            momentum_value: the momentum slot's values at the same rows, or None without momentum.
             gradient, learning_rate: cast to `dtype`.
             dtype: the variable's dtype.
 
         Returns:
             (the updated values, the new momentum values or None).
         """
-        if self.weight_decay:  # as `_apply_weight_decay` writes it, for the touched columns
+        if self.weight_decay:  # as `_apply_weight_decay` writes it, for the touched rows
             value = value - value * keras.ops.cast(self.weight_decay, dtype) * learning_rate
         if momentum_value is None:
             return keras.ops.subtract(value, keras.ops.multiply(gradient, learning_rate)), None
@@ -234,28 +236,22 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
             step = new
         return keras.ops.add(value, step), new
 
-    def _write_columns(self, variable, columns, values):
+    def _write_rows(self, variable, classes, values):
         if _backend.is_tensorflow():
-            _backend.set_columns(variable, columns, values)  # a scatter into the variable
+            _backend.set_rows(variable, classes, values)  # a scatter of row slices into the variable
         else:
-            self.assign(variable, _backend.set_columns(keras.ops.convert_to_tensor(variable), columns, values))
+            self.assign(variable, _backend.set_rows(keras.ops.convert_to_tensor(variable), classes, values))
 
     def update_step(self, gradient, variable, learning_rate):
         path = self._path_of(variable)
         if path not in self.lazy_column_paths:
             return super().update_step(gradient, variable, learning_rate)
-        columns = self._bookkeeping.columns_by_path.get(path)
-        if columns is not None and _backend.dense_column_updates():
-            # XLA:CPU under TensorFlow scatters element by element (no `promise_in_bounds`), slower
-            # than the masked pass: the columns' gradient is scattered once into a dense one.
-            gradient = _backend.scatter_add_columns(
-                keras.ops.zeros(variable.shape, variable.dtype), columns, keras.ops.cast(gradient, variable.dtype)
-            )
-        elif columns is not None:
-            return self._update_columns(gradient, variable, learning_rate, path, columns)
+        classes = self._bookkeeping.columns_by_path.get(path)
+        if classes is not None:
+            return self._update_rows(gradient, variable, learning_rate, path, classes)
         learning_rate = keras.ops.cast(learning_rate, variable.dtype)
         gradient = keras.ops.cast(gradient, variable.dtype)
-        touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=0)[None, :]  # (1, K)
+        touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=1)[:, None]  # (K, 1)
         before = keras.ops.convert_to_tensor(variable)
         m = self._bookkeeping.slots_by_path[path][0] if self.momentum != 0 else None
         old = keras.ops.convert_to_tensor(m) if m is not None else None

@@ -114,8 +114,9 @@ class MarginClassifier(keras.Model):
 
         The column step (`tf_wsoftmax.training.column_step`) is Keras' own
         step (TensorFlow's or JAX's) with the head's kernel differentiated
-        and updated by its sampled columns alone: the same loss, gradients of
-        the sampled columns and update, without a (d, K) kernel gradient.
+        and updated by its sampled rows alone (the kernel of a sampling head is
+        class-major, (K, d)): the same loss, gradients of the sampled rows and
+        update, without a K-sized kernel gradient.
         """
         heads = column_step.column_heads(self.optimizer, [self.head], self.trainable_variables)
         if not heads:

@@ -19,11 +19,12 @@ class TrainStep:
     Train accuracy is measured on the test-time logits of the same head pass
     (with class sampling: among the sampled classes). A class-sampling head
     (Partial FC) needs no strategy and a `LazyColumnSGD` (also inside a
-    `LossScaleOptimizer`), which keeps its unsampled columns and their
+    `LossScaleOptimizer`), which keeps its unsampled classes and their
     momentum unchanged; another optimizer is refused. Its step is a column
-    step (`tf_wsoftmax.training.column_step`): the head's sampled columns
-    are differentiated instead of its kernel, and the optimizer receives
-    their (d, W) gradient with their class ids.
+    step (`tf_wsoftmax.training.column_step`): the head's sampled rows (its
+    kernel is class-major, (K, d)) are differentiated instead of its
+    kernel, and the optimizer receives their (W, d) gradient with their
+    class ids.
 
     Labels are range-checked in a separate plain `tf.function` before an XLA
     step, so the check also runs when `jit_compile=True` (XLA drops run-time

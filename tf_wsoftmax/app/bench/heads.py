@@ -72,13 +72,18 @@ def loss_of_head(layers, features, kernel, bias, centers, labels):
         float32 scalar.
     """
     head, feature_loss = layers
-    mapping = [(head.kernel, kernel)]
+    mapping = [(head.kernel, _stored_kernel(head, kernel))]
     if getattr(head, "bias", None) is not None:
         mapping.append((head.bias, bias))
     if feature_loss is not None:
         mapping.append((feature_loss.centers, centers))
     with keras.StatelessScope(state_mapping=mapping):
         return compute_objective(head, features, labels, feature_loss=feature_loss)["loss"]
+
+
+def _stored_kernel(head, kernel):
+    """The (d, K) `kernel` in the layout `head` stores it: transposed for a class-major (sampling) head."""
+    return keras.ops.transpose(kernel) if getattr(head, "class_major", False) else kernel
 
 
 def _tensorflow_step(loss_fn, jit_compile):
@@ -159,7 +164,7 @@ def _runner(name, classes, dim, jit_compile, sample_rate, update, tensors):
     layers = build_head(name, classes, dim, sample_rate)
     head, feature_loss = layers
     features, kernel, bias, centers, labels = tensors
-    head.kernel.assign(kernel)
+    head.kernel.assign(_stored_kernel(head, kernel))
     if getattr(head, "bias", None) is not None:
         head.bias.assign(bias)
     if feature_loss is not None:
@@ -240,9 +245,9 @@ def time_heads(names, classes, dim, batch, dtype="float32", jit_compile=False, w
     With `sample_rate` < 1 (Partial FC) only the heads that sample are
     timed (and the floor, which stays the full product): each step draws
     its classes (without `update` the same draw every call: the bench
-    heads' step counter is discarded), gathers their columns and scores
-    those; the kernel gradient is still a dense (d, K) tensor, zero outside
-    the sample.
+    heads' step counter is discarded), gathers their class vectors (rows of
+    its class-major kernel) and scores those; the kernel gradient is still a
+    dense tensor, zero outside the sample.
 
     With `update` the timed step is a head's part of a training step: the
     objective on the head's own weights, the gradients and the optimizer's

@@ -113,7 +113,9 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     mesh = keras.distribution.DeviceMesh((data_shards, model_shards), ("data", "model"), devices)
     jax_mesh = jax.sharding.Mesh(np.array(devices).reshape(data_shards, model_shards), ("data", "model"))
     layout_map = keras.distribution.LayoutMap(mesh)
-    for weight, axes in (("kernel", (None, "model")), ("bias", ("model",)), ("centers", ("model", None))):
+    class_major = sample_rate < 1.0  # a sampling head's kernel is (K, d): `MarginHead.class_major`
+    kernel_axes = ("model", None) if class_major else (None, "model")
+    for weight, axes in (("kernel", kernel_axes), ("bias", ("model",)), ("centers", ("model", None))):
         layout_map[f"(.*/)?head(_centers)?/{weight}"] = axes
     previous_policy = keras.config.dtype_policy()
     keras.distribution.set_distribution(keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name="data"))

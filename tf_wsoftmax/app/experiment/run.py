@@ -76,7 +76,9 @@ def write_json(path, payload):
 def _evaluate(backbone, head, images, labels, mean, std):
     features, logits, labels = collect_features(backbone, head, ArrayBatches(images, labels, 500, mean, std))
     accuracy = float((logits.argmax(axis=-1) == labels).mean())
-    return accuracy, angle_statistics(features, labels, keras.ops.convert_to_numpy(head.kernel))
+    # (d, K): a margin head's view of its kernel (class-major when it samples), or a `Dense` kernel.
+    class_vectors = head.class_vectors() if hasattr(head, "class_vectors") else head.kernel
+    return accuracy, angle_statistics(features, labels, keras.ops.convert_to_numpy(class_vectors))
 
 
 def save_classifier(backbone, head, image_shape, mean, std, path):
