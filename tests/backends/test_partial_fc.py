@@ -23,6 +23,7 @@ from tf_wsoftmax.layers import LSoftmaxDense
 from tf_wsoftmax.layers import NormalizedDense
 from tf_wsoftmax.losses import MarginLoss
 from tf_wsoftmax.losses import compute_objective
+from tf_wsoftmax.training import LazyColumns
 from tf_wsoftmax.training import LazyColumnSGD
 from tf_wsoftmax.training import MarginClassifier
 from tf_wsoftmax.training import paper_kernel_regularizer
@@ -276,40 +277,66 @@ def test_unsampled_columns_stay_frozen_on_every_training_path_and_policy(rng, po
 @pytest.mark.parametrize("options", [
     {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.0}, {"momentum": 0.9, "weight_decay": 0.01},
 ], ids=["momentum", "nesterov", "plain", "weight_decay"])
-def test_lazy_column_sgd_moves_the_touched_rows_as_sgd_and_no_other(rng, options):
-    """Two steps on a class-major (10, 4) variable whose gradients are zero in some rows (classes):
-    every touched row ends where `keras.optimizers.SGD` puts it (the same expressions: bit for bit),
-    with its momentum; every other row keeps its value and momentum from before, also under decoupled
-    weight decay. A row touched in step 1 but not in step 2 keeps its step-1 momentum."""
+@pytest.mark.parametrize("class_axis", [0, 1], ids=["class_major", "dense_layout"])
+def test_lazy_column_sgd_moves_the_touched_classes_as_sgd_and_no_other(rng, options, class_axis):
+    """Two steps on a class-major (10, 4) variable (or a (4, 10) one registered with class_axis=1)
+    whose gradients are zero for some classes: every touched class ends where `keras.optimizers.SGD`
+    puts it (the same expressions: bit for bit), with its momentum; every other class keeps its value
+    and momentum from before, also under decoupled weight decay. A class touched in step 1 but not in
+    step 2 keeps its step-1 momentum."""
+    def laid_out(array):  # class-major (10, 4) arrays to the variable's layout, and back
+        return array if class_axis == 0 else array.T
+
     start = rng.normal(size=(10, 4)).astype("float32")
     gradients = [rng.normal(size=(10, 4)).astype("float32") for _ in range(2)]
     gradients[0][[1, 4, 7]] = 0.0
     gradients[1][[2, 4, 9]] = 0.0
-    lazy_variable, dense_variable = keras.Variable(start, name="kernel"), keras.Variable(start, name="kernel")
+    lazy_variable = keras.Variable(laid_out(start), name="kernel")
+    dense_variable = keras.Variable(laid_out(start), name="kernel")
     lazy, dense = LazyColumnSGD(0.1, **options), keras.optimizers.SGD(0.1, **options)
-    lazy.lazy_columns([lazy_variable])
+    lazy.lazy_columns([lazy_variable], class_axis=class_axis)
     lazy.build([lazy_variable])
     dense.build([dense_variable])
     momentum = options["momentum"] != 0
     for step, g in enumerate(gradients):
-        before = np.asarray(lazy_variable)
-        momentum_before = np.asarray(lazy.momentums[0]) if momentum else None
-        dense_variable.assign(before)  # SGD from the same point and momentum
+        before = laid_out(np.asarray(lazy_variable))
+        momentum_before = laid_out(np.asarray(lazy.momentums[0])) if momentum else None
+        dense_variable.assign(laid_out(before))  # SGD from the same point and momentum
         if momentum:
-            dense.momentums[0].assign(momentum_before)
-        lazy.apply([keras.ops.convert_to_tensor(g)], [lazy_variable])
-        dense.apply([keras.ops.convert_to_tensor(g)], [dense_variable])
+            dense.momentums[0].assign(laid_out(momentum_before))
+        lazy.apply([keras.ops.convert_to_tensor(laid_out(g))], [lazy_variable])
+        dense.apply([keras.ops.convert_to_tensor(laid_out(g))], [dense_variable])
         touched = np.abs(g).sum(1) > 0
-        after = np.asarray(lazy_variable)
-        np.testing.assert_array_equal(after[touched], np.asarray(dense_variable)[touched])
+        after = laid_out(np.asarray(lazy_variable))
+        np.testing.assert_array_equal(after[touched], laid_out(np.asarray(dense_variable))[touched])
         np.testing.assert_array_equal(after[~touched], before[~touched])
         if momentum:
-            kept = np.asarray(lazy.momentums[0])
-            np.testing.assert_array_equal(kept[touched], np.asarray(dense.momentums[0])[touched])
+            kept = laid_out(np.asarray(lazy.momentums[0]))
+            np.testing.assert_array_equal(kept[touched], laid_out(np.asarray(dense.momentums[0]))[touched])
             np.testing.assert_array_equal(kept[~touched], momentum_before[~touched])
             if step == 1:
                 assert np.abs(kept[2]).sum() > 0  # touched in step 1, kept through step 2
         assert np.abs(after[touched] - before[touched]).min() > 0
+
+
+def test_lazy_columns_keep_each_variables_class_axis_through_the_config():
+    """The axis of the classes is part of a registration: saved in the config, restored from it, and
+    a second registration with the other axis (or an axis other than 0 and 1) is refused by name."""
+    rows, columns = keras.Variable(np.zeros((10, 4), "float32"), name="rows"), keras.Variable(
+        np.zeros((4, 10), "float32"), name="columns")
+    optimizer = LazyColumnSGD(0.1, momentum=0.9)
+    optimizer.lazy_columns([rows])
+    optimizer.lazy_columns([columns], class_axis=1)
+    config = optimizer.get_config()
+    assert config["lazy_column_paths"] == [rows.path, columns.path] and config["lazy_class_axes"] == [0, 1]
+    restored = LazyColumnSGD.from_config(config)
+    assert restored.class_axis_of(columns.path) == 1 and restored.class_axis_of(rows.path) == 0
+    with pytest.raises(ValueError, match="registered with class_axis=1"):
+        optimizer.lazy_columns([columns])
+    with pytest.raises(ValueError, match="class_axis"):
+        optimizer.lazy_columns([rows], class_axis=2)
+    with pytest.raises(ValueError, match="lazy_class_axes"):
+        LazyColumnSGD(0.1, lazy_column_paths=["a", "b"], lazy_class_axes=[0])
 
 
 @pytest.mark.parametrize("options", [
@@ -500,3 +527,33 @@ def test_the_config_round_trips_with_the_sampling_arguments():
     clone = CosFaceDense.from_config(head.get_config())
     assert (clone.sample_rate, clone.sample_seed, clone.num_sampled) == (0.3, 5, 3)
 
+
+
+@pytest.mark.parametrize("class_axis", [0, 1], ids=["class_major", "dense_layout"])
+def test_the_lazy_columns_mixin_restores_untouched_classes_of_any_optimizer(rng, class_axis):
+    """`LazyColumns` on an optimizer that does not know classes (Adam here): after its update the
+    classes with an all-zero gradient are restored, value and both slots, along the registered axis;
+    the touched ones are Adam's, bit for bit."""
+    class LazyAdam(LazyColumns, keras.optimizers.Adam):
+        pass
+
+    def laid_out(array):
+        return array if class_axis == 0 else array.T
+
+    start = rng.normal(size=(10, 4)).astype("float32")
+    gradient = rng.normal(size=(10, 4)).astype("float32")
+    gradient[[0, 3, 8]] = 0.0
+    lazy_variable = keras.Variable(laid_out(start), name="kernel")
+    plain_variable = keras.Variable(laid_out(start), name="kernel")
+    lazy, plain = LazyAdam(0.1), keras.optimizers.Adam(0.1)
+    lazy.lazy_columns([lazy_variable], class_axis=class_axis)
+    lazy.apply([keras.ops.convert_to_tensor(laid_out(gradient))], [lazy_variable])
+    plain.apply([keras.ops.convert_to_tensor(laid_out(gradient))], [plain_variable])
+    touched = np.abs(gradient).sum(1) > 0
+    after, adam = laid_out(np.asarray(lazy_variable)), laid_out(np.asarray(plain_variable))
+    np.testing.assert_array_equal(after[touched], adam[touched])
+    np.testing.assert_array_equal(after[~touched], start[~touched])
+    assert np.abs(adam[~touched] - start[~touched]).min() == 0  # Adam moves no zero-gradient class at step 1
+    for slot in lazy.variables:
+        if tuple(slot.shape) == tuple(lazy_variable.shape):
+            assert not np.any(laid_out(np.asarray(slot))[~touched])

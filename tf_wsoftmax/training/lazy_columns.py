@@ -1,8 +1,9 @@
 """Optimisers that leave a class matrix's untouched class vectors alone: Partial FC's sparse update.
 
 The registered class matrices are class-major, (K, d), one class vector per
-row, as a class-sampling head stores its kernel (`MarginHead.class_major`).
-The names keep Partial FC's "columns" (of the (d, K) view)."""
+row, as a class-sampling head stores its kernel (`MarginHead.class_major`),
+unless registered with `class_axis=1` ((d, K), Keras' `Dense`). The names
+keep Partial FC's "columns" (of the (d, K) view)."""
 
 import contextlib
 
@@ -19,6 +20,20 @@ class _Bookkeeping:
         self.slots_by_path = {}
         self.variables = []
         self.columns_by_path = {}  # a column step's (W,) class ids per kernel path (`sampled_columns`)
+
+
+def _touched(gradient, class_axis):
+    """The classes whose gradient is not all zero, shaped to select along `class_axis` of a 2-D value.
+
+    Args:
+        gradient: the 2-D gradient of a registered class matrix.
+        class_axis: 0 for a class-major (K, d) matrix, 1 for a (d, K) one.
+
+    Returns:
+        A boolean (K, 1) or (1, K) tensor.
+    """
+    touched = keras.ops.any(keras.ops.not_equal(keras.ops.convert_to_tensor(gradient), 0), axis=1 - class_axis)
+    return touched[:, None] if class_axis == 0 else touched[None, :]
 
 
 class LazyColumns:
@@ -43,9 +58,16 @@ class LazyColumns:
     by the gradient. Adam-type optimizers keep one step count for all
     classes, so a class's bias correction counts the steps it was frozen.
 
+    A variable registered with `lazy_columns(variables, class_axis=1)` is a
+    (d, K) class matrix (Keras' `Dense` layout, one class per column)
+    instead: its untouched columns are kept.
+
     Args:
         lazy_column_paths: paths (`variable.path`) of the variables to treat
             so; `lazy_columns(variables)` adds more. Defaults to ().
+        lazy_class_axes: each path's axis of the classes (0: class-major
+            (K, d), 1: (d, K)), in the order of `lazy_column_paths`.
+            Defaults to None: 0 for every path.
         *args, **kwargs: the optimizer's own arguments.
             `gradient_accumulation_steps` is refused (a step's gradient would
             not tell the columns of the accumulated update).
@@ -54,7 +76,7 @@ class LazyColumns:
     # Whether the optimizer's own `update_step` leaves untouched columns alone (no snapshots).
     column_update = False
 
-    def __init__(self, *args, lazy_column_paths=(), **kwargs):
+    def __init__(self, *args, lazy_column_paths=(), lazy_class_axes=None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.gradient_accumulation_steps:
             raise ValueError(
@@ -62,19 +84,48 @@ class LazyColumns:
                 f"Received: gradient_accumulation_steps={self.gradient_accumulation_steps}"
             )
         self.lazy_column_paths = tuple(lazy_column_paths)
+        axes = (0,) * len(self.lazy_column_paths) if lazy_class_axes is None else tuple(lazy_class_axes)
+        if len(axes) != len(self.lazy_column_paths) or any(axis not in (0, 1) for axis in axes):
+            raise ValueError(
+                "`lazy_class_axes` needs one axis, 0 or 1, per path of `lazy_column_paths`. "
+                f"Received: lazy_column_paths={self.lazy_column_paths}, lazy_class_axes={lazy_class_axes}"
+            )
+        self.lazy_class_axes = axes
         self._bookkeeping = _Bookkeeping()
 
-    def lazy_columns(self, variables):
-        """Registers class-major (K, d) variables whose untouched rows (classes) must not move.
+    def lazy_columns(self, variables, class_axis=0):
+        """Registers class matrices whose untouched classes must not move.
 
         Args:
-            variables: the variables (e.g. `[head.kernel]`).
+            variables: the 2-D variables (e.g. `[head.kernel]`).
+            class_axis: their axis of the classes: 0 (the default) for
+                class-major (K, d) variables, one class per row, as a
+                class-sampling head stores its kernel (`MarginHead.class_axis`
+                says which a head has); 1 for (d, K) variables, one class
+                per column (Keras' `Dense`).
+
+        Raises:
+            ValueError: a variable that is not 2-D, a `class_axis` other than
+                0 or 1, or a variable registered before with the other axis.
         """
+        if class_axis not in (0, 1):
+            raise ValueError(f"`class_axis` must be 0 (K, d) or 1 (d, K). Received: class_axis={class_axis}")
         for variable in variables:
             if len(variable.shape) != 2:
                 raise ValueError(f"Lazy columns need a 2-D variable. Received: {variable.path} of shape {variable.shape}")
-            if variable.path not in self.lazy_column_paths:
-                self.lazy_column_paths += (variable.path,)
+            if variable.path in self.lazy_column_paths:
+                registered = self.class_axis_of(variable.path)
+                if registered != class_axis:
+                    raise ValueError(
+                        f"{variable.path} is registered with class_axis={registered}; received class_axis={class_axis}."
+                    )
+                continue
+            self.lazy_column_paths += (variable.path,)
+            self.lazy_class_axes += (class_axis,)
+
+    def class_axis_of(self, path):
+        """The axis of the classes of the registered variable at `path` (0: (K, d), 1: (d, K))."""
+        return self.lazy_class_axes[self.lazy_column_paths.index(path)]
 
     def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
         slot = super().add_variable_from_reference(reference_variable, name=name, initializer=initializer)
@@ -98,13 +149,13 @@ class LazyColumns:
         for grad, variable in zip(grads, variables):
             if grad is None or variable.path not in self.lazy_column_paths:
                 continue
-            touched = keras.ops.any(keras.ops.not_equal(keras.ops.convert_to_tensor(grad), 0), axis=1)  # (K,)
+            touched = _touched(grad, self.class_axis_of(variable.path))
             holders = [variable] + self._bookkeeping.slots_by_path.get(variable.path, [])
             saved.append((touched, [(holder, keras.ops.copy(holder)) for holder in holders]))  # a copy: TF reads alias
         result = super().apply(grads, trainable_variables)
         for touched, snapshots in saved:
             for holder, before in snapshots:
-                holder.assign(keras.ops.where(touched[:, None], keras.ops.convert_to_tensor(holder), before))
+                holder.assign(keras.ops.where(touched, keras.ops.convert_to_tensor(holder), before))
         return result
 
     def _path_of(self, variable):
@@ -117,6 +168,7 @@ class LazyColumns:
     def get_config(self):
         config = super().get_config()
         config["lazy_column_paths"] = list(self.lazy_column_paths)
+        config["lazy_class_axes"] = list(self.lazy_class_axes)
         return config
 
 
@@ -163,9 +215,9 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
 
     column_update = True
 
-    def lazy_columns(self, variables):
+    def lazy_columns(self, variables, class_axis=0):
         variables = list(variables)
-        super().lazy_columns(variables)
+        super().lazy_columns(variables, class_axis)
         if self.weight_decay:
             if self.built:
                 raise ValueError(
@@ -248,10 +300,12 @@ class LazyColumnSGD(LazyColumns, keras.optimizers.SGD):
             return super().update_step(gradient, variable, learning_rate)
         classes = self._bookkeeping.columns_by_path.get(path)
         if classes is not None:
+            if self.class_axis_of(path) != 0:
+                raise ValueError(f"A column step updates class-major (K, d) kernels by rows; {path} is registered (d, K).")
             return self._update_rows(gradient, variable, learning_rate, path, classes)
         learning_rate = keras.ops.cast(learning_rate, variable.dtype)
         gradient = keras.ops.cast(gradient, variable.dtype)
-        touched = keras.ops.any(keras.ops.not_equal(gradient, 0), axis=1)[:, None]  # (K, 1)
+        touched = _touched(gradient, self.class_axis_of(path))  # (K, 1) or (1, K)
         before = keras.ops.convert_to_tensor(variable)
         m = self._bookkeeping.slots_by_path[path][0] if self.momentum != 0 else None
         old = keras.ops.convert_to_tensor(m) if m is not None else None
