@@ -19,7 +19,7 @@ venv: $(STAMP)
 # pytest-xdist spreads the tests over the CPUs (-n auto; an idle worker takes tests queued for
 # another, so a slow file does not keep one CPU busy alone).
 test: $(STAMP)
-	$(PYTHON) -m pytest -q -n auto --dist loadscope --doctest-modules tests tf_wsoftmax
+	$(PYTHON) -m pytest -q -n auto --dist worksteal --doctest-modules tests tf_wsoftmax
 	KERAS_BACKEND=jax $(PYTHON) -m pytest -q -n auto --dist worksteal -m backend_neutral --doctest-modules tests \
 	  tf_wsoftmax/ops tf_wsoftmax/layers tf_wsoftmax/losses tf_wsoftmax/distribution.py
 

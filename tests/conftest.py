@@ -40,8 +40,3 @@ def pytest_collection_modifyitems(config, items):
         path = str(item.path).replace(os.sep, "/")
         if isinstance(item, pytest.DoctestItem) and any(part in path for part in NEUTRAL_DOCTESTS):
             item.add_marker(pytest.mark.backend_neutral)
-    # The modules with slow tests first, each kept whole, in their order: `make test` hands whole
-    # modules to the xdist workers (`--dist loadscope`) in this order, so the suite ends on short
-    # modules instead of one worker finishing a minute-long test while the other waits.
-    slow_modules = {item.path for item in items if item.get_closest_marker("slow") is not None}
-    items.sort(key=lambda item: item.path not in slow_modules)
