@@ -94,7 +94,7 @@ class SampledRows:
 
     def take(self, kernel, classes):
         """The (W, d) rows `classes` of a (K, d) `kernel` (no gradient to `kernel`), recorded."""
-        rows = _backend.gather_sampled_rows(keras.ops.stop_gradient(kernel), classes)
+        rows = _backend.gather_rows(keras.ops.stop_gradient(kernel), classes)
         if self.delta is not None:
             rows = rows + keras.ops.cast(self.delta, rows.dtype)
         if self.watch is not None:
@@ -528,7 +528,7 @@ class MarginHead(keras.layers.Layer):
         kernel through the gather.
         """
         record = getattr(self, "_step_columns", None)
-        rows = _backend.gather_sampled_rows(kernel, classes) if record is None else record.take(kernel, classes)
+        rows = _backend.gather_rows(kernel, classes) if record is None else record.take(kernel, classes)
         return self._laid_out_like_kernel(rows)
 
     def _sampled_penalty(self, columns, valid):

@@ -186,10 +186,12 @@ def take_columns(matrix, labels):
 
 
 def gather_rows(matrix, rows):
-    """Rows `rows` (distinct, in range) of a (K, d) variable or matrix, as (W, d), no gradient.
+    """Rows `rows` (distinct, in range) of a (K, d) variable or matrix, as (W, d), in the order given.
 
-    Contiguous windows of d values each: a class-major kernel's class vectors.
-    JAX is told the indices are unique and in range (no fill).
+    Contiguous windows of d values each: a class-major kernel's class vectors
+    (a draw's classes, or the rows an update reads). JAX is told the indices
+    are unique and in range (`promise_in_bounds`: no fill); TensorFlow's is
+    `tf.gather`. Differentiable with respect to a tensor `matrix`.
     """
     if is_tensorflow():
         return _tensorflow().gather_rows(matrix, rows)
@@ -197,20 +199,6 @@ def gather_rows(matrix, rows):
 
     value = keras.ops.convert_to_tensor(matrix)
     return jnp.asarray(value).at[rows].get(mode="promise_in_bounds", unique_indices=True)
-
-
-def gather_sampled_rows(matrix, classes):
-    """Rows `classes` of a (K, d) matrix, as (W, d), in the order given: a draw's classes.
-
-    The draw's classes are distinct and in [0, K), which JAX's gather is
-    told (`promise_in_bounds`, unique: no fill of out-of-range rows);
-    TensorFlow's is `tf.gather`.
-    """
-    if is_tensorflow():
-        return _tensorflow().take_rows(matrix, classes)
-    import jax.numpy as jnp
-
-    return jnp.asarray(matrix).at[classes].get(mode="promise_in_bounds", unique_indices=True)
 
 
 def set_rows(matrix, rows, values):
