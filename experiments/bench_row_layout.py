@@ -145,15 +145,20 @@ def tf_variants(rates):
 
         variants[f"rate 1, ({'d, K' if layout == 'dk' else 'K, d'}) dense"] = dense_step
 
-    def sampled(kernel, momentum, ids, local, scatter):
+    def updated_rows(kernel, momentum, ids, local):
+        """The sampled rows' new values and momentum, the loss and the features' gradient."""
         with tf.GradientTape() as tape:
             rows = tf.gather(kernel, ids)
             tape.watch([x, rows])
             value = loss_of(x, rows, local, 1)
         gx, gw = tape.gradient(value, [x, rows])
         new = MU * tf.gather(momentum, ids) - LR * gw
+        return rows + new, new, value, gx
+
+    def sampled(kernel, momentum, ids, local, scatter):
+        rows, new, value, gx = updated_rows(kernel, momentum, ids, local)
         scatter(momentum, ids, new)
-        scatter(kernel, ids, rows + new)
+        scatter(kernel, ids, rows)
         return value, gx
 
     def scatter_update(variable, ids, values):
@@ -181,13 +186,7 @@ def tf_variants(rates):
 
         @tf.function(jit_compile=True)
         def compute(kernel=kernel, momentum=momentum, ids=ids, local=local):
-            with tf.GradientTape() as tape:
-                rows = tf.gather(kernel, ids)
-                tape.watch([x, rows])
-                value = loss_of(x, rows, local, 1)
-            gx, gw = tape.gradient(value, [x, rows])
-            new = MU * tf.gather(momentum, ids) - LR * gw
-            return rows + new, new, value, gx
+            return updated_rows(kernel, momentum, ids, local)
 
         @tf.function
         def hybrid(kernel=kernel, momentum=momentum, ids=ids, compute=compute):
