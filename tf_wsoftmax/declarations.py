@@ -32,6 +32,10 @@ class Hyperparameter:
         high_open: whether `high` itself is excluded. Defaults to False.
         low_open: whether `low` itself is excluded. Defaults to False.
         choices: the allowed values (strings, integer margins), or None.
+        new_since_runs: a hyperparameter added after run folders were
+            written: at its default it is left out of a run's identity, so
+            a folder written before it (with the behaviour of its default)
+            still resumes. Defaults to False.
     """
 
     name: str
@@ -44,6 +48,7 @@ class Hyperparameter:
     low_open: bool = False
     high_open: bool = False
     choices: tuple = None
+    new_since_runs: bool = False
 
     @property
     def kind(self):
@@ -159,6 +164,13 @@ SAMPLE_RATE = Hyperparameter(
     "sample_rate", 1.0, "Partial FC: fraction of the classes each training step scores against",
     low=0.0, low_open=True, high=1.0,
 )
+# Partial FC's draw per block of K / sample_blocks contiguous classes (arcface_torch draws per GPU): with
+# the kernel split along K over that many devices, each device's sampled rows are its own.
+SAMPLE_BLOCKS = Hyperparameter(
+    "sample_blocks", 1,
+    "Partial FC: draw the classes per block of K / sample_blocks (the devices K is split over)", low=1,
+    new_since_runs=True,
+)
 _MULTIPLICATIVE_MARGIN = Hyperparameter(
     "multiplicative_margin", 4, "L-/A-Softmax integer angular margin m", argument="margin", choices=(1, 2, 3, 4)
 )
@@ -174,7 +186,7 @@ LOSS_DECLARATIONS = {
         LossDeclaration("softmax", "plain Dense + softmax cross-entropy", "Dense"),
         LossDeclaration(
             "normalized_softmax", "softmax on L2-normalised, bias-free class vectors", "NormalizedDense",
-            (_FIXED_SIMPLEX, SAMPLE_RATE), head_arguments=(("alpha", 0.0),),
+            (_FIXED_SIMPLEX, SAMPLE_RATE, SAMPLE_BLOCKS), head_arguments=(("alpha", 0.0),),
         ),
         LossDeclaration(
             "wsoftmax",
@@ -193,6 +205,7 @@ LOSS_DECLARATIONS = {
                 ),
                 _FIXED_SIMPLEX,
                 SAMPLE_RATE,
+                SAMPLE_BLOCKS,
             ),
         ),
         LossDeclaration(
@@ -211,6 +224,7 @@ LOSS_DECLARATIONS = {
                     "cosine_margin", 0.35, "CosFace margin m", argument="margin", low=0.0, high=2.0, high_open=True
                 ),
                 SAMPLE_RATE,
+                SAMPLE_BLOCKS,
             ),
         ),
         LossDeclaration(
@@ -222,6 +236,7 @@ LOSS_DECLARATIONS = {
                     low=0.0, high=math.pi / 2, high_open=True,
                 ),
                 SAMPLE_RATE,
+                SAMPLE_BLOCKS,
             ),
         ),
         LossDeclaration(

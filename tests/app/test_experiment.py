@@ -96,6 +96,18 @@ def test_algorithm_1_is_the_default_of_wsoftmax_runs():
     assert (head.alpha, head.bias_gradient, head.alpha_warmup_steps) == (1.5, "full", 40)
 
 
+
+def test_a_hyperparameter_added_after_runs_is_in_the_identity_only_off_its_default():
+    """`sample_blocks` came after run folders were written: at its default (1, the draw those runs
+    made) it is left out of the resolved config, so their `config.json` still matches; any other
+    value is part of the run's identity."""
+    default = TrainConfig(loss="wsoftmax", loss_params={"sample_rate": 0.5}).resolved(0)["loss_params"]
+    assert "sample_blocks" not in default and default["sample_rate"] == 0.5
+    typed = TrainConfig(loss="wsoftmax", loss_params={"sample_rate": 0.5, "sample_blocks": 1}).resolved(0)
+    assert typed["loss_params"] == default
+    blocked = TrainConfig(loss="wsoftmax", loss_params={"sample_rate": 0.5, "sample_blocks": 2}).resolved(0)
+    assert blocked["loss_params"]["sample_blocks"] == 2
+
 @pytest.mark.parametrize(
     "dataset,augment,expected",
     [

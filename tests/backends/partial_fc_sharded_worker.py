@@ -5,7 +5,9 @@ environment of `tests.backends.sharded_worker.ENVIRONMENT` (KERAS_BACKEND=jax,
 8 virtual host devices, JAX_ENABLE_X64=1). Each case trains the same model a
 few `fit` steps on one device and on a (2 data x 4 model) mesh with the
 head's class-major (K, d) kernel split along K (its axis 0); the sampled
-rows' gather and the update's scatter are left to XLA's partitioner.
+rows' gather and the update's scatter are left to XLA's partitioner. Three
+cases draw per block of K / 4 classes (`sample_blocks=4`, each device's rows
+its own), two draw once over all K.
 """
 
 import json
@@ -26,12 +28,13 @@ from tf_wsoftmax.training import paper_kernel_regularizer
 CLASSES = 80  # rate 0.3: 24 columns a step, split 4 ways like the kernel
 SAMPLE_RATE = 0.3
 BATCH = 8
+MODEL_SHARDS = 4
 CASES = {
-    "wsoftmax_stop": ("wsoftmax", {"bias_gradient": "stop"}),
+    "wsoftmax_stop": ("wsoftmax", {"bias_gradient": "stop", "sample_blocks": MODEL_SHARDS}),
     "wsoftmax_full": ("wsoftmax", {"bias_gradient": "full"}),
-    "normalized_softmax": ("normalized_softmax", {}),
+    "normalized_softmax": ("normalized_softmax", {"sample_blocks": MODEL_SHARDS}),
     "cosface": ("cosface", {}),
-    "arcface": ("arcface", {}),
+    "arcface": ("arcface", {"sample_blocks": MODEL_SHARDS}),
 }
 
 
@@ -65,7 +68,7 @@ def main():
     default_budget, declarations.CHUNK_LOGITS = declarations.CHUNK_LOGITS, 12
     rng = np.random.default_rng(0)
     data = (rng.normal(size=(4 * BATCH, 6)), rng.integers(0, CLASSES, 4 * BATCH).astype("int32"))
-    mesh = keras.distribution.DeviceMesh((2, 4), ("data", "model"), keras.distribution.list_devices())
+    mesh = keras.distribution.DeviceMesh((2, MODEL_SHARDS), ("data", "model"), keras.distribution.list_devices())
     report = {"devices": len(keras.distribution.list_devices()), "steps": len(data[1]) // BATCH, "cases": {}}
     for case in CASES:
         keras.distribution.set_distribution(None)
@@ -88,7 +91,8 @@ def main():
     keras.config.set_floatx("float32")
     declarations.CHUNK_LOGITS = default_budget
     report["memory"] = [
-        memory.analyse_step("arcface", 4096, 128, 64, 4, sample_rate=rate) for rate in (1.0, 0.1)
+        memory.analyse_step("arcface", 4096, 128, 64, MODEL_SHARDS, sample_rate=rate, sample_blocks=blocks)
+        for rate, blocks in ((1.0, None), (0.1, 1), (0.1, MODEL_SHARDS))
     ]
     json.dump(report, sys.stdout)
 

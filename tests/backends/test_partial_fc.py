@@ -525,7 +525,108 @@ def test_a_kernel_constraint_of_a_sampling_head_applies_to_the_class_vectors(rng
 def test_the_config_round_trips_with_the_sampling_arguments():
     head = CosFaceDense(10, sample_rate=0.3, sample_seed=5)
     clone = CosFaceDense.from_config(head.get_config())
-    assert (clone.sample_rate, clone.sample_seed, clone.num_sampled) == (0.3, 5, 3)
+    assert (clone.sample_rate, clone.sample_seed, clone.num_sampled, clone.sample_blocks) == (0.3, 5, 3, 1)
+    head = NormalizedDense(40, sample_rate=0.3, sample_seed=5, sample_blocks=4)
+    clone = NormalizedDense.from_config(head.get_config())
+    assert (clone.sample_blocks, clone.num_sampled) == (4, 12)  # 4 blocks of 10 classes, 3 from each
+
+
+def test_the_draw_per_block_keeps_each_blocks_batch_classes_and_samples_the_rest_of_it_uniformly():
+    """K = 50 in 5 blocks of 10, 3 kept per block, a batch of classes 3, 9 (block 0) and 40 (block
+    4): block 0 keeps 3 and 9 plus one of its other 8 (p = 1/8 per step), block 4 keeps 40 plus
+    two of 9 (p = 2/9), the other blocks three of 10 (p = 3/10). Over 400 steps each count is
+    Binomial(400, p); every count lies within 5 sd. The W = 15 entries are the blocks' in order,
+    eagerly and compiled alike."""
+    labels = keras.ops.convert_to_tensor(np.array([3, 9, 40], "int32"))
+    assert ops.num_sampled_classes(0.3, 50, 5) == 15
+    draw = traced(lambda step: ops.sample_classes(labels, 50, 15, SEED, step, blocks=5)[:2])
+    np.testing.assert_array_equal(
+        np.asarray(draw(keras.ops.convert_to_tensor(4, "int32"))[0]),
+        np.asarray(ops.sample_classes(labels, 50, 15, SEED, 4, blocks=5)[0]),
+    )
+    counts = np.zeros(50)
+    for step in range(400):
+        classes, remapped = (np.asarray(a) for a in draw(keras.ops.convert_to_tensor(step, "int32")))
+        assert len(set(classes.tolist())) == 15
+        np.testing.assert_array_equal(classes.reshape(5, 3) // 10, np.arange(5)[:, None] @ np.ones((1, 3), int))
+        np.testing.assert_array_equal(classes[remapped], [3, 9, 40])
+        counts[classes] += 1
+    assert np.all(counts[[3, 9, 40]] == 400)
+    for members, p in ((np.setdiff1d(np.arange(10), [3, 9]), 1 / 8), (np.arange(41, 50), 2 / 9), (np.arange(10, 40), 3 / 10)):
+        assert np.all(np.abs(counts[members] - 400 * p) < 5 * np.sqrt(400 * p * (1 - p))), members
+
+
+def test_a_block_with_more_batch_classes_than_its_share_keeps_them_and_pads():
+    """K = 20 in 2 blocks, 2 per block, batch of 4 with classes 0, 1, 2 (block 0) and 15: W / 2 = 4
+    entries per block; block 0 keeps its 3 batch classes, block 1 its one plus one drawn; the
+    remaining entries are padding."""
+    labels = keras.ops.convert_to_tensor(np.array([0, 1, 2, 15], "int32"))
+    classes, remapped, valid = (np.asarray(a) for a in ops.sample_classes(labels, 20, 4, SEED, 0, blocks=2))
+    np.testing.assert_array_equal(valid, [True, True, True, False, True, True, False, False])
+    assert set(classes[:3].tolist()) == {0, 1, 2} and classes[4] == 15 and 10 <= classes[5] < 20
+    np.testing.assert_array_equal(classes[remapped], [0, 1, 2, 15])
+
+
+def test_rows_gathered_and_set_per_block_are_those_of_the_flat_ids(rng):
+    """`gather_rows` / `set_rows` of (S, W / S) ids (a blocked draw) against NumPy on the flat ids."""
+    from tf_wsoftmax.ops import _backend
+
+    matrix = rng.normal(size=(12, 3)).astype("float32")
+    ids = np.array([[2, 0], [5, 4], [11, 8]], "int32")  # block s of 4 rows: ids in [4 s, 4 s + 4)
+    gathered = _backend.gather_rows(keras.ops.convert_to_tensor(matrix), keras.ops.convert_to_tensor(ids))
+    np.testing.assert_array_equal(np.asarray(gathered), matrix[ids.ravel()])
+    values = rng.normal(size=(6, 3)).astype("float32")
+    expected = matrix.copy()
+    expected[ids.ravel()] = values
+    if BACKEND == "tensorflow":
+        variable = keras.Variable(matrix)
+        _backend.set_rows(variable, keras.ops.convert_to_tensor(ids), keras.ops.convert_to_tensor(values))
+        written = np.asarray(variable)
+    else:
+        written = np.asarray(_backend.set_rows(keras.ops.convert_to_tensor(matrix), ids, values))
+    np.testing.assert_array_equal(written, expected)
+
+
+@pytest.mark.parametrize("case", ["wsoftmax_full", "arcface"])
+def test_a_per_block_draw_is_scored_and_updated_by_its_rows(rng, case):
+    """`sample_blocks=4`, K = 40, rate 0.25: the objective equals the float64 reference over the
+    blocked draw's 12 classes (1e-12 relative), and after two `fit` steps with `LazyColumnSGD` the
+    classes step 2 did not draw keep step 1's value and momentum while those it drew moved."""
+    make, reference_logits = CASES[case]
+    x, w, y = problem(rng, classes=40, batch=3)
+    with float64():
+        head = make(40, sample_rate=0.25, sample_seed=SEED, sample_blocks=4, dtype="float64")
+        loss, _ = objective_and_gradients(head, x, w, y)
+        classes, remapped, valid = ops.sample_classes(
+            keras.ops.convert_to_tensor(y, "int32"), 40, head.num_sampled, SEED, 0, blocks=4
+        )
+    classes, remapped = np.asarray(classes), np.asarray(remapped)
+    assert valid is None and len(classes) == 12
+    expected = reference.softmax_cross_entropy(reference_logits(x, w[:, classes], remapped), remapped).mean()
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+    features = rng.normal(size=(16, 6)).astype("float32")
+    labels = rng.integers(0, 40, 16).astype("int32")
+    model = classifier(lambda: make(40, sample_rate=0.25, sample_seed=SEED, sample_blocks=4, name="head"))
+    model.fit(features[:8], labels[:8], batch_size=8, epochs=1, verbose=0, shuffle=False)
+    kernel_1, momentum_1 = kernel_of(model), momentum_of(model)
+    model.fit(features[8:], labels[8:], batch_size=8, epochs=1, verbose=0, shuffle=False)
+    second = np.asarray(ops.sample_classes(
+        keras.ops.convert_to_tensor(labels[8:]), 40, model.head.num_sampled, SEED, 1, blocks=4
+    )[0])
+    assert len(second) == 4 * 8  # W / S = min(K / S, max(3, B)) = 8 per block
+    left = np.setdiff1d(np.arange(40), second)
+    np.testing.assert_array_equal(kernel_of(model)[:, left], kernel_1[:, left])
+    np.testing.assert_array_equal(momentum_of(model)[:, left], momentum_1[:, left])
+    assert np.all(np.abs(kernel_of(model)[:, second[:3]] - kernel_1[:, second[:3]]).sum(0) > 0)
+
+
+@pytest.mark.parametrize("arguments", [
+    {"sample_rate": 0.5, "sample_blocks": 3}, {"sample_rate": 1.0, "sample_blocks": 2},
+    {"sample_rate": 0.5, "sample_blocks": 0}, {"sample_rate": 0.5, "sample_blocks": 2.0},
+])
+def test_sample_blocks_that_do_not_divide_the_classes_or_have_nothing_to_split_are_refused(arguments):
+    with pytest.raises(ValueError, match="`sample_blocks` must"):
+        NormalizedDense(10, **arguments)
 
 
 

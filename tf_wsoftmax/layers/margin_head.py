@@ -6,6 +6,7 @@ import random
 import keras
 
 from tf_wsoftmax import ops
+from tf_wsoftmax.declarations import SAMPLE_BLOCKS
 from tf_wsoftmax.declarations import SAMPLE_RATE
 from tf_wsoftmax.ops import _backend
 from tf_wsoftmax.ops import checks
@@ -240,6 +241,17 @@ class MarginHead(keras.layers.Layer):
             drawn from Python's `random` (which `keras.utils.set_random_seed`
             seeds). It initialises the `sample_seed` weight, which loaded
             weights replace. Defaults to None.
+        sample_blocks: S, a divisor of `units`: the draw is made per block
+            of units / S contiguous classes, round(sample_rate units / S)
+            from each (`tf_wsoftmax.ops.sample_classes`), as arcface_torch
+            draws per GPU. Under a `keras.distribution` that splits the
+            kernel along K over S devices (or a divisor of S), each device
+            then gathers, scores and updates only rows it holds, so the
+            per-device memory of a step falls with the rate; with S = 1 (one
+            global draw) the sampled rows are whole on every device
+            (docs/scale.md). The draw depends on S, not on the devices: a
+            run with S blocks draws the same classes on one device and on
+            many. Only with `sample_rate` < 1. Defaults to 1.
         **kwargs: base `keras.layers.Layer` arguments.
     """
 
@@ -255,6 +267,7 @@ class MarginHead(keras.layers.Layer):
         kernel_constraint=None,
         sample_rate=SAMPLE_RATE.default,
         sample_seed=None,
+        sample_blocks=SAMPLE_BLOCKS.default,
         **kwargs,
     ):
         kwargs.setdefault("autocast", False)
@@ -273,13 +286,19 @@ class MarginHead(keras.layers.Layer):
         ):
             raise ValueError(f"`sample_seed` must be an int in [0, 2^31) or None. Received: sample_seed={sample_seed!r}")
         self.sample_seed = sample_seed
+        self.sample_blocks = SAMPLE_BLOCKS.check(sample_blocks)
+        if self.sample_blocks != 1 and (not self.samples_classes or units % self.sample_blocks):
+            raise ValueError(
+                "`sample_blocks` must divide `units` and needs class sampling (sample_rate < 1). Received: "
+                f"sample_blocks={sample_blocks}, units={units}, sample_rate={sample_rate}"
+            )
         if self.samples_classes:
             if not self.supports_class_sampling:
                 raise ValueError(
                     f"`{type(self).__name__}` does not support class sampling (its margin is not a function "
                     f"of the scored columns alone); use sample_rate=1. Received: sample_rate={sample_rate}"
                 )
-            self.num_sampled = ops.num_sampled_classes(self.sample_rate, units)
+            self.num_sampled = ops.num_sampled_classes(self.sample_rate, units, self.sample_blocks)
             self._resolved_seed = random.randint(0, 2**31 - 1) if sample_seed is None else sample_seed
 
     @property
@@ -505,7 +524,8 @@ class MarginHead(keras.layers.Layer):
 
     def sampled_width(self, batch):
         """W: the number of columns a training step of `batch` samples scores (static; `ops.sample_classes`)."""
-        return min(self.units, max(self.num_sampled, batch))
+        blocks = self.sample_blocks
+        return blocks * min(self.units // blocks, max(self.num_sampled // blocks, batch))
 
     def sampled_columns(self, record):
         """Hands the next training steps' objective a `SampledRows` (None: back to the kernel).
@@ -517,7 +537,9 @@ class MarginHead(keras.layers.Layer):
 
     def _draw(self, labels):
         """This step's sampled classes (`ops.sample_classes` of the seed and the step counter)."""
-        return ops.sample_classes(labels, self.units, self.num_sampled, self.sample_seed_weight, self.iterations)
+        return ops.sample_classes(
+            labels, self.units, self.num_sampled, self.sample_seed_weight, self.iterations, self.sample_blocks
+        )
 
     def _sampled_rows(self, kernel, classes):
         """The (W, d) rows of the class-major kernel of the drawn `classes`.
@@ -527,6 +549,8 @@ class MarginHead(keras.layers.Layer):
         for the step to differentiate; otherwise the gradient reaches the
         kernel through the gather.
         """
+        if self.sample_blocks > 1:  # each block's rows gathered from its own (`_backend.gather_rows`)
+            classes = keras.ops.reshape(classes, (self.sample_blocks, -1))
         record = getattr(self, "_step_columns", None)
         rows = _backend.gather_rows(kernel, classes) if record is None else record.take(kernel, classes)
         return self._laid_out_like_kernel(rows)
@@ -666,6 +690,7 @@ class MarginHead(keras.layers.Layer):
                 "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
                 "sample_rate": self.sample_rate,
                 "sample_seed": self.sample_seed,
+                "sample_blocks": self.sample_blocks,
             }
         )
         return config

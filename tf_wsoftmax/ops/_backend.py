@@ -192,13 +192,27 @@ def gather_rows(matrix, rows):
     (a draw's classes, or the rows an update reads). JAX is told the indices
     are unique and in range (`promise_in_bounds`: no fill); TensorFlow's is
     `tf.gather`. Differentiable with respect to a tensor `matrix`.
+
+    `rows` of shape (S, W / S) are a blocked draw's (`sample_classes` with
+    `blocks` = S, reshaped): row s holds ids of block s, [s K / S, (s + 1)
+    K / S). JAX then gathers block by block (a gather whose batch dimension
+    is the block), which XLA's partitioner keeps on the devices that hold
+    each block when the matrix is split along K; the result is the same
+    (W, d) as the gather of the flattened ids.
     """
     if is_tensorflow():
-        return _tensorflow().gather_rows(matrix, rows)
+        return _tensorflow().gather_rows(matrix, keras.ops.reshape(rows, (-1,)))
+    import jax
     import jax.numpy as jnp
 
-    value = keras.ops.convert_to_tensor(matrix)
-    return jnp.asarray(value).at[rows].get(mode="promise_in_bounds", unique_indices=True)
+    value = jnp.asarray(keras.ops.convert_to_tensor(matrix))
+    if len(rows.shape) == 1:
+        return value.at[rows].get(mode="promise_in_bounds", unique_indices=True)
+    blocked, local = _blocked(value, rows)
+    gathered = jax.vmap(lambda block, ids: block.at[ids].get(mode="promise_in_bounds", unique_indices=True))(
+        blocked, local
+    )
+    return gathered.reshape(-1, value.shape[1])
 
 
 def set_rows(matrix, rows, values):
@@ -207,13 +221,32 @@ def set_rows(matrix, rows, values):
     TensorFlow: a scatter of row slices into the variable `matrix`
     (`scatter_update` of `tf.IndexedSlices`; returns nothing), inside XLA
     and outside. JAX: the new matrix, one scatter of (1, d) windows (in place
-    where the step donates the buffer).
+    where the step donates the buffer). `rows` of shape (S, W / S): block by
+    block, as `gather_rows` reads them.
     """
     if is_tensorflow():
-        return _tensorflow().set_rows(matrix, rows, values)
+        return _tensorflow().set_rows(matrix, keras.ops.reshape(rows, (-1,)), values)
+    import jax
     import jax.numpy as jnp
 
-    return jnp.asarray(matrix).at[rows].set(values, mode="promise_in_bounds", unique_indices=True)
+    value = jnp.asarray(matrix)
+    if len(rows.shape) == 1:
+        return value.at[rows].set(values, mode="promise_in_bounds", unique_indices=True)
+    blocked, local = _blocked(value, rows)
+    written = jax.vmap(
+        lambda block, ids, new: block.at[ids].set(new, mode="promise_in_bounds", unique_indices=True)
+    )(blocked, local, jnp.reshape(values, local.shape + (value.shape[1],)))
+    return written.reshape(value.shape)
+
+
+def _blocked(value, rows):
+    """JAX: a (K, d) matrix as (S, K / S, d) and (S, n) global row ids as ids within their block."""
+    import jax.numpy as jnp
+
+    blocks = rows.shape[0]
+    size = value.shape[0] // blocks
+    offsets = jnp.arange(blocks, dtype=rows.dtype)[:, None] * size
+    return value.reshape(blocks, size, value.shape[1]), rows - offsets
 
 
 def take_rows(matrix, labels):

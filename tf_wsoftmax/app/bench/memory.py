@@ -21,11 +21,11 @@ from tf_wsoftmax.declarations import SAMPLE_RATE
 from tf_wsoftmax.losses import build_loss
 
 
-def _make(head, classes, sample_rate):
+def _make(head, classes, sample_rate, sample_blocks=1):
     """The registry head `head` (bench variants too) and its centre layer, K classes."""
     loss, params = VARIANTS.get(head, (head, {}))
     if sample_rate != 1.0:
-        params = dict(params, sample_rate=sample_rate)
+        params = dict(params, sample_rate=sample_rate, sample_blocks=sample_blocks)
     return build_loss(loss, classes, **params)
 
 
@@ -73,7 +73,7 @@ def _execute(compiled, state, shardings, shapes, repeats=2):
 
 
 def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devices=None, execute=False,
-                 sample_rate=1.0):
+                 sample_rate=1.0, sample_blocks=None):
     """Compiles one sharded train step of `head` for abstract inputs and reads its per-device memory.
 
     Args:
@@ -87,6 +87,8 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
             platform reports them (GPUs; virtual CPU devices do not), and the
             process's peak resident memory.
         sample_rate: Partial FC's rate in (0, 1]. Defaults to 1.0.
+        sample_blocks: the head's `sample_blocks` when it samples. Defaults
+            to None: `model_shards` (each device draws from its own classes).
 
     Returns:
         A record: the shape, mesh, the class matrices' bytes per device as
@@ -121,7 +123,11 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
     keras.distribution.set_distribution(keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name="data"))
     keras.config.set_dtype_policy(dtype)
     try:
-        layer, feature_loss = _make(head, classes, sample_rate)
+        if sample_rate == 1.0:
+            sample_blocks = 1
+        elif sample_blocks is None:
+            sample_blocks = model_shards
+        layer, feature_loss = _make(head, classes, sample_rate, sample_blocks)
         with keras.StatelessScope(initialize_variables=False):  # nothing of K size is allocated
             layer.build((None, dim))
             if feature_loss is not None:
@@ -161,6 +167,7 @@ def analyse_step(head, classes, dim, batch, model_shards, dtype="float32", devic
             "model_shards": model_shards,
             "data_shards": data_shards,
             "sample_rate": sample_rate,
+            "sample_blocks": sample_blocks,
             "computed_class_matrices_bytes": 2 * dim * classes * itemsize // model_shards,
         }
         for key in ("argument", "output", "alias", "temp"):
@@ -188,9 +195,9 @@ def _gib(value):
 def markdown(records):
     """Markdown table of `analyse_step` records (GiB per device)."""
     lines = [
-        "| loss | K | d | B | rate | devices (data x model) | kernel + momentum, computed | arguments | temporaries "
+        "| loss | K | d | B | rate | draw blocks | devices (data x model) | kernel + momentum, computed | arguments | temporaries "
         "| peak | ran: ms, device peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         ran = "-"
@@ -199,7 +206,7 @@ def markdown(records):
             ran = f"{r['executed_step_ms']:.1f}, " + ("n/a" if device_peak is None else _gib(device_peak))
         lines.append(
             f"| {r['loss']} | {r['classes']} | {r['dim']} | {r['batch']} | {r.get('sample_rate', 1.0):g} | "
-            f"{r['data_shards']} x {r['model_shards']} | "
+            f"{r.get('sample_blocks', 1)} | {r['data_shards']} x {r['model_shards']} | "
             f"{_gib(r['computed_class_matrices_bytes'])} | {_gib(r['argument_bytes'])} | {_gib(r['temp_bytes'])} | "
             f"{_gib(r['peak_bytes'])} | {ran} |"
         )

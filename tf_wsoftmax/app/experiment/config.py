@@ -202,6 +202,9 @@ class TrainConfig:
         """
         resolved = dataclasses.asdict(self)
         loss_params = self.resolved_loss_params()
+        for hyperparameter in get_loss(self.loss).hyperparameters:  # folders written before it still resume
+            if hyperparameter.new_since_runs and loss_params[hyperparameter.name] == hyperparameter.default:
+                del loss_params[hyperparameter.name]
         if "alpha_warmup_steps" in loss_params:
             loss_params["alpha_warmup_steps"] = softmax_steps
         del resolved["pretrain_epochs"]
