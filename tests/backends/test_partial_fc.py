@@ -563,7 +563,8 @@ def test_a_block_with_more_batch_classes_than_its_share_keeps_them_and_pads():
     labels = keras.ops.convert_to_tensor(np.array([0, 1, 2, 15], "int32"))
     classes, remapped, valid = (np.asarray(a) for a in ops.sample_classes(labels, 20, 4, SEED, 0, blocks=2))
     np.testing.assert_array_equal(valid, [True, True, True, False, True, True, False, False])
-    assert set(classes[:3].tolist()) == {0, 1, 2} and classes[4] == 15 and 10 <= classes[5] < 20
+    assert set(classes[:3].tolist()) == {0, 1, 2} and 15 in classes[4:6] and np.all((10 <= classes[4:]) & (classes[4:] < 20))
+    assert len(set(classes.tolist())) == 8  # the padding entries are classes too, distinct (the update's rows)
     np.testing.assert_array_equal(classes[remapped], [0, 1, 2, 15])
 
 
@@ -658,3 +659,45 @@ def test_the_lazy_columns_mixin_restores_untouched_classes_of_any_optimizer(rng,
     for slot in lazy.variables:
         if tuple(slot.shape) == tuple(lazy_variable.shape):
             assert not np.any(laid_out(np.asarray(slot))[~touched])
+
+
+def test_the_largest_keys_are_those_of_a_stable_sort_ties_to_the_lower_index(rng):
+    """`_largest_keys` (the draw's O(K) selection) against NumPy's stable sort: 30 random (S, n) key
+    arrays, from 3 distinct values (ties everywhere) to 2^24, any `need` in [0, n]."""
+    from tf_wsoftmax.ops import sampling
+
+    for _ in range(30):
+        rows, n = int(rng.integers(1, 4)), int(rng.integers(1, 60))
+        keys = rng.integers(0, rng.choice([3, 50, 2**24]), size=(rows, n)).astype("int32")
+        need = rng.integers(0, n + 1, size=rows).astype("int32")
+        got = np.asarray(sampling._largest_keys(keras.ops.convert_to_tensor(keys), keras.ops.convert_to_tensor(need)))
+        for row in range(rows):
+            order = np.lexsort((np.arange(n), -keys[row].astype(np.int64)))
+            np.testing.assert_array_equal(np.flatnonzero(got[row]), np.sort(order[: need[row]]))
+
+
+@pytest.mark.parametrize("blocks", [1, 4])
+@pytest.mark.parametrize("num_sampled", [400, 40], ids=["no_padding", "padding"])
+def test_the_draw_keeps_the_classes_of_the_largest_scores(rng, blocks, num_sampled):
+    """The drawn set is Partial FC's: per block, the classes of the W / S largest scores (the batch's
+    at 2), computed from the same scores with NumPy's sort; with padding, the real entries are the
+    largest `kept` of them. Eagerly and traced."""
+    from tf_wsoftmax.ops import _backend
+
+    labels = keras.ops.convert_to_tensor(rng.integers(0, 1000, 64).astype("int32"))
+    drawn = ops.sample_classes(labels, 1000, num_sampled, SEED, 3, blocks)
+    compiled = traced(lambda s: ops.sample_classes(labels, 1000, num_sampled, SEED, s, blocks)[0])
+    np.testing.assert_array_equal(np.asarray(compiled(keras.ops.convert_to_tensor(3))), np.asarray(drawn[0]))
+    classes, remapped = np.asarray(drawn[0]).reshape(blocks, -1), np.asarray(drawn[1])
+    valid = None if drawn[2] is None else np.asarray(drawn[2]).reshape(blocks, -1)
+    assert (valid is None) == (num_sampled == 400)
+    scores = np.array(_backend.uniform_at((1000,), SEED, 3))
+    scores[np.asarray(labels)] = 2.0
+    size = 1000 // blocks
+    for block in range(blocks):
+        order = np.lexsort((np.arange(size), -scores[block * size:(block + 1) * size])) + block * size
+        width = classes.shape[1]
+        assert set(classes[block].tolist()) == set(order[:width].tolist())
+        kept = width if valid is None else int(valid[block].sum())
+        assert set(classes[block, :kept].tolist()) == set(order[:kept].tolist())
+    np.testing.assert_array_equal(classes.ravel()[remapped], np.asarray(labels))
