@@ -262,3 +262,14 @@ def test_face_configs_share_the_training_checks(kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         FaceTrainConfig(data="unused", **kwargs)
+
+
+@pytest.mark.parametrize("blocks", [2, 4, 8])
+def test_a_run_may_draw_per_block_of_any_number_of_blocks(blocks):
+    """The config's checks build the head with a stand-in number of classes that `sample_blocks`
+    divides (they used to build it with 2, refusing any S > 2); the run's own K is checked when
+    the run starts (test_faces.py)."""
+    config = TrainConfig(loss="cosface", loss_params={"sample_rate": 0.25, "sample_blocks": blocks})
+    assert config.resolved(0)["loss_params"]["sample_blocks"] == blocks
+    with pytest.raises(ValueError, match="`sample_blocks` must"):
+        TrainConfig(loss="cosface", loss_params={"sample_blocks": blocks})  # no class sampling

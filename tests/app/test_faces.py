@@ -461,3 +461,39 @@ def test_identity_folder_images_are_checked_against_the_pixel_limit_before_decod
     batches, _ = folder_face_batches(str(tmp_path), batch_size=3, image_size=8)
     with pytest.raises(ImageTooLargeError, match="huge.png: .*256000000 pixels.*max_pixels=40000000"):
         batches[0]
+
+
+def test_a_face_run_leaves_a_hyperparameter_added_after_runs_out_of_its_identity_at_its_default(tmp_path):
+    """`sample_blocks` came after face run folders were written: at its default (1, the draw those
+    runs made) a face run's identity leaves it out, so their `config.json` still matches and the run
+    resumes; any other value is part of the identity (as for `train` runs: test_experiment.py)."""
+    from tf_wsoftmax.app.experiment.faces import FaceTrainConfig
+    from tf_wsoftmax.app.experiment.faces import face_identity
+
+    class Batches:
+        def fingerprint(self):
+            return {"images": 8}
+
+    def loss_params(**params):
+        config = FaceTrainConfig(data=str(tmp_path), loss="cosface", loss_params=params)
+        return face_identity(config, Batches(), 10, 0)["loss_params"]
+
+    default = loss_params(sample_rate=0.5)
+    assert "sample_blocks" not in default and default["sample_rate"] == 0.5
+    assert loss_params(sample_rate=0.5, sample_blocks=1) == default
+    assert loss_params(sample_rate=0.5, sample_blocks=2)["sample_blocks"] == 2
+
+
+def test_a_face_run_refuses_blocks_that_do_not_divide_its_identities_before_writing_its_folder(tmp_path, capsys):
+    """4 identities: `--sample-blocks 3` is refused before config.json is written (so the corrected
+    command runs in the same folder); `--sample-blocks 4` trains."""
+    make_identities(tmp_path / "aligned", identities=4, per_identity=3)
+    out = tmp_path / "run"
+    base = ["train-faces", "--data", str(tmp_path / "aligned"), "--out", str(out), "--backbone", "small",
+            "--image-size", "32", "--feature-dim", "4", "--steps", "1", "--batch-size", "4", "--quiet",
+            "--loss", "cosface", "--sample-rate", "0.5"]
+    assert cli.main(base + ["--sample-blocks", "3"]) == 2
+    assert "`sample_blocks` must divide" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+    assert cli.main(base + ["--sample-blocks", "4"]) == 0
+    assert json.loads((out / "config.json").read_text())["identity"]["loss_params"]["sample_blocks"] == 4

@@ -69,8 +69,43 @@ def check_loss_params(loss, loss_params, phase_argument, presets=None):
         raise ValueError(
             f"Set W-Softmax's softmax phase with `{phase_argument}`; `alpha_warmup_steps` is derived from it."
         )
-    # Unknown names and invalid values are errors now, with the layers' own messages.
-    get_loss(loss).build(2, **{**(presets or {}), **loss_params})
+    # Unknown names and invalid values are errors now, with the layers' own messages; the stand-in
+    # number of classes is one the draw's blocks divide (the run's own: `check_classes`).
+    params = {**(presets or {}), **loss_params}
+    blocks = params.get("sample_blocks")
+    classes = 2 * blocks if isinstance(blocks, int) and not isinstance(blocks, bool) and blocks >= 1 else 2
+    get_loss(loss).build(classes, **params)
+
+
+def check_classes(loss_params, classes):
+    """Raises when Partial FC's `sample_blocks` does not divide the run's number of classes.
+
+    Called before the run folder is claimed, so a refused run writes nothing there.
+    """
+    blocks = loss_params.get("sample_blocks", 1)
+    if classes % blocks:
+        raise ValueError(
+            f"`sample_blocks` must divide `units` (the run's {classes} classes). Received: sample_blocks={blocks}"
+        )
+
+
+def identity_loss_params(loss, params):
+    """A run identity's loss hyperparameters: the resolved `params` of `loss` less those added after
+    run folders were written (`Hyperparameter.new_since_runs`) that are at their default, so a
+    folder written before one of them (with the behaviour of its default) still resumes.
+
+    Args:
+        loss: registry name.
+        params: its resolved hyperparameters (every one named).
+
+    Returns:
+        A new dict.
+    """
+    left_out = {
+        h.name for h in get_loss(loss).hyperparameters
+        if h.new_since_runs and h.name in params and params[h.name] == h.default
+    }
+    return {name: value for name, value in params.items() if name not in left_out}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,10 +236,7 @@ class TrainConfig:
             A JSON-able dict.
         """
         resolved = dataclasses.asdict(self)
-        loss_params = self.resolved_loss_params()
-        for hyperparameter in get_loss(self.loss).hyperparameters:  # folders written before it still resume
-            if hyperparameter.new_since_runs and loss_params[hyperparameter.name] == hyperparameter.default:
-                del loss_params[hyperparameter.name]
+        loss_params = identity_loss_params(self.loss, self.resolved_loss_params())
         if "alpha_warmup_steps" in loss_params:
             loss_params["alpha_warmup_steps"] = softmax_steps
         del resolved["pretrain_epochs"]

@@ -7,8 +7,10 @@ import os
 import keras
 import numpy as np
 
+from tf_wsoftmax.app.experiment.config import check_classes
 from tf_wsoftmax.app.experiment.config import check_loss_params
 from tf_wsoftmax.app.experiment.config import check_sgd_settings
+from tf_wsoftmax.app.experiment.config import identity_loss_params
 from tf_wsoftmax.app.experiment.run import TIMING_FILE
 from tf_wsoftmax.app.experiment.run import hardware_description
 from tf_wsoftmax.app.experiment.run import timing_record
@@ -154,7 +156,8 @@ def face_identity(config, batches, identities, softmax_steps):
     from tf_wsoftmax.losses import get_loss
 
     resolved.update(
-        loss_params=get_loss(config.loss).resolve(params), softmax_steps=softmax_steps,
+        loss_params=identity_loss_params(config.loss, get_loss(config.loss).resolve(params)),
+        softmax_steps=softmax_steps,
         verification_bins=list(config.verification_bins),
     )
     del resolved["pretrain_steps"]
@@ -187,6 +190,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
         The metrics dict.
     """
     batches, identities = training_batches(config)
+    check_classes(config.loss_params, identities)
     with RunFolder(out_dir) as folder:
         saved = folder.saved_identity()
         softmax_steps = config.softmax_steps

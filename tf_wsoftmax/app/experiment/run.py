@@ -15,6 +15,7 @@ import time
 
 import keras
 
+from tf_wsoftmax.app.experiment.config import check_classes
 from tf_wsoftmax.app.experiment.heads import build_head_and_feature_loss
 from tf_wsoftmax.data import ArrayBatches
 from tf_wsoftmax.data import EpochBatches
@@ -163,6 +164,7 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
     mean, std = channel_statistics(x_train)
     batches = EpochBatches(x_train, y_train, config.batch_size, config.seed, mean, std, config.augment)
     total_steps = config.epochs * batches.batches_per_epoch
+    check_classes(config.loss_params, data.num_classes)
     with RunFolder(out_dir) as folder:
         softmax_steps = config.softmax_steps(batches.batches_per_epoch, folder.saved_identity())
         identity = run_identity(config, data, softmax_steps)
