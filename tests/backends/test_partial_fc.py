@@ -701,3 +701,28 @@ def test_the_draw_keeps_the_classes_of_the_largest_scores(rng, blocks, num_sampl
         kept = width if valid is None else int(valid[block].sum())
         assert set(classes[block, :kept].tolist()) == set(order[:kept].tolist())
     np.testing.assert_array_equal(classes.ravel()[remapped], np.asarray(labels))
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a batch of unknown size is a TensorFlow graph's")
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("blocks", [1, 4])
+def test_a_graph_of_unknown_batch_size_draws_the_same_classes(rng, blocks, jit_compile):
+    """A `tf.function` traced for (None,) labels takes the dynamic-width top-k path of
+    `sample_classes`: per block the same drawn set, the same real entries (first, in score order
+    there) and the same padding as the static O(K) selection, with and without XLA."""
+    import tensorflow as tf
+
+    labels = rng.integers(0, 1000, 64).astype("int32")
+    draw = lambda l, s: ops.sample_classes(l, 1000, 40, SEED, s, blocks)  # noqa: E731
+    dynamic = tf.function(draw, jit_compile=jit_compile,
+                          input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)])
+    static = tf.function(draw, jit_compile=jit_compile)
+    for got, want in zip(dynamic(labels, tf.constant(3)), static(labels, tf.constant(3))):
+        assert got.shape == want.shape
+    (classes, remapped, valid), (expected, _, expected_valid) = (
+        [np.asarray(a) for a in d(labels, tf.constant(3))] for d in (dynamic, static)
+    )
+    np.testing.assert_array_equal(classes[remapped], labels)
+    for c, v, e, ev in zip(*(a.reshape(blocks, -1) for a in (classes, valid, expected, expected_valid))):
+        assert set(c.tolist()) == set(e.tolist()) and set(c[v].tolist()) == set(e[ev].tolist())
+        assert v.sum() == ev.sum() and np.all(v[: v.sum()])

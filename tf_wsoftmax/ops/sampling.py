@@ -34,7 +34,10 @@ def sample_classes(labels, num_classes, num_sampled, seed, step, blocks=1):
     the largest scores are kept. The set has max(`num_sampled`, distinct
     classes of the batch) classes. They are found in O(K) work, a dozen
     passes of comparisons over the K scores (`_largest_keys`), not by a
-    top-k (O(K log W)); the set is top-k's, listed in class order. A compiled step needs a static width, so
+    top-k (O(K log W)); the set is top-k's, listed in class order. (A
+    TensorFlow graph traced for labels of unknown batch size keeps the
+    top-k: the same set, listed by decreasing score, the batch's classes
+    first.) A compiled step needs a static width, so
     the returned set has W = min(K, max(`num_sampled`, B)) entries; when W
     exceeds the set's size (a batch larger than `num_sampled` with repeated
     classes) the last entries are padding, marked in `valid` (their logits
@@ -66,7 +69,8 @@ def sample_classes(labels, num_classes, num_sampled, seed, step, blocks=1):
 
     Returns:
         (classes, sampled_labels, valid): int32 (W,) class ids (per block:
-        the real entries in class order, then the padding); int32 (B,) positions of `labels` in `classes`;
+        the real entries in class order, then the padding; by decreasing
+        score for an unknown batch size); int32 (B,) positions of `labels` in `classes`;
         a bool (W,) mask of the real entries, or None when there is no
         padding (W == `num_sampled`, always the case for a batch of at most
         `num_sampled` / S samples).
