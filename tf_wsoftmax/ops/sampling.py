@@ -125,8 +125,9 @@ def _largest_keys(keys, need):
     pass: a pass counts, for the three candidates T + {1, 2, 3} x 2^b, the
     keys at or above each (one read of the keys), and keeps the largest
     candidate with at least `need` of them. 12 passes for 24-bit keys,
-    whatever n and `need`; top-k costs O(n log need) and was 4 times slower
-    at n = 10^7 on a CPU. The set equals `top_k`'s (tested).
+    whatever n and `need`; top-k costs O(n log need) and was 5 to 12 times
+    slower at n = 10^7 on a CPU (experiments/bench_draw.py). The set equals
+    `top_k`'s (tested).
 
     Args:
         keys: int32 (S, n) in [0, 2^24).
