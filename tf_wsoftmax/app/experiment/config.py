@@ -77,16 +77,19 @@ def check_loss_params(loss, loss_params, phase_argument, presets=None):
     get_loss(loss).build(classes, **params)
 
 
-def check_classes(loss_params, classes):
-    """Raises when Partial FC's `sample_blocks` does not divide the run's number of classes.
+def check_classes(loss, loss_params, classes):
+    """Builds the run's layers for its own number of classes, so a hyperparameter that must suit K
+    (Partial FC's `sample_blocks`, a divisor of K) is refused with the layer's own message.
 
-    Called before the run folder is claimed, so a refused run writes nothing there.
+    Called before the run folder is claimed, so a refused run writes nothing there. Builds no
+    variables.
+
+    Args:
+        loss: registry name.
+        loss_params: the run's own hyperparameters (checked by `check_loss_params`).
+        classes: the run's number of classes.
     """
-    blocks = loss_params.get("sample_blocks", 1)
-    if classes % blocks:
-        raise ValueError(
-            f"`sample_blocks` must divide `units` (the run's {classes} classes). Received: sample_blocks={blocks}"
-        )
+    get_loss(loss).build(classes, **loss_params)
 
 
 def identity_loss_params(loss, params):

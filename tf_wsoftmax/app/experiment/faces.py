@@ -190,7 +190,7 @@ def run_face_training(config, out_dir, verbose=True, overwrite=False):
         The metrics dict.
     """
     batches, identities = training_batches(config)
-    check_classes(config.loss_params, identities)
+    check_classes(config.loss, config.loss_params, identities)
     with RunFolder(out_dir) as folder:
         saved = folder.saved_identity()
         softmax_steps = config.softmax_steps

@@ -164,7 +164,7 @@ def run_training(config, out_dir, verbose=True, overwrite=False):
     mean, std = channel_statistics(x_train)
     batches = EpochBatches(x_train, y_train, config.batch_size, config.seed, mean, std, config.augment)
     total_steps = config.epochs * batches.batches_per_epoch
-    check_classes(config.loss_params, data.num_classes)
+    check_classes(config.loss, config.loss_params, data.num_classes)
     with RunFolder(out_dir) as folder:
         softmax_steps = config.softmax_steps(batches.batches_per_epoch, folder.saved_identity())
         identity = run_identity(config, data, softmax_steps)
